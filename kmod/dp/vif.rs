@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The vif table: interfaces the router forwards between. Writers hold the RTNL;
+//! readers (packet path, GET/dump) use RCU.
+
+use crate::kapi::netdev::{Cookie, DevId, DevRef};
+use crate::kapi::percpu::{Counter, PerCpu};
+use crate::kapi::rcu::{self, Retired, Slot};
+use crate::kapi::rtnl::Rtnl;
+use crate::uapi::vif_type;
+use kernel::alloc::{KBox, KVVec};
+use kernel::error::{code::*, Result};
+use kernel::prelude::*;
+
+/// Indexes of the per-CPU counters of a vif.
+pub mod stat {
+    pub const RX_PACKETS: usize = 0;
+    pub const RX_BYTES: usize = 1;
+    pub const RX_ERRORS: usize = 2;
+    pub const TX_PACKETS: usize = 3;
+    pub const TX_BYTES: usize = 4;
+    pub const TX_ERRORS: usize = 5;
+    pub const DROPS: usize = 6;
+    pub const COUNT: usize = 7;
+}
+
+pub type VifStats = [Counter; stat::COUNT];
+
+/// Configuration of a vif, as requested (validated by `ctl::vif`).
+pub struct VifConfig {
+    pub kind: u32,
+    pub vrf: u32,
+    pub mcast_vrf: u32,
+    pub mac: [u8; 6],
+    pub flags: u32,
+    pub ip: u32,
+    pub ip6: [u8; 16],
+    pub nh_id: u32,
+    pub qos: u32,
+}
+
+pub struct Vif {
+    pub idx: u32,
+    pub cfg: VifConfig,
+    pub dev: DevRef,
+    pub stats: PerCpu<VifStats>,
+}
+
+impl Vif {
+    /// Counters summed over CPUs, or of one CPU.
+    pub fn counters(&self, cpu: Option<u32>) -> [u64; stat::COUNT] {
+        let mut sum = [0u64; stat::COUNT];
+        for (c, counters) in self.stats.each() {
+            if cpu.is_some_and(|want| want != c) {
+                continue;
+            }
+            for (s, v) in sum.iter_mut().zip(counters.iter()) {
+                *s = s.wrapping_add(v.read());
+            }
+        }
+        sum
+    }
+
+    pub fn is_host(&self) -> bool {
+        self.cfg.kind == vif_type::HOST
+    }
+}
+
+pub struct VifTable {
+    slots: KVVec<Slot<Vif>>,
+}
+
+impl VifTable {
+    pub fn new(size: u32) -> Result<VifTable> {
+        let mut slots = KVVec::with_capacity(size as usize, GFP_KERNEL)?;
+        for _ in 0..size {
+            slots.push(Slot::empty(), GFP_KERNEL)?;
+        }
+        Ok(VifTable { slots })
+    }
+
+    pub fn capacity(&self) -> u32 {
+        self.slots.len() as u32
+    }
+
+    pub fn get<'g>(&self, idx: u32, guard: &'g rcu::Guard) -> Option<&'g Vif> {
+        self.slots.get(idx as usize)?.get(guard)
+    }
+
+    pub fn get_locked<'r>(&self, idx: u32, rtnl: &'r Rtnl) -> Option<&'r Vif>
+    where
+        Self: 'r,
+    {
+        self.slots.get(idx as usize)?.get_locked(rtnl)
+    }
+
+    pub fn find_by_dev(&self, dev: DevId, rtnl: &Rtnl) -> Option<u32> {
+        self.slots
+            .iter()
+            .position(|s| s.get_locked(rtnl).is_some_and(|v| v.dev.id() == dev))
+            .map(|i| i as u32)
+    }
+
+    pub fn find_by_name(&self, name: &[u8], rtnl: &Rtnl) -> Option<u32> {
+        self.slots
+            .iter()
+            .position(|s| s.get_locked(rtnl).is_some_and(|v| name_eq(&v.dev.name(), name)))
+            .map(|i| i as u32)
+    }
+
+    pub fn first_free(&self, rtnl: &Rtnl) -> Option<u32> {
+        let _ = rtnl;
+        self.slots.iter().position(|s| s.is_empty()).map(|i| i as u32)
+    }
+
+    pub fn is_free(&self, idx: u32) -> bool {
+        self.slots.get(idx as usize).is_some_and(|s| s.is_empty())
+    }
+
+    /// Publishes a vif at its index and hooks its device; undone if hooking fails.
+    pub fn attach(&self, vif: KBox<Vif>, rtnl: &Rtnl) -> Result {
+        let idx = vif.idx;
+        let slot = self.slots.get(idx as usize).ok_or(ERANGE)?;
+        slot.publish(vif, rtnl).map_err(|_| EEXIST)?;
+        let Some(vif) = slot.get_locked(rtnl) else { return Err(EINVAL) };
+        if vif.is_host() {
+            return Ok(()); // the vhost device already carries our cookie
+        }
+        if let Err(e) = vif.dev.attach_rx(Cookie::from_index(idx), rtnl) {
+            if let Some(r) = slot.retire(rtnl) {
+                r.reclaim();
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Unpublishes a vif and unhooks its device. The caller reclaims the result (one
+    /// RCU grace period) before it releases the RTNL, so the device reference is dropped
+    /// before an unregistering device waits for it.
+    pub fn detach(&self, idx: u32, rtnl: &Rtnl) -> Option<Retired<Vif>> {
+        let retired = self.slots.get(idx as usize)?.retire(rtnl)?;
+        let vif = retired.get();
+        if vif.is_host() {
+            vif.dev.destroy_vhost(rtnl);
+        } else {
+            vif.dev.detach_rx(rtnl);
+        }
+        Some(retired)
+    }
+
+    pub fn detach_all(&self, rtnl: &Rtnl) {
+        let mut retired = KVec::new();
+        for idx in 0..self.capacity() {
+            if let Some(r) = self.detach(idx, rtnl) {
+                if retired.reserve(1, GFP_KERNEL).is_ok() {
+                    let _ = retired.push(r, GFP_KERNEL);
+                } else {
+                    r.reclaim(); // no memory to batch: its own grace period
+                }
+            }
+        }
+        Retired::reclaim_all(retired);
+    }
+}
+
+fn name_eq(stored: &[u8; 16], name: &[u8]) -> bool {
+    let len = stored.iter().position(|&c| c == 0).unwrap_or(stored.len());
+    stored.get(..len) == Some(name)
+}

@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Descriptor tables and static-inline wrappers for vrouter.ko; see vr_glue.h.
+ * No logic here: callbacks go straight to Rust (vr_rs_*).
+ */
+#include <linux/module.h>
+#include <linux/netdevice.h>
+#include <linux/etherdevice.h>
+#include <linux/if_arp.h>
+#include <linux/rtnetlink.h>
+#include <linux/percpu.h>
+#include <linux/rcupdate.h>
+#include <net/genetlink.h>
+
+#include "vr_glue.h"
+#include "vr_uapi.h"
+
+/* ---- module parameters (6.12's Rust `module!` has none) ---- */
+
+static unsigned int vr_interfaces = 4352;
+module_param(vr_interfaces, uint, 0444);
+MODULE_PARM_DESC(vr_interfaces, "Size of the vif table (default 4352, 16..65536)");
+
+unsigned int vrg_param_interfaces(void)
+{
+	return vr_interfaces;
+}
+
+/* ---- generic netlink family `vrouter` ---- */
+
+static const struct nla_policy vr_vif_stats_policy[VR_VIF_STATS_ATTR_MAX + 1] =
+	VR_VIF_STATS_POLICY_INIT;
+static const struct nla_policy vr_vif_policy[VR_VIF_ATTR_MAX + 1] = VR_VIF_POLICY_INIT;
+
+static int vr_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	return vr_rs_dumpit(skb, cb);
+}
+
+static const struct genl_ops vr_ops[] = {
+	{
+		.cmd = VR_CMD_VIF_NEW,
+		.doit = vr_rs_doit,
+		.policy = vr_vif_policy,
+		.maxattr = VR_VIF_ATTR_MAX,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = VR_CMD_VIF_DEL,
+		.doit = vr_rs_doit,
+		.policy = vr_vif_policy,
+		.maxattr = VR_VIF_ATTR_MAX,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = VR_CMD_VIF_GET,
+		.doit = vr_rs_doit,
+		.dumpit = vr_dumpit,
+		.policy = vr_vif_policy,
+		.maxattr = VR_VIF_ATTR_MAX,
+	},
+};
+
+static const struct genl_multicast_group vr_mcgrps[] = {
+	[VR_MCGRP_CONFIG] = { .name = VR_MCGRP_CONFIG_NAME },
+	[VR_MCGRP_FLOWS] = { .name = VR_MCGRP_FLOWS_NAME, .flags = GENL_MCAST_CAP_NET_ADMIN },
+};
+
+static struct genl_family vr_family __ro_after_init = {
+	.name = VR_FAMILY_NAME,
+	.version = VR_FAMILY_VERSION,
+	.netnsok = false,
+	/* Rust serialises writers itself (RTNL for vifs), so genl_mutex is not needed. */
+	.parallel_ops = true,
+	.ops = vr_ops,
+	.n_ops = ARRAY_SIZE(vr_ops),
+	.mcgrps = vr_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(vr_mcgrps),
+	.resv_start_op = VR_CMD_MAX + 1,
+	.module = THIS_MODULE,
+};
+
+int vrg_genl_register(void)
+{
+	return genl_register_family(&vr_family);
+}
+
+void vrg_genl_unregister(void)
+{
+	genl_unregister_family(&vr_family);
+}
+
+u8 vrg_info_cmd(const struct genl_info *info)
+{
+	return info->genlhdr->cmd;
+}
+
+/* attrs[] has maxattr + 1 entries for the op that parsed it */
+static int vr_op_maxattr(u8 cmd)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(vr_ops); i++)
+		if (vr_ops[i].cmd == cmd)
+			return vr_ops[i].maxattr;
+	return 0;
+}
+
+const struct nlattr *vrg_info_attr(const struct genl_info *info, int type)
+{
+	if (!info->attrs || type <= 0 || type > vr_op_maxattr(info->genlhdr->cmd))
+		return NULL;
+	return info->attrs[type];
+}
+
+void vrg_info_errmsg(struct genl_info *info, const struct nlattr *bad, const char *msg)
+{
+	/* msg must be static: extack keeps the pointer. NL_SET_ERR_MSG_ATTR wants a
+	 * literal, so set the fields it sets. */
+	if (!info->extack)
+		return;
+	info->extack->_msg = msg;
+	if (bad)
+		NL_SET_BAD_ATTR(info->extack, bad);
+}
+
+struct sk_buff *vrg_msg_new(size_t payload)
+{
+	return genlmsg_new(payload, GFP_KERNEL);
+}
+
+void vrg_msg_free(struct sk_buff *skb)
+{
+	nlmsg_free(skb);
+}
+
+void *vrg_reply_put(struct sk_buff *skb, struct genl_info *info, u8 cmd)
+{
+	return genlmsg_put_reply(skb, info, &vr_family, 0, cmd);
+}
+
+int vrg_reply_send(struct sk_buff *skb, void *hdr, struct genl_info *info)
+{
+	genlmsg_end(skb, hdr);
+	return genlmsg_reply(skb, info);
+}
+
+void *vrg_dump_put(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd)
+{
+	return genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			   &vr_family, NLM_F_MULTI, cmd);
+}
+
+u8 vrg_dump_cmd(struct netlink_callback *cb)
+{
+	return genl_info_dump(cb)->genlhdr->cmd;
+}
+
+long *vrg_dump_args(struct netlink_callback *cb)
+{
+	return cb->args;
+}
+
+const struct nlattr *vrg_dump_attr(struct netlink_callback *cb, int type)
+{
+	return vrg_info_attr(genl_info_dump(cb), type);
+}
+
+void vrg_msg_end(struct sk_buff *skb, void *hdr)
+{
+	genlmsg_end(skb, hdr);
+}
+
+void vrg_msg_cancel(struct sk_buff *skb, void *hdr)
+{
+	genlmsg_cancel(skb, hdr);
+}
+
+int vrg_put(struct sk_buff *skb, int type, int len, const void *data)
+{
+	return nla_put(skb, type, len, data);
+}
+
+int vrg_put_u64(struct sk_buff *skb, int type, u64 value, int padtype)
+{
+	return nla_put_u64_64bit(skb, type, value, padtype);
+}
+
+struct nlattr *vrg_nest_start(struct sk_buff *skb, int type)
+{
+	return nla_nest_start(skb, type);
+}
+
+void vrg_nest_end(struct sk_buff *skb, struct nlattr *nest)
+{
+	nla_nest_end(skb, nest);
+}
+
+void vrg_nest_cancel(struct sk_buff *skb, struct nlattr *nest)
+{
+	nla_nest_cancel(skb, nest);
+}
+
+unsigned int vrg_skb_len(const struct sk_buff *skb)
+{
+	return skb->len;
+}
+
+const void *vrg_attr_data(const struct nlattr *attr)
+{
+	return nla_data(attr);
+}
+
+int vrg_attr_len(const struct nlattr *attr)
+{
+	return nla_len(attr);
+}
+
+/* ---- sk_buff ---- */
+
+void vrg_skb_drop(struct sk_buff *skb)
+{
+	kfree_skb(skb);
+}
+
+/* ---- net_device ---- */
+
+struct net_device *vrg_dev_get_by_name(const char *name)
+{
+	return dev_get_by_name(&init_net, name);
+}
+
+struct net_device *vrg_dev_get_by_index(int ifindex)
+{
+	return dev_get_by_index(&init_net, ifindex);
+}
+
+void vrg_dev_hold(struct net_device *dev)
+{
+	dev_hold(dev);
+}
+
+void vrg_dev_put(struct net_device *dev)
+{
+	dev_put(dev);
+}
+
+int vrg_dev_ifindex(const struct net_device *dev)
+{
+	return dev->ifindex;
+}
+
+const char *vrg_dev_name(const struct net_device *dev)
+{
+	return dev->name;
+}
+
+const u8 *vrg_dev_addr(const struct net_device *dev)
+{
+	return dev->dev_addr;
+}
+
+unsigned int vrg_dev_mtu(const struct net_device *dev)
+{
+	return READ_ONCE(dev->mtu);
+}
+
+bool vrg_dev_is_ether(const struct net_device *dev)
+{
+	return dev->type == ARPHRD_ETHER && !(dev->flags & IFF_LOOPBACK) &&
+	       dev->addr_len == ETH_ALEN;
+}
+
+bool vrg_dev_has_rx_handler(const struct net_device *dev)
+{
+	return rcu_access_pointer(dev->rx_handler) != NULL;
+}
+
+static rx_handler_result_t vr_rx_handler(struct sk_buff **pskb)
+{
+	struct sk_buff *skb = *pskb;
+	void *vif = rcu_dereference(skb->dev->rx_handler_data);
+
+	if (unlikely(!vif))
+		return RX_HANDLER_PASS;
+	/* we may rewrite the skb: take a private copy if someone else holds it too */
+	skb = skb_share_check(skb, GFP_ATOMIC);
+	if (unlikely(!skb))
+		return RX_HANDLER_CONSUMED;
+	*pskb = skb;
+	/* the datapath sees whole frames, as on transmit: put the MAC header back */
+	skb_push(skb, skb->mac_len);
+	if (vr_rs_rx(vif, skb))
+		return RX_HANDLER_CONSUMED;
+	skb_pull(skb, skb->mac_len);
+	return RX_HANDLER_PASS;
+}
+
+int vrg_rx_handler_register(struct net_device *dev, void *vif)
+{
+	ASSERT_RTNL();
+	return netdev_rx_handler_register(dev, vr_rx_handler, vif);
+}
+
+void vrg_rx_handler_unregister(struct net_device *dev)
+{
+	ASSERT_RTNL();
+	/* waits for readers (synchronize_net) before it returns */
+	netdev_rx_handler_unregister(dev);
+}
+
+/* The vhost device: the host's L3 interface into the vrouter. Its private area holds
+ * an RCU pointer to the Rust vif; packets the host sends on it enter the datapath. */
+struct vr_vhost_priv {
+	void __rcu *vif;	/* the Rust side's cookie for the vif, NULL once detached */
+};
+
+static netdev_tx_t vr_vhost_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	struct vr_vhost_priv *priv = netdev_priv(dev);
+	void *vif = rcu_dereference_bh(priv->vif);
+
+	if (unlikely(!vif)) {
+		dev_core_stats_tx_dropped_inc(dev);
+		kfree_skb(skb);
+		return NETDEV_TX_OK;
+	}
+	vr_rs_vhost_xmit(vif, skb);
+	return NETDEV_TX_OK;
+}
+
+static const struct net_device_ops vr_vhost_ops = {
+	.ndo_start_xmit = vr_vhost_xmit,
+	.ndo_set_mac_address = eth_mac_addr,
+	.ndo_validate_addr = eth_validate_addr,
+};
+
+static void vr_vhost_setup(struct net_device *dev)
+{
+	ether_setup(dev);
+	dev->netdev_ops = &vr_vhost_ops;
+	dev->needs_free_netdev = true;
+	dev->netns_immutable = true;
+	dev->lltx = true;
+	dev->priv_flags |= IFF_NO_QUEUE;
+	dev->min_mtu = ETH_MIN_MTU;
+	dev->max_mtu = ETH_MAX_MTU;
+}
+
+struct net_device *vrg_vhost_create(const char *name, const u8 *mac, void *vif, int *err)
+{
+	struct net_device *dev;
+	struct vr_vhost_priv *priv;
+
+	ASSERT_RTNL();
+	dev = alloc_netdev(sizeof(*priv), name, NET_NAME_USER, vr_vhost_setup);
+	if (!dev) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	priv = netdev_priv(dev);
+	RCU_INIT_POINTER(priv->vif, vif);
+	eth_hw_addr_set(dev, mac);
+	*err = register_netdevice(dev);
+	if (*err) {
+		free_netdev(dev);
+		return NULL;
+	}
+	return dev;
+}
+
+void vrg_vhost_destroy(struct net_device *dev)
+{
+	struct vr_vhost_priv *priv = netdev_priv(dev);
+
+	ASSERT_RTNL();
+	RCU_INIT_POINTER(priv->vif, NULL);
+	unregister_netdevice(dev);
+	/* the caller waits for an RCU grace period before it frees the vif */
+}
+
+void vrg_rtnl_lock(void)
+{
+	rtnl_lock();
+}
+
+void vrg_rtnl_unlock(void)
+{
+	rtnl_unlock();
+}
+
+bool vrg_rtnl_is_locked(void)
+{
+	return rtnl_is_locked();
+}
+
+static int vr_netdev_event(struct notifier_block *nb, unsigned long event, void *ptr)
+{
+	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
+
+	if (event != NETDEV_UNREGISTER)
+		return NOTIFY_DONE;
+	if (rcu_access_pointer(dev->rx_handler) == vr_rx_handler ||
+	    dev->netdev_ops == &vr_vhost_ops)
+		vr_rs_netdev_unregister(dev);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block vr_netdev_notifier = {
+	.notifier_call = vr_netdev_event,
+};
+
+int vrg_notifier_register(void)
+{
+	return register_netdevice_notifier(&vr_netdev_notifier);
+}
+
+void vrg_notifier_unregister(void)
+{
+	unregister_netdevice_notifier(&vr_netdev_notifier);
+}
+
+/* ---- RCU ---- */
+
+void vrg_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void vrg_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
+}
+
+void vrg_synchronize_rcu(void)
+{
+	synchronize_rcu();
+}
+
+/* ---- per-CPU memory ---- */
+
+void *vrg_percpu_alloc(size_t size, size_t align)
+{
+	return (void __force *)__alloc_percpu_gfp(size, align, GFP_KERNEL | __GFP_ZERO);
+}
+
+void vrg_percpu_free(void *ptr)
+{
+	free_percpu((void __percpu __force *)ptr);
+}
+
+void *vrg_this_cpu_ptr(void *ptr)
+{
+	return this_cpu_ptr((void __percpu __force *)ptr);
+}
+
+void *vrg_per_cpu_ptr(void *ptr, int cpu)
+{
+	return per_cpu_ptr((void __percpu __force *)ptr, cpu);
+}
+
+int vrg_next_possible_cpu(int prev)
+{
+	unsigned int cpu = cpumask_next(prev, cpu_possible_mask);
+
+	return cpu < nr_cpu_ids ? (int)cpu : -1;
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The C half of vrouter.ko's FFI layer.
+ *
+ * It owns what is awkward or impossible to express from Rust on an unmodified 6.12 tree:
+ * the static descriptor tables (genetlink family, ops, nla_policy built with the
+ * NLA_POLICY_* macros, net_device_ops, the netdevice notifier, module parameters) and thin
+ * wrappers around static-inline helpers. It holds no logic: every callback lands in a
+ * `vr_rs_*` function implemented in Rust. kmod/sys.rs mirrors this header.
+ */
+#ifndef VR_GLUE_H
+#define VR_GLUE_H
+
+#include <linux/types.h>
+
+struct sk_buff;
+struct genl_info;
+struct netlink_callback;
+struct nlattr;
+struct net_device;
+
+/* ---- implemented in Rust ---- */
+int vr_rs_doit(struct sk_buff *skb, struct genl_info *info);
+int vr_rs_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
+/* rx_handler of an attached device; returns true when the skb was consumed */
+bool vr_rs_rx(void *vif, struct sk_buff *skb);
+/* ndo_start_xmit of the vhost device; always consumes the skb */
+void vr_rs_vhost_xmit(void *vif, struct sk_buff *skb);
+/* NETDEV_UNREGISTER of a device we are attached to (RTNL held) */
+void vr_rs_netdev_unregister(struct net_device *dev);
+
+/* ---- module parameters ---- */
+unsigned int vrg_param_interfaces(void);
+
+/* ---- generic netlink ---- */
+int vrg_genl_register(void);
+void vrg_genl_unregister(void);
+u8 vrg_info_cmd(const struct genl_info *info);
+const struct nlattr *vrg_info_attr(const struct genl_info *info, int type);
+void vrg_info_errmsg(struct genl_info *info, const struct nlattr *bad, const char *msg);
+struct sk_buff *vrg_msg_new(size_t payload);
+void vrg_msg_free(struct sk_buff *skb);
+void *vrg_reply_put(struct sk_buff *skb, struct genl_info *info, u8 cmd);
+int vrg_reply_send(struct sk_buff *skb, void *hdr, struct genl_info *info);
+void *vrg_dump_put(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd);
+u8 vrg_dump_cmd(struct netlink_callback *cb);
+long *vrg_dump_args(struct netlink_callback *cb);
+const struct nlattr *vrg_dump_attr(struct netlink_callback *cb, int type);
+void vrg_msg_end(struct sk_buff *skb, void *hdr);
+void vrg_msg_cancel(struct sk_buff *skb, void *hdr);
+int vrg_put(struct sk_buff *skb, int type, int len, const void *data);
+int vrg_put_u64(struct sk_buff *skb, int type, u64 value, int padtype);
+struct nlattr *vrg_nest_start(struct sk_buff *skb, int type);
+void vrg_nest_end(struct sk_buff *skb, struct nlattr *nest);
+void vrg_nest_cancel(struct sk_buff *skb, struct nlattr *nest);
+unsigned int vrg_skb_len(const struct sk_buff *skb);
+const void *vrg_attr_data(const struct nlattr *attr);
+int vrg_attr_len(const struct nlattr *attr);
+
+/* ---- sk_buff ---- */
+void vrg_skb_drop(struct sk_buff *skb);
+
+/* ---- net_device ---- */
+struct net_device *vrg_dev_get_by_name(const char *name);
+struct net_device *vrg_dev_get_by_index(int ifindex);
+void vrg_dev_hold(struct net_device *dev);
+void vrg_dev_put(struct net_device *dev);
+int vrg_dev_ifindex(const struct net_device *dev);
+const char *vrg_dev_name(const struct net_device *dev);
+const u8 *vrg_dev_addr(const struct net_device *dev);
+unsigned int vrg_dev_mtu(const struct net_device *dev);
+bool vrg_dev_is_ether(const struct net_device *dev);
+bool vrg_dev_has_rx_handler(const struct net_device *dev);
+int vrg_rx_handler_register(struct net_device *dev, void *vif);
+void vrg_rx_handler_unregister(struct net_device *dev);
+struct net_device *vrg_vhost_create(const char *name, const u8 *mac, void *vif, int *err);
+void vrg_vhost_destroy(struct net_device *dev);
+void vrg_rtnl_lock(void);
+void vrg_rtnl_unlock(void);
+bool vrg_rtnl_is_locked(void);
+int vrg_notifier_register(void);
+void vrg_notifier_unregister(void);
+
+/* ---- RCU ---- */
+void vrg_rcu_read_lock(void);
+void vrg_rcu_read_unlock(void);
+void vrg_synchronize_rcu(void);
+
+/* ---- per-CPU memory ---- */
+void *vrg_percpu_alloc(size_t size, size_t align);
+void vrg_percpu_free(void *ptr);
+void *vrg_this_cpu_ptr(void *ptr);
+void *vrg_per_cpu_ptr(void *ptr, int cpu);
+int vrg_next_possible_cpu(int prev);
+
+#endif /* VR_GLUE_H */

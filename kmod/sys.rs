@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Raw FFI: the declarations of `glue/vr_glue.h`, nothing else. Only `kapi` uses them.
+//!
+//! Kernel structs are opaque here on purpose: their layout is C's business, reached
+//! through the glue's accessors, so the Rust side never depends on bindgen layouts.
+
+use kernel::ffi::{c_char, c_int, c_long, c_void};
+
+macro_rules! opaque {
+    ($($name:ident),*) => {$(
+        #[repr(C)]
+        pub struct $name {
+            _data: [u8; 0],
+            _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+        }
+    )*};
+}
+opaque!(SkBuff, GenlInfo, NetlinkCallback, NlAttr, NetDevice);
+
+extern "C" {
+    pub fn vrg_param_interfaces() -> u32;
+
+    pub fn vrg_genl_register() -> c_int;
+    pub fn vrg_genl_unregister();
+    pub fn vrg_info_cmd(info: *const GenlInfo) -> u8;
+    pub fn vrg_info_attr(info: *const GenlInfo, ty: c_int) -> *const NlAttr;
+    pub fn vrg_info_errmsg(info: *mut GenlInfo, bad: *const NlAttr, msg: *const c_char);
+    pub fn vrg_msg_new(payload: usize) -> *mut SkBuff;
+    pub fn vrg_msg_free(skb: *mut SkBuff);
+    pub fn vrg_reply_put(skb: *mut SkBuff, info: *mut GenlInfo, cmd: u8) -> *mut c_void;
+    pub fn vrg_reply_send(skb: *mut SkBuff, hdr: *mut c_void, info: *mut GenlInfo) -> c_int;
+    pub fn vrg_dump_put(skb: *mut SkBuff, cb: *mut NetlinkCallback, cmd: u8) -> *mut c_void;
+    pub fn vrg_dump_cmd(cb: *mut NetlinkCallback) -> u8;
+    pub fn vrg_dump_args(cb: *mut NetlinkCallback) -> *mut c_long;
+    pub fn vrg_dump_attr(cb: *mut NetlinkCallback, ty: c_int) -> *const NlAttr;
+    pub fn vrg_msg_end(skb: *mut SkBuff, hdr: *mut c_void);
+    pub fn vrg_msg_cancel(skb: *mut SkBuff, hdr: *mut c_void);
+    pub fn vrg_put(skb: *mut SkBuff, ty: c_int, len: c_int, data: *const c_void) -> c_int;
+    pub fn vrg_put_u64(skb: *mut SkBuff, ty: c_int, value: u64, padtype: c_int) -> c_int;
+    pub fn vrg_nest_start(skb: *mut SkBuff, ty: c_int) -> *mut NlAttr;
+    pub fn vrg_nest_end(skb: *mut SkBuff, nest: *mut NlAttr);
+    pub fn vrg_nest_cancel(skb: *mut SkBuff, nest: *mut NlAttr);
+    pub fn vrg_skb_len(skb: *const SkBuff) -> u32;
+    pub fn vrg_attr_data(attr: *const NlAttr) -> *const c_void;
+    pub fn vrg_attr_len(attr: *const NlAttr) -> c_int;
+
+    pub fn vrg_skb_drop(skb: *mut SkBuff);
+
+    pub fn vrg_dev_get_by_name(name: *const c_char) -> *mut NetDevice;
+    pub fn vrg_dev_get_by_index(ifindex: c_int) -> *mut NetDevice;
+    pub fn vrg_dev_hold(dev: *mut NetDevice);
+    pub fn vrg_dev_put(dev: *mut NetDevice);
+    pub fn vrg_dev_ifindex(dev: *const NetDevice) -> c_int;
+    pub fn vrg_dev_name(dev: *const NetDevice) -> *const c_char;
+    pub fn vrg_dev_addr(dev: *const NetDevice) -> *const u8;
+    pub fn vrg_dev_mtu(dev: *const NetDevice) -> u32;
+    pub fn vrg_dev_is_ether(dev: *const NetDevice) -> bool;
+    pub fn vrg_dev_has_rx_handler(dev: *const NetDevice) -> bool;
+    pub fn vrg_rx_handler_register(dev: *mut NetDevice, cookie: *mut c_void) -> c_int;
+    pub fn vrg_rx_handler_unregister(dev: *mut NetDevice);
+    pub fn vrg_vhost_create(name: *const c_char, mac: *const u8, cookie: *mut c_void, err: *mut c_int) -> *mut NetDevice;
+    pub fn vrg_vhost_destroy(dev: *mut NetDevice);
+    pub fn vrg_rtnl_lock();
+    pub fn vrg_rtnl_unlock();
+    pub fn vrg_rtnl_is_locked() -> bool;
+    pub fn vrg_notifier_register() -> c_int;
+    pub fn vrg_notifier_unregister();
+
+    pub fn vrg_rcu_read_lock();
+    pub fn vrg_rcu_read_unlock();
+    pub fn vrg_synchronize_rcu();
+
+    pub fn vrg_percpu_alloc(size: usize, align: usize) -> *mut c_void;
+    pub fn vrg_percpu_free(ptr: *mut c_void);
+    pub fn vrg_this_cpu_ptr(ptr: *mut c_void) -> *mut c_void;
+    pub fn vrg_per_cpu_ptr(ptr: *mut c_void, cpu: c_int) -> *mut c_void;
+    pub fn vrg_next_possible_cpu(prev: c_int) -> c_int;
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs everything the build and the tests need on a Debian 12 host, as root.
+# Idempotent and quick when nothing is missing: each step checks before it installs.
+set -euo pipefail
+
+APT_PACKAGES=(
+  # test kernel build (LLVM=1 with clang/lld 19, as CONFIG_RUST wants)
+  linux-source-6.12 clang-19 lld-19 llvm-19 libclang-19-dev
+  make flex bison bc libelf-dev libssl-dev cpio xz-utils kmod
+  # VM runner and in-VM tools
+  qemu-system-x86 iproute2 iputils-ping iperf3 python3-yaml python3-jsonschema
+  busybox-static procps
+)
+# virtme-ng boots the test kernel with the host's filesystem shared in.
+VNG_VERSION=1.42
+BINDGEN_VERSION=0.73.2
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+  log "rustup component add rust-src"
+  rustup component add rust-src
+fi
+
+if ! command -v bindgen >/dev/null || ! bindgen --version | grep -q "$BINDGEN_VERSION"; then
+  log "cargo install bindgen-cli $BINDGEN_VERSION"
+  cargo install --locked --quiet bindgen-cli --version "$BINDGEN_VERSION"
+fi
+
+if ! command -v vng >/dev/null || ! vng --version 2>/dev/null | grep -q "$VNG_VERSION"; then
+  log "pip install virtme-ng==$VNG_VERSION"
+  pip install --quiet --root-user-action=ignore "virtme-ng==$VNG_VERSION"
+fi
+log "host ready"
