@@ -238,7 +238,7 @@ attr_set!(vif_attr, "vif", {
     FLAGS = 8 : U32, enum "vif-flags";
     /// MTU of the attached device.
     MTU = 9 : U32;
-    /// IPv4 address (network byte order).
+    /// IPv4 address as a host-order integer (10.0.0.1 = 0x0a000001).
     IP = 10 : U32;
     /// IPv6 address.
     IP6 = 11 : Exact { len: 16 };
