@@ -19,6 +19,10 @@ opaque!(SkBuff, GenlInfo, NetlinkCallback, NlAttr, NetDevice);
 
 extern "C" {
     pub fn vrg_param_interfaces() -> u32;
+    pub fn vrg_param_vrfs() -> u32;
+    pub fn vrg_param_nexthops() -> u32;
+    pub fn vrg_param_routes() -> u32;
+    pub fn vrg_param_rt_buckets() -> u32;
 
     pub fn vrg_genl_register() -> c_int;
     pub fn vrg_genl_unregister();
@@ -29,6 +33,9 @@ extern "C" {
     pub fn vrg_msg_free(skb: *mut SkBuff);
     pub fn vrg_reply_put(skb: *mut SkBuff, info: *mut GenlInfo, cmd: u8) -> *mut c_void;
     pub fn vrg_reply_send(skb: *mut SkBuff, hdr: *mut c_void, info: *mut GenlInfo) -> c_int;
+    pub fn vrg_notify_put(skb: *mut SkBuff, cmd: u8) -> *mut c_void;
+    pub fn vrg_notify_send(skb: *mut SkBuff, hdr: *mut c_void, group: u32);
+    pub fn vrg_has_listeners(group: u32) -> bool;
     pub fn vrg_dump_put(skb: *mut SkBuff, cb: *mut NetlinkCallback, cmd: u8) -> *mut c_void;
     pub fn vrg_dump_cmd(cb: *mut NetlinkCallback) -> u8;
     pub fn vrg_dump_args(cb: *mut NetlinkCallback) -> *mut c_long;
@@ -45,6 +52,18 @@ extern "C" {
     pub fn vrg_attr_len(attr: *const NlAttr) -> c_int;
 
     pub fn vrg_skb_drop(skb: *mut SkBuff);
+    pub fn vrg_skb_consume(skb: *mut SkBuff);
+    pub fn vrg_skb_writable(skb: *mut SkBuff, len: u32) -> bool;
+    pub fn vrg_skb_data(skb: *const SkBuff) -> *mut u8;
+    pub fn vrg_skb_headlen(skb: *const SkBuff) -> u32;
+    pub fn vrg_skb_adjust_head(skb: *mut SkBuff, delta: c_int) -> bool;
+    pub fn vrg_skb_xmit(skb: *mut SkBuff, dev: *mut NetDevice, l3_offset: u32);
+    pub fn vrg_skb_to_host(skb: *mut SkBuff, dev: *mut NetDevice);
+    pub fn vrg_skb_alloc(len: u32) -> *mut SkBuff;
+    pub fn vrg_skb_trim(skb: *mut SkBuff, len: u32);
+    pub fn vrg_skb_copy_bits(skb: *const SkBuff, offset: c_int, to: *mut c_void, len: c_int) -> bool;
+    pub fn vrg_cpu_id() -> u32;
+    pub fn vrg_nr_cpu_ids() -> u32;
 
     pub fn vrg_dev_get_by_name(name: *const c_char) -> *mut NetDevice;
     pub fn vrg_dev_get_by_index(ifindex: c_int) -> *mut NetDevice;

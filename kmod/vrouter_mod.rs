@@ -17,6 +17,20 @@ use kernel::prelude::*;
 #[allow(dead_code, unreachable_pub)]
 mod uapi;
 
+/// The OS-independent datapath core (kmod/core, also built and tested as a host crate).
+#[path = "core/src"]
+#[allow(dead_code, unreachable_pub)]
+mod vrcore {
+    #![forbid(unsafe_code)]
+    pub mod nexthop;
+    pub mod packet;
+    pub mod route;
+    /// The core reaches the wire contract as `super::uapi`.
+    pub mod uapi {
+        pub use crate::uapi::*;
+    }
+}
+
 mod ctl;
 mod dp;
 mod kapi;
@@ -40,15 +54,25 @@ struct VrouterModule {
 
 impl kernel::Module for VrouterModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let interfaces = kapi::params::interfaces();
-        if !(16..=65536).contains(&interfaces) {
-            pr_err!("vr_interfaces={} is outside 16..65536\n", interfaces);
-            return Err(EINVAL);
+        let p = kapi::params::get();
+        let limits = [
+            ("vr_interfaces", p.interfaces, 16, 65536),
+            ("vr_vrfs", p.vrfs, 1, 65535),
+            ("vr_nexthops", p.nexthops, 16, 1 << 20),
+            ("vr_routes", p.routes, 16, 1 << 22),
+            ("vr_rt_buckets", p.rt_buckets, 16, 1 << 20),
+        ];
+        for (name, value, min, max) in limits {
+            if !(min..=max).contains(&value) {
+                pr_err!("{}={} is outside {}..{}\n", name, value, min, max);
+                return Err(EINVAL);
+            }
         }
-        let router = dp::ROUTER.install(dp::Router::new(interfaces)?);
+        let (interfaces, vrfs, nexthops, routes) = (p.interfaces, p.vrfs, p.nexthops, p.routes);
+        let router = dp::ROUTER.install(dp::Router::new(p)?);
         let notifier = kapi::netdev::NotifierRegistration::new()?;
         let genl = kapi::genl::Registration::new()?;
-        pr_info!("loaded, {} interfaces\n", interfaces);
+        pr_info!("loaded: {} interfaces, {} vrfs, {} nexthops, {} routes\n", interfaces, vrfs, nexthops, routes);
         Ok(VrouterModule { _genl: genl, _notifier: notifier, _router: router })
     }
 }

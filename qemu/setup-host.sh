@@ -9,7 +9,7 @@ APT_PACKAGES=(
   make flex bison bc libelf-dev libssl-dev cpio xz-utils kmod
   # VM runner and in-VM tools
   qemu-system-x86 iproute2 iputils-ping iperf3 python3-yaml python3-jsonschema
-  busybox-static procps
+  busybox-static procps jq
 )
 # virtme-ng boots the test kernel with the host's filesystem shared in.
 VNG_VERSION=1.42

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! VIF_NEW / VIF_DEL / VIF_GET.
 
+use super::{core_filter, u32_attr};
 use crate::dp::router;
 use crate::dp::vif::{stat, Vif, VifConfig};
 use crate::kapi::genl::{Dump, Msg, Request};
@@ -14,17 +15,8 @@ use kernel::error::{code::*, Result};
 use kernel::prelude::*;
 use kernel::c_str;
 
-/// Highest VRF number representable on the wire (65535 means "none").
-const VRF_MAX: u32 = 65534;
 /// Room for one vif record (attributes + nested counters) in a reply.
 const VIF_MSG_SIZE: usize = 512;
-
-fn u32_attr(req: &Request<'_>, id: u16) -> Result<Option<u32>> {
-    match req.attr(id) {
-        None => Ok(None),
-        Some(a) => a.u32().map(Some).map_err(|e| req.fail(e, Some(a), c_str!("attribute has the wrong length"))),
-    }
-}
 
 fn config(req: &Request<'_>) -> Result<VifConfig> {
     let kind_attr = req.attr(A::TYPE).ok_or_else(|| req.missing(c_str!("missing vif type")))?;
@@ -33,8 +25,8 @@ fn config(req: &Request<'_>) -> Result<VifConfig> {
         return Err(req.fail(EINVAL, Some(kind_attr), c_str!("unknown vif type")));
     }
     let vrf = u32_attr(req, A::VRF)?.unwrap_or(0);
-    if vrf > VRF_MAX {
-        return Err(req.fail(ERANGE, req.attr(A::VRF), c_str!("vrf out of range")));
+    if vrf >= router().ok_or(ENODEV)?.params.vrfs {
+        return Err(req.fail(ERANGE, req.attr(A::VRF), c_str!("vrf beyond the limit (vr_vrfs)")));
     }
     let flags = u32_attr(req, A::FLAGS)?.unwrap_or(0);
     if flags & !VIF_FLAGS_SETTABLE != 0 {
@@ -147,6 +139,9 @@ pub fn new(req: &Request<'_>) -> Result {
         }
     };
     vifs.attach(vif, &rtnl).map_err(|e| req.fail(e, None, c_str!("cannot attach the device")))?;
+    if host {
+        router().ok_or(ENODEV)?.set_host_vif(Some(idx), &rtnl);
+    }
     if let Some(vif) = vifs.get_locked(idx, &rtnl) {
         fill(reply.msg(), vif, None)?;
     }
@@ -180,15 +175,14 @@ pub fn del(req: &Request<'_>) -> Result {
     if idx >= vifs.capacity() {
         return Err(req.fail(ERANGE, req.attr(A::IDX), c_str!("vif index beyond the table size (vr_interfaces)")));
     }
+    let r = router().ok_or(ENODEV)?;
+    if r.host_vif() == Some(idx) {
+        r.set_host_vif(None, &rtnl);
+    }
     let retired = vifs.detach(idx, &rtnl).ok_or_else(|| req.fail(ENOENT, req.attr(A::IDX), c_str!("no such vif")))?;
     retired.reclaim(); // before the RTNL is released, see VifTable::detach
     drop(rtnl);
     Ok(())
-}
-
-fn core_filter(core: Option<u32>) -> Option<u32> {
-    // CORE is cpu + 1; 0 or absent means all CPUs.
-    core.and_then(|c| c.checked_sub(1))
 }
 
 pub fn get(req: &Request<'_>) -> Result {

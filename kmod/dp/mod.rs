@@ -2,22 +2,45 @@
 //! The datapath: the router's tables and what happens to a packet. Safe Rust only.
 #![forbid(unsafe_code)]
 
+mod forward;
+pub mod nexthop;
+pub mod route;
+pub mod stats;
 pub mod vif;
 
 use crate::kapi::global::{Global, Teardown};
 use crate::kapi::netdev::{Cookie, DevId};
 use crate::kapi::percpu::PacketCtx;
 use crate::kapi::rcu;
-use crate::kapi::rtnl::{Rtnl, RtnlGuard};
+use crate::kapi::params::Params;
+use crate::kapi::rtnl::{Rtnl, RtnlCell, RtnlGuard};
 use crate::kapi::skb::Skb;
-use kernel::alloc::KBox;
+use kernel::alloc::{KBox, KVVec};
 use kernel::error::Result;
 use kernel::prelude::*;
-use vif::{stat, Vif, VifTable};
+use core::sync::atomic::{AtomicU32, Ordering};
+use nexthop::NhTable;
+use route::Routes;
+use stats::Stats;
+use vif::{Vif, VifTable};
 
 /// Everything the datapath knows. One instance, installed at module load.
+///
+/// Configuration writers (netlink NEW/DEL, the netdevice notifier) hold the RTNL; the
+/// packet path and GET/dump read under RCU.
 pub struct Router {
+    pub params: Params,
     pub vifs: VifTable,
+    pub nhs: NhTable,
+    pub routes: Routes,
+    /// The route tables' writer-side state (free lists), RTNL holders only.
+    pub route_writer: RtnlCell<crate::vrcore::route::Writer>,
+    pub stats: Stats,
+    /// Routes per VRF (both families), kept by the route writers: which VRFs are in use.
+    vrf_routes: KVVec<AtomicU32>,
+    /// Index of the host vif (vhost0), u32::MAX when there is none: the source of the
+    /// ICMP errors the datapath sends.
+    host_vif: AtomicU32,
 }
 
 pub static ROUTER: Global<Router> = Global::new();
@@ -27,8 +50,52 @@ pub fn router() -> Option<&'static Router> {
 }
 
 impl Router {
-    pub fn new(interfaces: u32) -> Result<KBox<Router>> {
-        Ok(KBox::new(Router { vifs: VifTable::new(interfaces)? }, GFP_KERNEL)?)
+    pub fn new(params: Params) -> Result<KBox<Router>> {
+        let (routes, writer) = route::new(params.vrfs, params.routes, params.rt_buckets)?;
+        let router = KBox::new(
+            Router {
+                vifs: VifTable::new(params.interfaces)?,
+                nhs: NhTable::new(params.nexthops)?,
+                routes,
+                route_writer: RtnlCell::new(writer),
+                stats: Stats::new(params.vrfs)?,
+                vrf_routes: {
+                    let mut v = KVVec::with_capacity(params.vrfs as usize, GFP_KERNEL)?;
+                    for _ in 0..params.vrfs {
+                        v.push(AtomicU32::new(0), GFP_KERNEL)?;
+                    }
+                    v
+                },
+                host_vif: AtomicU32::new(u32::MAX),
+                params,
+            },
+            GFP_KERNEL,
+        )?;
+        router.nhs.install_discard(&RtnlGuard::lock())?;
+        Ok(router)
+    }
+
+    /// Whether VRF `vrf` has any route.
+    pub fn vrf_in_use(&self, vrf: u32) -> bool {
+        self.vrf_routes.get(vrf as usize).is_some_and(|n| n.load(Ordering::Relaxed) > 0)
+    }
+
+    /// Route writers account each route added to (+1) or removed from (-1) a VRF.
+    pub fn count_vrf_route(&self, vrf: u32, added: bool, _rtnl: &Rtnl) {
+        if let Some(n) = self.vrf_routes.get(vrf as usize) {
+            let v = n.load(Ordering::Relaxed);
+            n.store(if added { v.saturating_add(1) } else { v.saturating_sub(1) }, Ordering::Relaxed);
+        }
+    }
+
+    pub fn host_vif(&self) -> Option<u32> {
+        let idx = self.host_vif.load(Ordering::Relaxed);
+        (idx != u32::MAX).then_some(idx)
+    }
+
+    /// Called by the vif table's writers when the host vif comes or goes.
+    pub fn set_host_vif(&self, idx: Option<u32>, _rtnl: &Rtnl) {
+        self.host_vif.store(idx.unwrap_or(u32::MAX), Ordering::Relaxed);
     }
 }
 
@@ -47,7 +114,7 @@ pub fn vif_rx(cookie: Cookie, skb: Skb, ctx: &PacketCtx) -> Option<Skb> {
     let Some(vif) = router().and_then(|r| r.vifs.get(cookie.index(), &guard)) else {
         return Some(skb);
     };
-    input(vif, skb, ctx);
+    input(vif, skb, ctx, &guard);
     None
 }
 
@@ -55,25 +122,25 @@ pub fn vif_rx(cookie: Cookie, skb: Skb, ctx: &PacketCtx) -> Option<Skb> {
 pub fn vhost_xmit(cookie: Cookie, skb: Skb, ctx: &PacketCtx) {
     let guard = rcu::Guard::new();
     match router().and_then(|r| r.vifs.get(cookie.index(), &guard)) {
-        Some(vif) => input(vif, skb, ctx),
+        Some(vif) => input(vif, skb, ctx, &guard),
         None => drop(skb),
     }
 }
 
-/// Packet entry from any vif. There is no forwarding state yet (nexthops, routes and
-/// flows come with the L3 datapath), so every packet is counted and dropped.
-fn input(vif: &Vif, skb: Skb, ctx: &PacketCtx) {
-    let stats = vif.stats.local(ctx);
-    stats[stat::RX_PACKETS].add(1, ctx);
-    stats[stat::RX_BYTES].add(u64::from(skb.len()), ctx);
-    stats[stat::DROPS].add(1, ctx);
-    drop(skb);
+/// Packet entry from any vif.
+fn input(vif: &Vif, skb: Skb, ctx: &PacketCtx, guard: &rcu::Guard) {
+    if let Some(r) = router() {
+        forward::input(r, vif, skb, ctx, guard);
+    }
 }
 
 /// A device we are attached to is being unregistered: let go of it.
 pub fn device_gone(dev: DevId, rtnl: &Rtnl) {
     if let Some(r) = router() {
         if let Some(idx) = r.vifs.find_by_dev(dev, rtnl) {
+            if r.host_vif() == Some(idx) {
+                r.set_host_vif(None, rtnl);
+            }
             if let Some(retired) = r.vifs.detach(idx, rtnl) {
                 pr_info!("vif0/{}: device unregistered, vif removed\n", idx);
                 rcu::Retired::reclaim(retired);

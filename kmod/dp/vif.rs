@@ -107,6 +107,10 @@ impl VifTable {
             .map(|i| i as u32)
     }
 
+    pub fn used(&self, guard: &rcu::Guard) -> u32 {
+        self.slots.iter().filter(|s| s.get(guard).is_some()).count() as u32
+    }
+
     pub fn first_free(&self, rtnl: &Rtnl) -> Option<u32> {
         let _ = rtnl;
         self.slots.iter().position(|s| s.is_empty()).map(|i| i as u32)

@@ -11,6 +11,8 @@
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <net/genetlink.h>
+#include <linux/skbuff.h>
+#include <net/netfilter/nf_conntrack.h>
 
 #include "vr_glue.h"
 #include "vr_uapi.h"
@@ -21,9 +23,45 @@ static unsigned int vr_interfaces = 4352;
 module_param(vr_interfaces, uint, 0444);
 MODULE_PARM_DESC(vr_interfaces, "Size of the vif table (default 4352, 16..65536)");
 
+static unsigned int vr_vrfs = 4096;
+module_param(vr_vrfs, uint, 0444);
+MODULE_PARM_DESC(vr_vrfs, "Number of VRFs (default 4096, 1..65535)");
+
+static unsigned int vr_nexthops = 65536;
+module_param(vr_nexthops, uint, 0444);
+MODULE_PARM_DESC(vr_nexthops, "Size of the nexthop table (default 65536, 16..1048576)");
+
+static unsigned int vr_routes = 262144;
+module_param(vr_routes, uint, 0444);
+MODULE_PARM_DESC(vr_routes, "Route entries, IPv4 and IPv6 together (default 262144, 16..4194304)");
+
+static unsigned int vr_rt_buckets = 16384;
+module_param(vr_rt_buckets, uint, 0444);
+MODULE_PARM_DESC(vr_rt_buckets, "Route-table buckets of 256 slots, 1 KiB each (default 16384, 16..1048576)");
+
 unsigned int vrg_param_interfaces(void)
 {
 	return vr_interfaces;
+}
+
+unsigned int vrg_param_vrfs(void)
+{
+	return vr_vrfs;
+}
+
+unsigned int vrg_param_nexthops(void)
+{
+	return vr_nexthops;
+}
+
+unsigned int vrg_param_routes(void)
+{
+	return vr_routes;
+}
+
+unsigned int vrg_param_rt_buckets(void)
+{
+	return vr_rt_buckets;
 }
 
 /* ---- generic netlink family `vrouter` ---- */
@@ -31,6 +69,28 @@ unsigned int vrg_param_interfaces(void)
 static const struct nla_policy vr_vif_stats_policy[VR_VIF_STATS_ATTR_MAX + 1] =
 	VR_VIF_STATS_POLICY_INIT;
 static const struct nla_policy vr_vif_policy[VR_VIF_ATTR_MAX + 1] = VR_VIF_POLICY_INIT;
+static const struct nla_policy vr_nh_policy[VR_NH_ATTR_MAX + 1] = VR_NH_POLICY_INIT;
+static const struct nla_policy vr_rt_policy[VR_RT_ATTR_MAX + 1] = VR_RT_POLICY_INIT;
+static const struct nla_policy vr_drop_stats_policy[VR_DROP_STATS_ATTR_MAX + 1] =
+	VR_DROP_STATS_POLICY_INIT;
+static const struct nla_policy vr_vrf_stats_policy[VR_VRF_STATS_ATTR_MAX + 1] =
+	VR_VRF_STATS_POLICY_INIT;
+static const struct nla_policy vr_info_policy[VR_INFO_ATTR_MAX + 1] = VR_INFO_POLICY_INIT;
+
+#define VR_OP(_cmd, _set, _SET, _flags) {				\
+		.cmd = VR_CMD_##_cmd,					\
+		.doit = vr_rs_doit,					\
+		.policy = vr_##_set##_policy,				\
+		.maxattr = VR_##_SET##_ATTR_MAX,			\
+		.flags = _flags,					\
+	}
+#define VR_OP_DUMP(_cmd, _set, _SET) {					\
+		.cmd = VR_CMD_##_cmd,					\
+		.doit = vr_rs_doit,					\
+		.dumpit = vr_dumpit,					\
+		.policy = vr_##_set##_policy,				\
+		.maxattr = VR_##_SET##_ATTR_MAX,			\
+	}
 
 static int vr_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
@@ -38,27 +98,19 @@ static int vr_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 }
 
 static const struct genl_ops vr_ops[] = {
-	{
-		.cmd = VR_CMD_VIF_NEW,
-		.doit = vr_rs_doit,
-		.policy = vr_vif_policy,
-		.maxattr = VR_VIF_ATTR_MAX,
-		.flags = GENL_ADMIN_PERM,
-	},
-	{
-		.cmd = VR_CMD_VIF_DEL,
-		.doit = vr_rs_doit,
-		.policy = vr_vif_policy,
-		.maxattr = VR_VIF_ATTR_MAX,
-		.flags = GENL_ADMIN_PERM,
-	},
-	{
-		.cmd = VR_CMD_VIF_GET,
-		.doit = vr_rs_doit,
-		.dumpit = vr_dumpit,
-		.policy = vr_vif_policy,
-		.maxattr = VR_VIF_ATTR_MAX,
-	},
+	VR_OP(VIF_NEW, vif, VIF, GENL_ADMIN_PERM),
+	VR_OP(VIF_DEL, vif, VIF, GENL_ADMIN_PERM),
+	VR_OP_DUMP(VIF_GET, vif, VIF),
+	VR_OP(NH_NEW, nh, NH, GENL_ADMIN_PERM),
+	VR_OP(NH_DEL, nh, NH, GENL_ADMIN_PERM),
+	VR_OP_DUMP(NH_GET, nh, NH),
+	VR_OP(RT_NEW, rt, RT, GENL_ADMIN_PERM),
+	VR_OP(RT_DEL, rt, RT, GENL_ADMIN_PERM),
+	VR_OP_DUMP(RT_GET, rt, RT),
+	VR_OP(DROPSTATS_GET, drop_stats, DROP_STATS, 0),
+	VR_OP(DROPSTATS_CLEAR, drop_stats, DROP_STATS, GENL_ADMIN_PERM),
+	VR_OP_DUMP(VRF_STATS_GET, vrf_stats, VRF_STATS),
+	VR_OP(INFO_GET, info, INFO, 0),
 };
 
 static const struct genl_multicast_group vr_mcgrps[] = {
@@ -145,6 +197,23 @@ int vrg_reply_send(struct sk_buff *skb, void *hdr, struct genl_info *info)
 	return genlmsg_reply(skb, info);
 }
 
+void *vrg_notify_put(struct sk_buff *skb, u8 cmd)
+{
+	return genlmsg_put(skb, 0, 0, &vr_family, 0, cmd);
+}
+
+void vrg_notify_send(struct sk_buff *skb, void *hdr, unsigned int group)
+{
+	genlmsg_end(skb, hdr);
+	/* no listener (-ESRCH) is not an error for a notification */
+	genlmsg_multicast(&vr_family, skb, 0, group, GFP_KERNEL);
+}
+
+bool vrg_has_listeners(unsigned int group)
+{
+	return genl_has_listeners(&vr_family, &init_net, group);
+}
+
 void *vrg_dump_put(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd)
 {
 	return genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
@@ -221,6 +290,103 @@ int vrg_attr_len(const struct nlattr *attr)
 void vrg_skb_drop(struct sk_buff *skb)
 {
 	kfree_skb(skb);
+}
+
+void vrg_skb_consume(struct sk_buff *skb)
+{
+	consume_skb(skb);
+}
+
+/* Makes the first `len` bytes linear and writable (a private copy of shared data). */
+bool vrg_skb_writable(struct sk_buff *skb, unsigned int len)
+{
+	return skb_ensure_writable(skb, len) == 0;
+}
+
+u8 *vrg_skb_data(const struct sk_buff *skb)
+{
+	return skb->data;
+}
+
+unsigned int vrg_skb_headlen(const struct sk_buff *skb)
+{
+	return skb_headlen(skb);
+}
+
+/* Grows (delta > 0) or shrinks the front of the packet by |delta| bytes. */
+bool vrg_skb_adjust_head(struct sk_buff *skb, int delta)
+{
+	if (delta > 0) {
+		if (skb_cow_head(skb, delta))
+			return false;
+		skb_push(skb, delta);
+	} else if (delta < 0) {
+		if (!pskb_may_pull(skb, -delta))
+			return false;
+		__skb_pull(skb, -delta);
+	}
+	return true;
+}
+
+/* Sends a whole Ethernet frame (skb->data at the MAC header) out of `dev`. */
+void vrg_skb_xmit(struct sk_buff *skb, struct net_device *dev, unsigned int l3_offset)
+{
+	skb->dev = dev;
+	skb_reset_mac_header(skb);
+	skb_set_network_header(skb, l3_offset);
+	skb->mac_len = l3_offset;
+	skb->protocol = *(__be16 *)(skb->data + l3_offset - 2);
+	skb_dst_drop(skb);
+	nf_reset_ct(skb);
+	skb->pkt_type = PACKET_OUTGOING;
+	dev_queue_xmit(skb);
+}
+
+/* Hands a frame to the host stack as if `dev` (the vhost device) had received it. */
+void vrg_skb_to_host(struct sk_buff *skb, struct net_device *dev)
+{
+	struct ethhdr *eth = (struct ethhdr *)skb->data;
+
+	ether_addr_copy(eth->h_dest, dev->dev_addr);
+	skb_dst_drop(skb);
+	nf_reset_ct(skb);
+	skb->protocol = eth_type_trans(skb, dev);
+	skb_reset_network_header(skb);
+	dev_sw_netstats_rx_add(dev, skb->len);
+	netif_rx(skb);
+}
+
+/* A new linear packet of `len` bytes (contents undefined), NULL without memory. */
+struct sk_buff *vrg_skb_alloc(unsigned int len)
+{
+	struct sk_buff *skb = alloc_skb(len + NET_SKB_PAD + NET_IP_ALIGN, GFP_ATOMIC);
+
+	if (!skb)
+		return NULL;
+	skb_reserve(skb, NET_SKB_PAD + NET_IP_ALIGN);
+	skb_put(skb, len);
+	return skb;
+}
+
+void vrg_skb_trim(struct sk_buff *skb, unsigned int len)
+{
+	skb_trim(skb, len);
+}
+
+/* Copies `len` bytes at `offset` (possibly in fragments) into `to`. */
+bool vrg_skb_copy_bits(const struct sk_buff *skb, int offset, void *to, int len)
+{
+	return skb_copy_bits(skb, offset, to, len) == 0;
+}
+
+unsigned int vrg_cpu_id(void)
+{
+	return raw_smp_processor_id();
+}
+
+unsigned int vrg_nr_cpu_ids(void)
+{
+	return nr_cpu_ids;
 }
 
 /* ---- net_device ---- */

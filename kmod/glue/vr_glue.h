@@ -31,6 +31,10 @@ void vr_rs_netdev_unregister(struct net_device *dev);
 
 /* ---- module parameters ---- */
 unsigned int vrg_param_interfaces(void);
+unsigned int vrg_param_vrfs(void);
+unsigned int vrg_param_nexthops(void);
+unsigned int vrg_param_routes(void);
+unsigned int vrg_param_rt_buckets(void);
 
 /* ---- generic netlink ---- */
 int vrg_genl_register(void);
@@ -42,6 +46,9 @@ struct sk_buff *vrg_msg_new(size_t payload);
 void vrg_msg_free(struct sk_buff *skb);
 void *vrg_reply_put(struct sk_buff *skb, struct genl_info *info, u8 cmd);
 int vrg_reply_send(struct sk_buff *skb, void *hdr, struct genl_info *info);
+void *vrg_notify_put(struct sk_buff *skb, u8 cmd);
+void vrg_notify_send(struct sk_buff *skb, void *hdr, unsigned int group);
+bool vrg_has_listeners(unsigned int group);
 void *vrg_dump_put(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd);
 u8 vrg_dump_cmd(struct netlink_callback *cb);
 long *vrg_dump_args(struct netlink_callback *cb);
@@ -59,6 +66,18 @@ int vrg_attr_len(const struct nlattr *attr);
 
 /* ---- sk_buff ---- */
 void vrg_skb_drop(struct sk_buff *skb);
+void vrg_skb_consume(struct sk_buff *skb);
+bool vrg_skb_writable(struct sk_buff *skb, unsigned int len);
+u8 *vrg_skb_data(const struct sk_buff *skb);
+unsigned int vrg_skb_headlen(const struct sk_buff *skb);
+bool vrg_skb_adjust_head(struct sk_buff *skb, int delta);
+void vrg_skb_xmit(struct sk_buff *skb, struct net_device *dev, unsigned int l3_offset);
+void vrg_skb_to_host(struct sk_buff *skb, struct net_device *dev);
+struct sk_buff *vrg_skb_alloc(unsigned int len);
+void vrg_skb_trim(struct sk_buff *skb, unsigned int len);
+bool vrg_skb_copy_bits(const struct sk_buff *skb, int offset, void *to, int len);
+unsigned int vrg_cpu_id(void);
+unsigned int vrg_nr_cpu_ids(void);
 
 /* ---- net_device ---- */
 struct net_device *vrg_dev_get_by_name(const char *name);

@@ -66,6 +66,20 @@ impl<'a> Attr<'a> {
         Ok(u32::from_ne_bytes(b))
     }
 
+    /// A packed array of host-order u32 values (length must be a multiple of 4).
+    pub fn u32_array(&self) -> Result<impl Iterator<Item = u32> + 'a> {
+        let b = self.bytes();
+        if b.len() % 4 != 0 {
+            return Err(EINVAL);
+        }
+        let mut at = 0;
+        Ok(core::iter::from_fn(move || {
+            let v = b.get(at..at + 4)?;
+            at += 4;
+            <[u8; 4]>::try_from(v).ok().map(u32::from_ne_bytes)
+        }))
+    }
+
     pub fn array<const N: usize>(&self) -> Result<[u8; N]> {
         self.bytes().try_into().map_err(|_| EINVAL)
     }
@@ -231,6 +245,40 @@ impl Reply<'_> {
         // SAFETY: the skb holds one finished genl message; genlmsg_reply takes ownership.
         let rc = unsafe { sys::vrg_reply_send(self.msg.skb.as_ptr(), self.msg.hdr, self.info.as_ptr()) };
         if rc < 0 { Err(Error::from_errno(rc)) } else { Ok(()) }
+    }
+}
+
+/// A multicast notification (`config` group) under construction; freed if dropped unsent.
+pub struct Notification {
+    msg: Msg,
+    group: u32,
+}
+
+impl Notification {
+    /// None when nobody listens on `group` (nothing to build) or without memory.
+    pub fn new(group: u32, cmd: u8, payload: usize) -> Option<Notification> {
+        // SAFETY: reads the family's listener state; no preconditions.
+        if !unsafe { sys::vrg_has_listeners(group) } {
+            return None;
+        }
+        let mut msg = Msg::alloc(payload).ok()?;
+        // SAFETY: `msg.skb` is a fresh message skb.
+        let hdr = unsafe { sys::vrg_notify_put(msg.skb.as_ptr(), cmd) };
+        if hdr.is_null() {
+            return None;
+        }
+        msg.hdr = hdr;
+        Some(Notification { msg, group })
+    }
+
+    pub fn msg(&mut self) -> &mut Msg {
+        &mut self.msg
+    }
+
+    pub fn send(mut self) {
+        self.msg.owned = false;
+        // SAFETY: the skb holds one finished genl message; genlmsg_multicast takes it.
+        unsafe { sys::vrg_notify_send(self.msg.skb.as_ptr(), self.msg.hdr, self.group) };
     }
 }
 

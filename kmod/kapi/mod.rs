@@ -18,3 +18,7 @@ use kernel::error::Error;
 pub fn emsgsize() -> Error {
     Error::from_errno(-(kernel::bindings::EMSGSIZE as i32))
 }
+
+pub fn eopnotsupp() -> Error {
+    Error::from_errno(-(kernel::bindings::EOPNOTSUPP as i32))
+}

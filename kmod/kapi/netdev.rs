@@ -108,6 +108,10 @@ impl DevRef {
         unsafe { sys::vrg_dev_has_rx_handler(self.ptr.as_ptr()) }
     }
 
+    pub(crate) fn as_ptr(&self) -> *mut sys::NetDevice {
+        self.ptr.as_ptr()
+    }
+
     pub fn id(&self) -> DevId {
         DevId(self.ptr.as_ptr())
     }

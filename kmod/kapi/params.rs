@@ -3,8 +3,29 @@
 
 use crate::sys;
 
-/// `vr_interfaces`: size of the vif table.
-pub fn interfaces() -> u32 {
-    // SAFETY: reads a parameter that is only written at module load.
-    unsafe { sys::vrg_param_interfaces() }
+/// Table sizes chosen at load time.
+pub struct Params {
+    /// `vr_interfaces`: size of the vif table.
+    pub interfaces: u32,
+    /// `vr_vrfs`: number of VRFs.
+    pub vrfs: u32,
+    /// `vr_nexthops`: size of the nexthop table.
+    pub nexthops: u32,
+    /// `vr_routes`: route entries of both families.
+    pub routes: u32,
+    /// `vr_rt_buckets`: route-table buckets (256 slots each).
+    pub rt_buckets: u32,
+}
+
+pub fn get() -> Params {
+    // SAFETY: these read parameters that are only written at module load.
+    unsafe {
+        Params {
+            interfaces: sys::vrg_param_interfaces(),
+            vrfs: sys::vrg_param_vrfs(),
+            nexthops: sys::vrg_param_nexthops(),
+            routes: sys::vrg_param_routes(),
+            rt_buckets: sys::vrg_param_rt_buckets(),
+        }
+    }
 }

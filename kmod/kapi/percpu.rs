@@ -20,6 +20,65 @@ impl Counter {
     pub fn read(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+    /// Resets from another CPU: an increment racing with it may be lost (as in TF).
+    pub fn reset(&self) {
+        self.0.store(0, Ordering::Relaxed)
+    }
+    pub const fn new() -> Counter {
+        Counter(AtomicU64::new(0))
+    }
+}
+
+/// `n` counters per CPU in one allocation, each CPU's run contiguous (for tables too big
+/// for the per-CPU allocator, such as the per-VRF statistics).
+pub struct CounterArray {
+    counters: kernel::alloc::KVVec<Counter>,
+    per_cpu: usize,
+    cpus: usize,
+}
+
+impl CounterArray {
+    pub fn new(per_cpu: usize) -> Result<CounterArray> {
+        // SAFETY: reads a boot-time constant.
+        let cpus = unsafe { sys::vrg_nr_cpu_ids() } as usize;
+        let total = per_cpu.checked_mul(cpus).ok_or(ENOMEM)?;
+        let mut counters = kernel::alloc::KVVec::with_capacity(total, kernel::alloc::flags::GFP_KERNEL)?;
+        for _ in 0..total {
+            counters.push(Counter::new(), kernel::alloc::flags::GFP_KERNEL)?;
+        }
+        Ok(CounterArray { counters, per_cpu, cpus })
+    }
+
+    /// This CPU's counters.
+    #[inline]
+    pub fn local(&self, _ctx: &PacketCtx) -> &[Counter] {
+        // SAFETY: no preconditions; `_ctx` keeps us on this CPU while the slice is used.
+        let cpu = unsafe { sys::vrg_cpu_id() } as usize;
+        self.cpu(cpu).unwrap_or(&[])
+    }
+
+    pub fn cpu(&self, cpu: usize) -> Option<&[Counter]> {
+        let start = cpu.checked_mul(self.per_cpu)?;
+        self.counters.get(start..start.checked_add(self.per_cpu)?)
+    }
+
+    pub fn cpus(&self) -> usize {
+        self.cpus
+    }
+
+    /// Counter `i` summed over CPUs, or of CPU `only`.
+    pub fn sum(&self, i: usize, only: Option<u32>) -> u64 {
+        (0..self.cpus)
+            .filter(|&c| only.map_or(true, |o| o as usize == c))
+            .filter_map(|c| self.cpu(c)?.get(i))
+            .fold(0u64, |acc, c| acc.wrapping_add(c.read()))
+    }
+
+    pub fn reset_all(&self) {
+        for c in self.counters.iter() {
+            c.reset();
+        }
+    }
 }
 
 /// Types whose all-zero bit pattern is a valid value (per-CPU memory starts zeroed).

@@ -115,6 +115,16 @@ impl<T> Slot<T> {
         Ok(())
     }
 
+    /// Publishes `value` in place of the current one (empty or not); readers see either.
+    pub fn replace<W>(&self, value: KBox<T>, _w: &W) -> Option<Retired<T>> {
+        let p = self.ptr.swap(KBox::into_raw(value), Ordering::AcqRel);
+        if p.is_null() {
+            None
+        } else {
+            Some(Retired { ptr: p })
+        }
+    }
+
     /// Unpublishes the current value, if any.
     pub fn retire<W>(&self, _w: &W) -> Option<Retired<T>> {
         let p = self.ptr.swap(core::ptr::null_mut(), Ordering::AcqRel);

@@ -48,3 +48,36 @@ impl Rtnl {
         Rtnl { _not_send: PhantomData }
     }
 }
+
+/// State that only RTNL holders touch (the configuration writers' side of the tables:
+/// route-table free lists, nexthop reference counts). A borrow flag stops a holder from
+/// borrowing it twice at once, so the `&mut` it hands out is unique.
+pub struct RtnlCell<T> {
+    value: core::cell::UnsafeCell<T>,
+    busy: core::cell::Cell<bool>,
+}
+
+// SAFETY: the value is only reached through `with`, which requires the RTNL (one thread at
+// a time) and refuses re-entry; T: Send because successive holders run on any thread.
+unsafe impl<T: Send> Sync for RtnlCell<T> {}
+// SAFETY: plain ownership transfer.
+unsafe impl<T: Send> Send for RtnlCell<T> {}
+
+impl<T> RtnlCell<T> {
+    pub fn new(value: T) -> Self {
+        RtnlCell { value: core::cell::UnsafeCell::new(value), busy: core::cell::Cell::new(false) }
+    }
+
+    /// Runs `f` with exclusive access; `None` if the cell is already borrowed (a bug in the
+    /// caller, reported instead of aliasing).
+    pub fn with<R>(&self, _rtnl: &Rtnl, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        if self.busy.replace(true) {
+            return None;
+        }
+        // SAFETY: the RTNL (witnessed by `_rtnl`) serialises every caller of `with`, and
+        // `busy` rules out a nested borrow by the same holder, so this is the only reference.
+        let r = f(unsafe { &mut *self.value.get() });
+        self.busy.set(false);
+        Some(r)
+    }
+}

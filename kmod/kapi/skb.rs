@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //! An owned packet buffer. Dropping it frees the skb as a drop (kfree_skb, visible to drop
-//! monitors).
+//! monitors); sending it (`xmit`, `to_host`) passes ownership to the stack.
 
+use crate::kapi::netdev::DevRef;
 use crate::sys;
 use core::ptr::NonNull;
+use kernel::ffi::c_int;
 
 pub struct Skb {
     ptr: NonNull<sys::SkBuff>,
@@ -19,9 +21,83 @@ impl Skb {
         Skb { ptr }
     }
 
+    /// A new linear packet of `len` bytes (zeroed), or None without memory.
+    pub fn alloc(len: u32) -> Option<Skb> {
+        // SAFETY: GFP_ATOMIC allocation, callable from the packet path.
+        let ptr = NonNull::new(unsafe { sys::vrg_skb_alloc(len) })?;
+        let mut skb = Skb { ptr };
+        skb.head_mut(len)?.fill(0);
+        Some(skb)
+    }
+
+    fn into_raw(self) -> *mut sys::SkBuff {
+        let p = self.ptr.as_ptr();
+        core::mem::forget(self);
+        p
+    }
+
     pub fn len(&self) -> u32 {
         // SAFETY: `ptr` is a valid skb we own.
         unsafe { sys::vrg_skb_len(self.ptr.as_ptr()) }
+    }
+
+    /// The first `len` bytes (at most the packet length), made linear and private to us.
+    pub fn head_mut(&mut self, len: u32) -> Option<&mut [u8]> {
+        let len = len.min(self.len());
+        // SAFETY: we own the skb; skb_ensure_writable makes `len` bytes at `data` linear
+        // and unshared (or fails).
+        if !unsafe { sys::vrg_skb_writable(self.ptr.as_ptr(), len) } {
+            return None;
+        }
+        // SAFETY: the first `len` bytes at skb->data are linear and writable (above) and
+        // stay valid while we hold `&mut self` (nothing else touches the skb).
+        unsafe {
+            let headlen = sys::vrg_skb_headlen(self.ptr.as_ptr());
+            if headlen < len {
+                return None;
+            }
+            Some(core::slice::from_raw_parts_mut(sys::vrg_skb_data(self.ptr.as_ptr()), len as usize))
+        }
+    }
+
+    /// Copies bytes at `offset` (wherever they live) into `out`.
+    pub fn copy_out(&self, offset: u32, out: &mut [u8]) -> bool {
+        let (Ok(off), Ok(len)) = (c_int::try_from(offset), c_int::try_from(out.len())) else { return false };
+        // SAFETY: `out` is valid for `len` bytes; skb_copy_bits bounds-checks the skb side.
+        unsafe { sys::vrg_skb_copy_bits(self.ptr.as_ptr(), off, out.as_mut_ptr().cast(), len) }
+    }
+
+    /// Adds `delta` bytes of headroom to the front (delta > 0) or strips -delta bytes.
+    pub fn adjust_head(&mut self, delta: i32) -> bool {
+        // SAFETY: we own the skb; the glue checks headroom and length.
+        unsafe { sys::vrg_skb_adjust_head(self.ptr.as_ptr(), delta) }
+    }
+
+    pub fn trim(&mut self, len: u32) {
+        // SAFETY: we own the skb; skb_trim ignores lengths beyond the packet.
+        unsafe { sys::vrg_skb_trim(self.ptr.as_ptr(), len) }
+    }
+
+    /// Frees a packet that was used up, not dropped (it does not show as a drop).
+    pub fn consume(self) {
+        // SAFETY: we own the skb and give it up here.
+        unsafe { sys::vrg_skb_consume(self.into_raw()) }
+    }
+
+    /// Transmits the frame (skb data at the Ethernet header, network header at
+    /// `l3_offset`) on `dev`.
+    pub fn xmit(self, dev: &DevRef, l3_offset: u32) {
+        let dev = dev.as_ptr();
+        // SAFETY: we pass our ownership to dev_queue_xmit; `dev` is held by the caller's
+        // vif, which the caller keeps alive (RCU read side) across the call.
+        unsafe { sys::vrg_skb_xmit(self.into_raw(), dev, l3_offset) }
+    }
+
+    /// Delivers the frame to the host stack as received on `dev` (the vhost device).
+    pub fn to_host(self, dev: &DevRef) {
+        let dev = dev.as_ptr();
+        // SAFETY: as in `xmit`; netif_rx takes ownership.
+        unsafe { sys::vrg_skb_to_host(self.into_raw(), dev) }
     }
 }
 

@@ -5,7 +5,7 @@ test_vif_add_get_list_delete_each_type() {
   mkveth vtv vtns1; mkveth vtp vtns2; mkveth vta vtns3
   vrctl vif --add vtv --type virtual --vrf 1 --policy >/dev/null
   vrctl vif --add vtp --type physical --vrf 0 >/dev/null
-  vrctl vif --add vta --type agent --vrf 65534 >/dev/null
+  vrctl vif --add vta --type agent --vrf 4095 >/dev/null
   vrctl vif --create vtvhost0 --mac 00:00:5e:00:01:00 >/dev/null
   expect_eq "vif count" 4 "$(vif_count)"
   expect_eq "types" "Virtual Physical Agent Host" "$(vrctl vif --list --json | jq -r '[.[].type_name] | join(" ")')"
@@ -66,6 +66,7 @@ test_vif_bad_input_changes_nothing() {
   expect_fail 65 "no vif with that name (ENOENT)" vrctl vif --delete nosuchif
   expect_fail 65 "no net_device with that name (ENODEV)" vrctl vif --add nosuchif --type virtual
   expect_fail 65 "vif index in use (EEXIST)" vrctl vif --add vtw --type virtual --vif 0
+  expect_fail 65 "vrf beyond the limit (vr_vrfs) (ERANGE)" vrctl vif --add vtw --type virtual --vrf 4096
   expect_fail 64 "bad MAC address" vrctl vif --create vtvh --mac 00:11
   python3 tests/vm/raw_genl.py wrong-length || fail "attribute of the wrong length was not rejected"
   python3 tests/vm/raw_genl.py unknown-attr || fail "unknown attribute was not rejected"

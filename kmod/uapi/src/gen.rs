@@ -111,18 +111,16 @@ pub fn ynl_spec() -> String {
     let _ = writeln!(y, "\ndefinitions:");
     for e in ENUMS {
         let _ = writeln!(y, "  -\n    name: {}\n    type: {}", e.name, if e.flags { "flags" } else { "enum" });
-        // YNL enums count up from value-start and flags from bit 0; check ours do too.
-        let start = e.entries.first().map_or(0, |x| x.1);
-        for (i, (_, v, _)) in e.entries.iter().enumerate() {
-            let expect = if e.flags { 1u32 << i } else { start + i as u32 };
-            assert_eq!(*v, expect, "enum {} must be contiguous for YNL", e.name);
-        }
-        if !e.flags && start != 0 {
-            let _ = writeln!(y, "    value-start: {start}");
-        }
+        // Entries carry explicit values (YNL: the bit number for flags) so gaps are fine.
         let _ = writeln!(y, "    entries:");
-        for (name, _, _) in e.entries {
-            let _ = writeln!(y, "      - {}", ynl_name(name));
+        for (name, v, _) in e.entries {
+            let value = if e.flags {
+                assert!(v.is_power_of_two(), "flag {name} of {} must be one bit", e.name);
+                v.trailing_zeros()
+            } else {
+                *v
+            };
+            let _ = writeln!(y, "      -\n        name: {}\n        value: {value}", ynl_name(name));
         }
     }
     let _ = writeln!(y, "\nattribute-sets:");

@@ -216,6 +216,149 @@ pub const VIF_FLAGS_SETTABLE: u32 = vif_flag::POLICY
     | vif_flag::DROP_NEW_FLOWS
     | vif_flag::MAC_PROXY;
 
+
+enum_def!(addr_family, "addr-family", flags = false, {
+    INET = 2 => "AF_INET";
+    INET6 = 10 => "AF_INET6";
+});
+
+// Nexthop types, numbered as in TF (`nh --create --type N`), with `nh --list` names.
+enum_def!(nh_type, "nh-type", flags = false, {
+    DEAD = 0 => "Dead";
+    RECEIVE = 1 => "Receive";
+    ENCAP = 2 => "Encap";
+    TUNNEL = 3 => "Tunnel";
+    RESOLVE = 4 => "Resolve";
+    DISCARD = 5 => "Drop";
+    COMPOSITE = 6 => "Composite";
+    VRF_TRANSLATE = 7 => "Vrf_Translate";
+    L2_RECEIVE = 8 => "L2 Receive";
+});
+
+// Nexthop flags (TF bit values) with their `nh --list` names.
+enum_def!(nh_flag, "nh-flags", flags = true, {
+    VALID = 0x1 => "Valid";
+    POLICY = 0x2 => "Policy";
+    COMPOSITE_ECMP = 0x400 => "Ecmp";
+});
+
+/// Flags userspace may set on NH_NEW (VALID is set by the kernel).
+pub const NH_FLAGS_SETTABLE: u32 = nh_flag::POLICY | nh_flag::COMPOSITE_ECMP;
+
+// Route flags (TF bit values) with their `rt --dump` letters.
+enum_def!(rt_flag, "rt-flags", flags = true, {
+    LABEL_VALID = 0x1 => "L";
+    PROXY_ARP = 0x2 => "P";
+    TRAP_ARP = 0x4 => "T";
+    FLOOD_ARP = 0x8 => "F";
+});
+
+/// Names for the `Flags:` legend of `rt --dump`.
+pub const RT_FLAG_NAMES: &[(u32, &str)] = &[
+    (rt_flag::LABEL_VALID, "Label Valid"),
+    (rt_flag::PROXY_ARP, "Proxy ARP"),
+    (rt_flag::TRAP_ARP, "Trap ARP"),
+    (rt_flag::FLOOD_ARP, "Flood ARP"),
+];
+
+// Why a packet was dropped. Values are indexes into DROPSTATS counters; the order is the
+// print order of TF's `dropstats`, the display strings its labels.
+enum_def!(drop_reason, "drop-reason", flags = false, {
+    INVALID_IF = 0 => "Invalid IF";
+    INVALID_ARP = 1 => "Invalid ARP";
+    TRAP_NO_IF = 2 => "Trap No IF";
+    IF_TX_DISCARD = 3 => "IF TX Discard";
+    IF_DROP = 4 => "IF Drop";
+    IF_RX_DISCARD = 5 => "IF RX Discard";
+    FLOW_UNUSABLE = 6 => "Flow Unusable";
+    FLOW_NO_MEMORY = 7 => "Flow No Memory";
+    FLOW_TABLE_FULL = 8 => "Flow Table Full";
+    FLOW_NAT_NO_RFLOW = 9 => "Flow NAT no rflow";
+    FLOW_ACTION_DROP = 10 => "Flow Action Drop";
+    FLOW_ACTION_INVALID = 11 => "Flow Action Invalid";
+    FLOW_INVALID_PROTOCOL = 12 => "Flow Invalid Protocol";
+    FLOW_QUEUE_LIMIT = 13 => "Flow Queue Limit Exceeded";
+    NEW_FLOWS = 14 => "New Flow Drops";
+    FLOW_EVICT = 15 => "Flow Unusable (Eviction)";
+    TRAP_ORIGINAL = 16 => "Original Packet Trapped";
+    DISCARD = 17 => "Discards";
+    TTL_EXCEEDED = 18 => "TTL Exceeded";
+    MCAST_CLONE_FAIL = 19 => "Mcast Clone Fail";
+    INVALID_NH = 20 => "Invalid NH";
+    INVALID_LABEL = 21 => "Invalid Label";
+    INVALID_PROTOCOL = 22 => "Invalid Protocol";
+    LEAF_TO_LEAF = 23 => "Etree Leaf to Leaf";
+    BMAC_ISID_MISMATCH = 24 => "Bmac/ISID Mismatch";
+    REWRITE_FAIL = 25 => "Rewrite Fail";
+    INVALID_MCAST_SOURCE = 26 => "Invalid Mcast Source";
+    PKT_LOOP = 27 => "Packet Loop";
+    PUSH = 28 => "Push Fails";
+    PULL = 29 => "Pull Fails";
+    DUPLICATED = 30 => "Duplicate";
+    HEAD_ALLOC_FAIL = 31 => "Head Alloc Fails";
+    PCOW_FAIL = 32 => "PCOW fails";
+    INVALID_PACKET = 33 => "Invalid Packets";
+    MISC = 34 => "Misc";
+    NOWHERE_TO_GO = 35 => "Nowhere to go";
+    CKSUM_ERR = 36 => "Checksum errors";
+    NO_FMD = 37 => "No Fmd";
+    INVALID_VNID = 38 => "Invalid VNID";
+    FRAGMENTS = 39 => "Fragment errors";
+    INVALID_SOURCE = 40 => "Invalid Source";
+    MCAST_DF_BIT = 41 => "Jumbo Mcast Pkt with DF Bit";
+    L2_NO_ROUTE = 42 => "No L2 Route";
+    NO_MEMORY = 43 => "Memory Failures";
+    FRAGMENT_QUEUE_FAIL = 44 => "Fragment Queueing Failures";
+    NO_CRYPT_PATH = 45 => "No Encrypt Path Failures";
+    INVALID_HBS_PKT = 46 => "Invalid HBS received packet";
+    NO_FRAG_ENTRY = 47 => "No Fragment Entries";
+    ICMP_ERROR = 48 => "ICMP errors";
+    CLONE_FAIL = 49 => "Clone Failures";
+    INVALID_UNDERLAY_ECMP = 50 => "Invalid underlay ECMP";
+});
+pub const DROP_REASONS: usize = 51;
+
+// Per-VRF counters (TF's vr_vrf_stats). Values are indexes into VRF_STATS counters; the
+// display strings are `vrfstats` labels.
+enum_def!(vrf_stat, "vrf-stat", flags = false, {
+    DISCARDS = 0 => "Discards";
+    RESOLVES = 1 => "Resolves";
+    RECEIVES = 2 => "Receives";
+    L2_RECEIVES = 3 => "L2 Receives";
+    VRF_TRANSLATES = 4 => "Vrf Translates";
+    UUC_FLOODS = 5 => "Unknown Unicast Floods";
+    ECMP_COMPOSITES = 6 => "Ecmp Composites";
+    L2_MCAST_COMPOSITES = 7 => "L2 Mcast Composites";
+    FABRIC_COMPOSITES = 8 => "Fabric Composites";
+    ENCAP_COMPOSITES = 9 => "Encap Composites";
+    EVPN_COMPOSITES = 10 => "Evpn Composites";
+    UDP_TUNNELS = 11 => "Udp Tunnels";
+    UDP_MPLS_TUNNELS = 12 => "Udp Mpls Tunnels";
+    GRE_MPLS_TUNNELS = 13 => "Gre Mpls Tunnels";
+    VXLAN_TUNNELS = 14 => "Vxlan Tunnels";
+    L2_ENCAPS = 15 => "L2 Encaps";
+    ENCAPS = 16 => "Encaps";
+    GROS = 17 => "GROs";
+    DIAGS = 18 => "Diags";
+    ARP_VIRTUAL_PROXY = 19 => "Arp Virtual Proxys";
+    ARP_VIRTUAL_STITCH = 20 => "Arp Virtual Stitchs";
+    ARP_VIRTUAL_FLOOD = 21 => "Arp Virtual Floods";
+    ARP_PHYSICAL_STITCH = 22 => "Arp Physical Stitchs";
+    ARP_TOR_PROXY = 23 => "Arp Tor Proxys";
+    ARP_PHYSICAL_FLOOD = 24 => "Arp Physical Floods";
+    ND_VIRTUAL_PROXY = 25 => "Nd Virtual Proxys";
+});
+pub const VRF_STATS: usize = 26;
+
+/// Line grouping of `vrfstats` output: indexes into `vrf_stat` values.
+pub const VRF_STAT_LINES: &[&[u32]] = &[
+    &[0, 1, 2, 3, 4, 5],
+    &[6, 7, 8, 9, 10],
+    &[11, 12, 13, 14],
+    &[15, 16, 17, 18],
+    &[19, 20, 21, 22, 23, 24, 25],
+];
+
 // ---------------------------------------------------------------------------------------
 // Attribute sets
 
@@ -275,8 +418,117 @@ attr_set!(vif_stats_attr, "vif-stats", {
     DROPS = 8 : U64;
 });
 
-pub static ATTR_SETS: &[&AttrSet] = &[&vif_attr::SET, &vif_stats_attr::SET];
-pub static ENUMS: &[&EnumDef] = &[&vif_type::DEF, &vif_flag::DEF];
+
+attr_set!(nh_attr, "nh", {
+    /// Nexthop id (index in the nexthop table; 0 is the discard nexthop).
+    ID = 1 : U32;
+    /// Nexthop type.
+    TYPE = 2 : U32, enum "nh-type";
+    /// Address family the nexthop serves (AF_INET when absent).
+    FAMILY = 3 : U32, enum "addr-family";
+    /// Nexthop flags.
+    FLAGS = 4 : U32, enum "nh-flags";
+    /// VRF of the nexthop.
+    VRF = 5 : U32;
+    /// Outgoing vif index (Encap: the pod's vif; Receive: the host vif).
+    OIF = 6 : U32;
+    /// Encap: the Ethernet header to push (dst MAC, src MAC, optional 802.1Q tag, ethertype), 14 or 18 bytes.
+    ENCAP = 7 : Binary { max: 256 };
+    /// Composite: member nexthop ids, u32 each in host order.
+    MEMBERS = 8 : Binary { max: 1024 };
+    /// Composite: a label per member, u32 each in host order (optional).
+    LABELS = 9 : Binary { max: 1024 };
+    /// References held on this nexthop (routes, composites, vifs).
+    REF_CNT = 10 : U32;
+    /// Router id (always 0).
+    RID = 11 : U32;
+});
+
+attr_set!(rt_attr, "rt", {
+    /// VRF of the route.
+    VRF = 1 : U32;
+    /// Address family.
+    FAMILY = 2 : U32, enum "addr-family";
+    /// Prefix address, network byte order (4 bytes for AF_INET, 16 for AF_INET6).
+    PREFIX = 3 : Binary { max: 16 };
+    /// Prefix length.
+    PREFIX_LEN = 4 : U32;
+    /// Nexthop id.
+    NH_ID = 5 : U32;
+    /// Label (MPLS label or VNI), valid when the LABEL_VALID flag is set.
+    LABEL = 6 : U32;
+    /// Route flags.
+    FLAGS = 7 : U32, enum "rt-flags";
+    /// Stitched MAC: the MAC answered in proxied ARP replies for this route (optional).
+    MAC = 8 : Exact { len: super::MAC_LEN };
+    /// Length of the longest route that covers this one ("replacement prefix length"), read only.
+    PARENT_LEN = 9 : U32;
+});
+
+attr_set!(drop_stats_attr, "drop-stats", {
+    /// GET: CPU whose counters to report, plus one; 0 or absent sums all CPUs.
+    CORE = 1 : U32;
+    /// Counters: one u64 (host order) per drop-reason, indexed by its value.
+    COUNTERS = 2 : Binary { max: 4096 };
+    /// Number of possible CPUs (read only).
+    CPUS = 3 : U32;
+});
+
+attr_set!(vrf_stats_attr, "vrf-stats", {
+    /// VRF.
+    VRF = 1 : U32;
+    /// GET: CPU whose counters to report, plus one; 0 or absent sums all CPUs.
+    CORE = 2 : U32;
+    /// Counters: one u64 (host order) per vrf-stat, indexed by its value.
+    COUNTERS = 3 : Binary { max: 4096 };
+});
+
+attr_set!(info_attr, "info", {
+    /// Module version.
+    VERSION = 1 : String { max: 63 };
+    /// Size of the vif table (vr_interfaces).
+    INTERFACES = 2 : U32;
+    /// Number of VRFs (vr_vrfs).
+    VRFS = 3 : U32;
+    /// Size of the nexthop table (vr_nexthops).
+    NEXTHOPS = 4 : U32;
+    /// Route entries, both families (vr_routes).
+    ROUTES = 5 : U32;
+    /// Route-table buckets of 256 slots (vr_rt_buckets).
+    RT_BUCKETS = 6 : U32;
+    /// Vifs in use.
+    VIFS_USED = 7 : U32;
+    /// Nexthops in use (including the discard nexthop).
+    NEXTHOPS_USED = 8 : U32;
+    /// IPv4 routes installed.
+    ROUTES_V4 = 9 : U32;
+    /// IPv6 routes installed.
+    ROUTES_V6 = 10 : U32;
+    /// Route-table buckets in use.
+    RT_BUCKETS_USED = 11 : U32;
+    /// Possible CPUs.
+    CPUS = 12 : U32;
+});
+
+pub static ATTR_SETS: &[&AttrSet] = &[
+    &vif_attr::SET,
+    &vif_stats_attr::SET,
+    &nh_attr::SET,
+    &rt_attr::SET,
+    &drop_stats_attr::SET,
+    &vrf_stats_attr::SET,
+    &info_attr::SET,
+];
+pub static ENUMS: &[&EnumDef] = &[
+    &vif_type::DEF,
+    &vif_flag::DEF,
+    &addr_family::DEF,
+    &nh_type::DEF,
+    &nh_flag::DEF,
+    &rt_flag::DEF,
+    &drop_reason::DEF,
+    &vrf_stat::DEF,
+];
 
 // ---------------------------------------------------------------------------------------
 // Commands. Numbers are stable: new commands are appended.
@@ -285,6 +537,16 @@ pub mod cmd {
     pub const VIF_NEW: u8 = 1;
     pub const VIF_DEL: u8 = 2;
     pub const VIF_GET: u8 = 3;
+    pub const NH_NEW: u8 = 4;
+    pub const NH_DEL: u8 = 5;
+    pub const NH_GET: u8 = 6;
+    pub const RT_NEW: u8 = 7;
+    pub const RT_DEL: u8 = 8;
+    pub const RT_GET: u8 = 9;
+    pub const DROPSTATS_GET: u8 = 10;
+    pub const DROPSTATS_CLEAR: u8 = 11;
+    pub const VRF_STATS_GET: u8 = 12;
+    pub const INFO_GET: u8 = 13;
 }
 
 pub static COMMANDS: &[CmdDef] = &[
@@ -294,9 +556,43 @@ pub static COMMANDS: &[CmdDef] = &[
              doc: "Detach a vif, by index or by name." },
     CmdDef { name: "VIF_GET", id: cmd::VIF_GET, set: "vif", admin: false, dump: true,
              doc: "Get one vif by index or name, or dump them all." },
+    CmdDef { name: "NH_NEW", id: cmd::NH_NEW, set: "nh", admin: true, dump: false,
+             doc: "Create a nexthop, or replace the one with that id." },
+    CmdDef { name: "NH_DEL", id: cmd::NH_DEL, set: "nh", admin: true, dump: false,
+             doc: "Delete a nexthop that nothing references (not the discard nexthop 0)." },
+    CmdDef { name: "NH_GET", id: cmd::NH_GET, set: "nh", admin: false, dump: true,
+             doc: "Get one nexthop by id, or dump them all." },
+    CmdDef { name: "RT_NEW", id: cmd::RT_NEW, set: "rt", admin: true, dump: false,
+             doc: "Add a route, or replace the route with the same vrf, prefix and length. Announced on the config group." },
+    CmdDef { name: "RT_DEL", id: cmd::RT_DEL, set: "rt", admin: true, dump: false,
+             doc: "Delete a route; its addresses fall back to the covering route. Announced on the config group." },
+    CmdDef { name: "RT_GET", id: cmd::RT_GET, set: "rt", admin: false, dump: true,
+             doc: "Longest-prefix match of prefix/prefix-len in a VRF; dump: every route of one VRF and family." },
+    CmdDef { name: "DROPSTATS_GET", id: cmd::DROPSTATS_GET, set: "drop-stats", admin: false, dump: false,
+             doc: "Drop counters per reason, summed over CPUs or of one CPU." },
+    CmdDef { name: "DROPSTATS_CLEAR", id: cmd::DROPSTATS_CLEAR, set: "drop-stats", admin: true, dump: false,
+             doc: "Reset the drop counters of every CPU." },
+    CmdDef { name: "VRF_STATS_GET", id: cmd::VRF_STATS_GET, set: "vrf-stats", admin: false, dump: true,
+             doc: "Counters of one VRF; dump: every VRF with routes or non-zero counters." },
+    CmdDef { name: "INFO_GET", id: cmd::INFO_GET, set: "info", admin: false, dump: false,
+             doc: "Module version, table limits and usage." },
 ];
+
+/// Module version reported by INFO_GET (kept equal to the workspace version by a test).
+pub const RELEASE: &str = "0.1.0";
 
 /// Default module parameters (the module's `vr_*` parameters override them at load time).
 pub const DEFAULT_INTERFACES: u32 = 4352;
+pub const DEFAULT_VRFS: u32 = 4096;
+pub const DEFAULT_NEXTHOPS: u32 = 65536;
+pub const DEFAULT_ROUTES: u32 = 262144;
+pub const DEFAULT_RT_BUCKETS: u32 = 16384;
+
+/// The vRouter's MAC: pods use it as their gateway's MAC.
+pub const VROUTER_MAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x00];
+/// Longest Ethernet header an Encap nexthop may push (with one 802.1Q tag).
+pub const ENCAP_MAX: usize = 18;
+/// Most members a composite nexthop may have.
+pub const COMPOSITE_MAX: usize = 64;
 /// Multicast VRF reported when none is set.
 pub const VRF_UNSET: u32 = 65535;

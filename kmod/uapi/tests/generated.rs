@@ -32,3 +32,20 @@ fn attribute_ids_are_unique_and_nonzero() {
     cmds.dedup();
     assert_eq!(cmds.len(), vrouter_uapi::COMMANDS.len());
 }
+
+#[test]
+fn counted_enums_match_their_lengths() {
+    assert_eq!(vrouter_uapi::drop_reason::DEF.entries.len(), vrouter_uapi::DROP_REASONS);
+    assert_eq!(vrouter_uapi::vrf_stat::DEF.entries.len(), vrouter_uapi::VRF_STATS);
+    for (i, e) in vrouter_uapi::drop_reason::DEF.entries.iter().enumerate() {
+        assert_eq!(e.1 as usize, i, "drop reasons are counter indexes");
+    }
+    let mut grouped: Vec<u32> = vrouter_uapi::VRF_STAT_LINES.iter().flat_map(|l| l.iter().copied()).collect();
+    grouped.sort();
+    assert_eq!(grouped, (0..vrouter_uapi::VRF_STATS as u32).collect::<Vec<_>>(), "every vrf-stat printed once");
+}
+
+#[test]
+fn release_is_the_workspace_version() {
+    assert_eq!(vrouter_uapi::RELEASE, env!("CARGO_PKG_VERSION"));
+}
