@@ -60,8 +60,6 @@ extern "C" {
     pub fn vrg_skb_xmit(skb: *mut SkBuff, dev: *mut NetDevice, l3_offset: u32);
     pub fn vrg_skb_to_host(skb: *mut SkBuff, dev: *mut NetDevice);
     pub fn vrg_skb_alloc(len: u32) -> *mut SkBuff;
-    pub fn vrg_skb_trim(skb: *mut SkBuff, len: u32);
-    pub fn vrg_skb_copy_bits(skb: *const SkBuff, offset: c_int, to: *mut c_void, len: c_int) -> bool;
     pub fn vrg_cpu_id() -> u32;
     pub fn vrg_nr_cpu_ids() -> u32;
 

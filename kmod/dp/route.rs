@@ -2,7 +2,7 @@
 //! The route tables: the core's lock-free LPM over memory the kernel allocates once.
 
 use crate::kapi::rcu;
-use crate::vrcore::route::{RouteSlot, RouteTable, Writer};
+use crate::vrcore::route::{nodes_len, RouteSlot, RouteTable, Writer};
 use core::sync::atomic::AtomicU32;
 use kernel::alloc::KVVec;
 use kernel::error::Result;
@@ -24,7 +24,7 @@ pub fn new(vrfs: u32, routes: u32, buckets: u32) -> Result<(Routes, Writer)> {
         slots.push(RouteSlot::new(), GFP_KERNEL)?;
     }
     let roots = atomics(vrfs as usize * 2)?;
-    let nodes = atomics(buckets as usize * 256)?;
+    let nodes = atomics(nodes_len(buckets as usize))?;
     let hash = atomics((routes as usize).next_power_of_two())?;
     RouteTable::new(roots, nodes, slots, hash).map_err(|_| EINVAL)
 }

@@ -335,7 +335,7 @@ void vrg_skb_xmit(struct sk_buff *skb, struct net_device *dev, unsigned int l3_o
 	skb_reset_mac_header(skb);
 	skb_set_network_header(skb, l3_offset);
 	skb->mac_len = l3_offset;
-	skb->protocol = *(__be16 *)(skb->data + l3_offset - 2);
+	memcpy(&skb->protocol, skb->data + l3_offset - 2, sizeof(skb->protocol));
 	skb_dst_drop(skb);
 	nf_reset_ct(skb);
 	skb->pkt_type = PACKET_OUTGOING;
@@ -366,17 +366,6 @@ struct sk_buff *vrg_skb_alloc(unsigned int len)
 	skb_reserve(skb, NET_SKB_PAD + NET_IP_ALIGN);
 	skb_put(skb, len);
 	return skb;
-}
-
-void vrg_skb_trim(struct sk_buff *skb, unsigned int len)
-{
-	skb_trim(skb, len);
-}
-
-/* Copies `len` bytes at `offset` (possibly in fragments) into `to`. */
-bool vrg_skb_copy_bits(const struct sk_buff *skb, int offset, void *to, int len)
-{
-	return skb_copy_bits(skb, offset, to, len) == 0;
 }
 
 unsigned int vrg_cpu_id(void)
@@ -491,6 +480,7 @@ static netdev_tx_t vr_vhost_xmit(struct sk_buff *skb, struct net_device *dev)
 		kfree_skb(skb);
 		return NETDEV_TX_OK;
 	}
+	dev_sw_netstats_tx_add(dev, 1, skb->len);
 	vr_rs_vhost_xmit(vif, skb);
 	return NETDEV_TX_OK;
 }
@@ -499,6 +489,7 @@ static const struct net_device_ops vr_vhost_ops = {
 	.ndo_start_xmit = vr_vhost_xmit,
 	.ndo_set_mac_address = eth_mac_addr,
 	.ndo_validate_addr = eth_validate_addr,
+	.ndo_get_stats64 = dev_get_tstats64,
 };
 
 static void vr_vhost_setup(struct net_device *dev)
@@ -509,6 +500,8 @@ static void vr_vhost_setup(struct net_device *dev)
 	dev->netns_immutable = true;
 	dev->lltx = true;
 	dev->priv_flags |= IFF_NO_QUEUE;
+	/* the core allocates dev->tstats: what the datapath hands to the host counts as rx */
+	dev->pcpu_stat_type = NETDEV_PCPU_STAT_TSTATS;
 	dev->min_mtu = ETH_MIN_MTU;
 	dev->max_mtu = ETH_MAX_MTU;
 }

@@ -74,8 +74,6 @@ bool vrg_skb_adjust_head(struct sk_buff *skb, int delta);
 void vrg_skb_xmit(struct sk_buff *skb, struct net_device *dev, unsigned int l3_offset);
 void vrg_skb_to_host(struct sk_buff *skb, struct net_device *dev);
 struct sk_buff *vrg_skb_alloc(unsigned int len);
-void vrg_skb_trim(struct sk_buff *skb, unsigned int len);
-bool vrg_skb_copy_bits(const struct sk_buff *skb, int offset, void *to, int len);
 unsigned int vrg_cpu_id(void);
 unsigned int vrg_nr_cpu_ids(void);
 

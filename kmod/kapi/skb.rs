@@ -5,7 +5,6 @@
 use crate::kapi::netdev::DevRef;
 use crate::sys;
 use core::ptr::NonNull;
-use kernel::ffi::c_int;
 
 pub struct Skb {
     ptr: NonNull<sys::SkBuff>,
@@ -60,22 +59,10 @@ impl Skb {
         }
     }
 
-    /// Copies bytes at `offset` (wherever they live) into `out`.
-    pub fn copy_out(&self, offset: u32, out: &mut [u8]) -> bool {
-        let (Ok(off), Ok(len)) = (c_int::try_from(offset), c_int::try_from(out.len())) else { return false };
-        // SAFETY: `out` is valid for `len` bytes; skb_copy_bits bounds-checks the skb side.
-        unsafe { sys::vrg_skb_copy_bits(self.ptr.as_ptr(), off, out.as_mut_ptr().cast(), len) }
-    }
-
     /// Adds `delta` bytes of headroom to the front (delta > 0) or strips -delta bytes.
     pub fn adjust_head(&mut self, delta: i32) -> bool {
         // SAFETY: we own the skb; the glue checks headroom and length.
         unsafe { sys::vrg_skb_adjust_head(self.ptr.as_ptr(), delta) }
-    }
-
-    pub fn trim(&mut self, len: u32) {
-        // SAFETY: we own the skb; skb_trim ignores lengths beyond the packet.
-        unsafe { sys::vrg_skb_trim(self.ptr.as_ptr(), len) }
     }
 
     /// Frees a packet that was used up, not dropped (it does not show as a drop).

@@ -9,6 +9,10 @@
 //! - `chained`: `inside` again, but each address depends on the previous result
 //!   (latency rather than throughput).
 //!
+//! A third part times a TF-typical tenant VRF (VM /32 and /128 host routes, addresses
+//! handed out in order by IPAM, in a few subnets, plus a default route): a trie small enough to stay in the caches, which
+//! shows the compute cost of a lookup without DRAM misses.
+//!
 //! Run with `cargo bench -p vrouter-core --bench lpm`.
 
 use std::hint::black_box;
@@ -20,7 +24,9 @@ use vrouter_core::route::{nodes_len, Family, Prefix, RouteData, RouteSlot, Route
 const V4_ROUTES: usize = 1_000_000;
 const V6_ROUTES: usize = 200_000;
 const ADDRS: usize = 1 << 22;
-const PASSES: usize = 5;
+const PASSES: usize = 3;
+/// Addresses of the chained (latency) runs.
+const CHAINED: usize = 1 << 20;
 const BUCKETS: usize = 640 * 1024;
 const ROUTE_SLOTS: usize = V4_ROUTES + V6_ROUTES + 1024;
 const HASH: usize = 1 << 21;
@@ -50,6 +56,10 @@ const V6_MIX: &[(u8, u8, u32)] = &[
 /// IPv6 prefixes sit under this many random /32 "allocations" in 2000::/3, and bits
 /// 32..40 are below 64 (allocations are filled from the bottom).
 const V6_ALLOCATIONS: u64 = 30_000;
+
+/// Tenant VRF: host routes and the subnets they sit in.
+const TENANT_HOSTS: usize = 4000;
+const TENANT_SUBNETS: usize = 16;
 
 struct Rng(u64);
 
@@ -149,7 +159,7 @@ struct Timing {
 }
 
 /// Best of `PASSES` passes over `addrs` (independent lookups).
-fn time_lookups<F: Fn(&[u8; 16]) -> Option<u32>>(addrs: &[[u8; 16]], f: F) -> Timing {
+fn time_lookups<A, F: Fn(&A) -> Option<u32>>(addrs: &[A], f: F) -> Timing {
     let mut best = Duration::MAX;
     let mut hits = 0;
     for _ in 0..PASSES {
@@ -170,7 +180,7 @@ fn time_lookups<F: Fn(&[u8; 16]) -> Option<u32>>(addrs: &[[u8; 16]], f: F) -> Ti
 }
 
 /// Like `time_lookups`, but the next address depends on the previous result.
-fn time_chained<F: Fn(&[u8; 16]) -> Option<u32>>(addrs: &[[u8; 16]], f: F) -> Timing {
+fn time_chained<A, F: Fn(&A) -> Option<u32>>(addrs: &[A], f: F) -> Timing {
     let mut best = Duration::MAX;
     let mut hits = 0;
     let n = addrs.len();
@@ -207,14 +217,16 @@ fn report(label: &str, t: &Timing, n: usize) {
 fn main() {
     let t_start = Instant::now();
     let (t, mut w) = RouteTable::new(
-        words(2),
+        words(4),
         words(nodes_len(BUCKETS)),
-        (0..ROUTE_SLOTS).map(|_| RouteSlot::new()).collect::<Vec<_>>(),
+        (0..ROUTE_SLOTS)
+            .map(|_| RouteSlot::new())
+            .collect::<Vec<_>>(),
         words(HASH),
     )
     .expect("storage");
     let mut nog = || {};
-    println!("vrouter-core route LPM benchmark (8-bit stride multibit trie, leaf-pushed; 1 VRF)");
+    println!("vrouter-core route LPM benchmark (8-bit stride multibit trie, leaf-pushed)");
     println!(
         "storage: {} buckets ({} MiB), {} route entries x {} B, {} hash heads; setup {:.2?}",
         BUCKETS,
@@ -237,14 +249,21 @@ fn main() {
     let t0 = Instant::now();
     let mut replaced = 0;
     for (i, p) in v4.iter().enumerate() {
-        if t.add(&mut w, 0, p, data(i), &mut nog).expect("add v4").is_some() {
+        if t.add(&mut w, 0, p, data(i), &mut nog)
+            .expect("add v4")
+            .is_some()
+        {
             replaced += 1;
         }
     }
     let build4 = t0.elapsed();
     let u4 = t.usage(&w);
     println!();
-    println!("IPv4: {} random prefixes, length mix {}", V4_ROUTES, mix_text(V4_MIX));
+    println!(
+        "IPv4: {} random prefixes, length mix {}",
+        V4_ROUTES,
+        mix_text(V4_MIX)
+    );
     println!(
         "  build {:.2?} ({:.2} M routes/s); {} distinct routes ({} duplicates replaced)",
         build4,
@@ -261,20 +280,27 @@ fn main() {
         (u4.buckets_used as f64 * 1028.0 + u4.routes_v4 as f64 * 64.0) / u4.routes_v4 as f64
     );
 
-    let mut rnd4 = vec![[0u8; 16]; ADDRS];
+    let mut rnd4 = vec![[0u8; 4]; ADDRS];
     for a in rnd4.iter_mut() {
-        a[..4].copy_from_slice(&(rng.next() as u32).to_be_bytes());
+        *a = (rng.next() as u32).to_be_bytes();
     }
-    let mut in4 = vec![[0u8; 16]; ADDRS];
+    let mut in4 = vec![[0u8; 4]; ADDRS];
     for a in in4.iter_mut() {
         let p = v4[rng.below(v4.len() as u64) as usize];
-        *a = inside(&mut rng, &p);
+        a.copy_from_slice(&inside(&mut rng, &p)[..4]);
     }
-    let f4 = |a: &[u8; 16]| t.lookup_v4(0, [a[0], a[1], a[2], a[3]]).map(|m| m.data.nh);
-    println!("  lookups (lookup_v4, {} addresses, best of {} passes):", ADDRS, PASSES);
+    let f4 = |a: &[u8; 4]| t.lookup_v4(0, *a).map(|m| m.data.nh);
+    println!(
+        "  lookups (lookup_v4, {} addresses, best of {} passes):",
+        ADDRS, PASSES
+    );
     report("random addresses", &time_lookups(&rnd4, f4), ADDRS);
     report("inside installed prefixes", &time_lookups(&in4, f4), ADDRS);
-    report("inside, chained (latency)", &time_chained(&in4, f4), ADDRS);
+    report(
+        "inside, chained (latency)",
+        &time_chained(&in4[..CHAINED], f4),
+        CHAINED,
+    );
     drop(rnd4);
     drop(in4);
 
@@ -293,7 +319,10 @@ fn main() {
     let t0 = Instant::now();
     let mut replaced = 0;
     for (i, p) in v6.iter().enumerate() {
-        if t.add(&mut w, 0, p, data(i), &mut nog).expect("add v6").is_some() {
+        if t.add(&mut w, 0, p, data(i), &mut nog)
+            .expect("add v6")
+            .is_some()
+        {
             replaced += 1;
         }
     }
@@ -334,14 +363,113 @@ fn main() {
         *a = inside(&mut rng, &p);
     }
     let f6 = |a: &[u8; 16]| t.lookup_v6(0, a).map(|m| m.data.nh);
-    println!("  lookups (lookup_v6, {} addresses, best of {} passes):", ADDRS, PASSES);
-    report("random addresses in 2000::/3", &time_lookups(&rnd6, f6), ADDRS);
+    println!(
+        "  lookups (lookup_v6, {} addresses, best of {} passes):",
+        ADDRS, PASSES
+    );
+    report(
+        "random addresses in 2000::/3",
+        &time_lookups(&rnd6, f6),
+        ADDRS,
+    );
     report("inside installed prefixes", &time_lookups(&in6, f6), ADDRS);
-    report("inside, chained (latency)", &time_chained(&in6, f6), ADDRS);
+    report(
+        "inside, chained (latency)",
+        &time_chained(&in6[..CHAINED], f6),
+        CHAINED,
+    );
+
+    drop(rnd6);
+    drop(in6);
+
+    // ---------------------------------------------------------------- tenant VRF
+    let mut rng = Rng(0x5eed_0001);
+    let mut hosts4 = Vec::new();
+    let mut hosts6 = Vec::new();
+    let mut nog = || {};
+    let any4 = Prefix::new(Family::Inet, &[0; 4], 0).unwrap();
+    let any6 = Prefix::new(Family::Inet6, &[0; 16], 0).unwrap();
+    t.add(&mut w, 1, &any4, data(1), &mut nog).unwrap();
+    t.add(&mut w, 1, &any6, data(1), &mut nog).unwrap();
+    let before = t.usage(&w);
+    for s in 0..TENANT_SUBNETS {
+        let net4 = [10, 1 + (s / 8) as u8, (s * 32) as u8, 0];
+        t.add(
+            &mut w,
+            1,
+            &Prefix::new(Family::Inet, &net4, 24).unwrap(),
+            data(2),
+            &mut nog,
+        )
+        .unwrap();
+        let mut net6 = [0u8; 16];
+        net6[..8].copy_from_slice(&[0xfd, 0, 0x12, 0x34, 0, 0, 0, s as u8]);
+        t.add(
+            &mut w,
+            1,
+            &Prefix::new(Family::Inet6, &net6, 64).unwrap(),
+            data(2),
+            &mut nog,
+        )
+        .unwrap();
+        for h in 0..TENANT_HOSTS / TENANT_SUBNETS {
+            let mut a = net4;
+            a[3] = 1 + h as u8;
+            let p = Prefix::new(Family::Inet, &a, 32).unwrap();
+            t.add(&mut w, 1, &p, data(3 + h), &mut nog).unwrap();
+            hosts4.push(p);
+            // IPAM hands out addresses in order, as TF's does.
+            let mut a = net6;
+            a[14..].copy_from_slice(&(1 + h as u16).to_be_bytes());
+            let p = Prefix::new(Family::Inet6, &a, 128).unwrap();
+            t.add(&mut w, 1, &p, data(3 + h), &mut nog).unwrap();
+            hosts6.push(p);
+        }
+    }
+    let after = t.usage(&w);
+    println!();
+    println!(
+        "tenant VRF: {} IPv4 /32 + {} IPv6 /128 host routes in {} subnets (/24, /64) + default routes: {} buckets",
+        hosts4.len(),
+        hosts6.len(),
+        TENANT_SUBNETS,
+        after.buckets_used - before.buckets_used
+    );
+    let mut vm4 = vec![[0u8; 4]; ADDRS];
+    for a in vm4.iter_mut() {
+        let p = hosts4[rng.below(hosts4.len() as u64) as usize];
+        a.copy_from_slice(&p.addr[..4]);
+    }
+    let mut vm6 = vec![[0u8; 16]; ADDRS];
+    for a in vm6.iter_mut() {
+        *a = hosts6[rng.below(hosts6.len() as u64) as usize].addr;
+    }
+    let mut ext4 = vec![[0u8; 4]; ADDRS];
+    for a in ext4.iter_mut() {
+        *a = (rng.next() as u32).to_be_bytes();
+    }
+    let g4 = |a: &[u8; 4]| t.lookup_v4(1, *a).map(|m| m.data.nh);
+    let g6 = |a: &[u8; 16]| t.lookup_v6(1, a).map(|m| m.data.nh);
+    report("IPv4 VM addresses", &time_lookups(&vm4, g4), ADDRS);
+    report(
+        "IPv4 random (default route)",
+        &time_lookups(&ext4, g4),
+        ADDRS,
+    );
+    report(
+        "IPv4 VM addresses, chained",
+        &time_chained(&vm4[..CHAINED], g4),
+        CHAINED,
+    );
+    report("IPv6 VM addresses", &time_lookups(&vm6, g6), ADDRS);
+    report(
+        "IPv6 VM addresses, chained",
+        &time_chained(&vm6[..CHAINED], g6),
+        CHAINED,
+    );
 
     // ---------------------------------------------------------------- teardown
     let t0 = Instant::now();
-    let n4 = v4.len();
     let mut deleted = 0;
     for p in v4.iter().chain(v6.iter()) {
         if t.delete(&mut w, 0, p, &mut nog).is_ok() {
@@ -352,13 +480,12 @@ fn main() {
     let u = t.usage(&w);
     println!();
     println!(
-        "delete all {} routes: {:.2?} ({:.2} M routes/s); left: {} routes, {} buckets in use",
+        "delete all {} routes of VRF 0: {:.2?} ({:.2} M routes/s); left in VRF 1: {} routes, {} buckets",
         deleted,
         del,
         deleted as f64 / del.as_secs_f64() / 1e6,
         u.routes_v4 + u.routes_v6,
         u.buckets_used
     );
-    let _ = n4;
     println!("total bench time {:.1?}", t_start.elapsed());
 }

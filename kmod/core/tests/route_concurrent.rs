@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::thread;
 
-use vrouter_core::route::{nodes_len, Family, Prefix, RouteData, RouteError, RouteSlot, RouteTable};
+use vrouter_core::route::{
+    nodes_len, Family, Prefix, RouteData, RouteError, RouteSlot, RouteTable,
+};
 
 const VRFS: u32 = 2;
 const CHECK: u32 = 0xa5a5_5a5a;
@@ -51,7 +53,14 @@ fn data(nh: u32, gen: u32) -> RouteData {
         nh,
         label: gen,
         flags: nh ^ gen ^ CHECK,
-        mac: [m as u8, (m >> 8) as u8, (m >> 16) as u8, (m >> 24) as u8, 0x02, gen as u8],
+        mac: [
+            m as u8,
+            (m >> 8) as u8,
+            (m >> 16) as u8,
+            (m >> 24) as u8,
+            0x02,
+            gen as u8,
+        ],
     }
 }
 
@@ -91,12 +100,18 @@ fn setup() -> Setup {
     for vrf in 0..VRFS {
         for f in [Family::Inet, Family::Inet6] {
             let max = f.max_len();
-            perm.push((vrf, Prefix::new_masked(f, &[0u8; 16][..f.addr_len()], 0).unwrap()));
+            perm.push((
+                vrf,
+                Prefix::new_masked(f, &[0u8; 16][..f.addr_len()], 0).unwrap(),
+            ));
             // A few clusters so that routes nest and share buckets.
             for _ in 0..3 {
                 let base = rng.addr(f);
                 let plen = if f == Family::Inet { 12 } else { 32 };
-                perm.push((vrf, Prefix::new_masked(f, &base[..f.addr_len()], plen).unwrap()));
+                perm.push((
+                    vrf,
+                    Prefix::new_masked(f, &base[..f.addr_len()], plen).unwrap(),
+                ));
                 for _ in 0..12 {
                     let mut a = base;
                     let noise = rng.addr(f);
@@ -127,7 +142,8 @@ fn run(routes: usize, buckets: usize, ops: u32, use_lock: bool) {
     .unwrap();
     let mut nog = || {};
     for (i, (vrf, p)) in s.perm.iter().enumerate() {
-        t.add(&mut w, *vrf, p, data(PERM | i as u32, 0), &mut nog).unwrap();
+        t.add(&mut w, *vrf, p, data(PERM | i as u32, 0), &mut nog)
+            .unwrap();
     }
     let lock = RwLock::new(());
     let stop = AtomicBool::new(false);
@@ -142,18 +158,28 @@ fn run(routes: usize, buckets: usize, ops: u32, use_lock: bool) {
                 let mut rng = Rng(1000 + r);
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let _g = if use_lock { Some(lock.read().unwrap()) } else { None };
+                    let _g = if use_lock {
+                        Some(lock.read().unwrap())
+                    } else {
+                        None
+                    };
                     for _ in 0..32 {
                         let (vrf, f, addr) = if rng.below(4) == 0 {
                             let vrf = rng.below(u64::from(VRFS)) as u32;
-                            let f = if rng.below(2) == 0 { Family::Inet } else { Family::Inet6 };
+                            let f = if rng.below(2) == 0 {
+                                Family::Inet
+                            } else {
+                                Family::Inet6
+                            };
                             (vrf, f, rng.addr(f))
                         } else {
                             let (vrf, p) = s.pool[rng.below(s.pool.len() as u64) as usize];
                             (vrf, p.family, inside(&mut rng, &p))
                         };
                         let a = &addr[..f.addr_len()];
-                        let m = t.lookup(vrf, f, a).expect("hole: the default route is permanent");
+                        let m = t
+                            .lookup(vrf, f, a)
+                            .expect("hole: the default route is permanent");
                         assert!(m.prefix.contains(a), "{} does not cover {a:?}", m.prefix);
                         assert!(data_ok(&m.data), "torn or garbage data {:?}", m.data);
                         if m.data.nh & PERM != 0 {
@@ -168,13 +194,22 @@ fn run(routes: usize, buckets: usize, ops: u32, use_lock: bool) {
                             .map(|(_, p)| p.len)
                             .max()
                             .unwrap();
-                        assert!(m.prefix.len >= floor, "{} shorter than a permanent route", m.prefix);
+                        assert!(
+                            m.prefix.len >= floor,
+                            "{} shorter than a permanent route",
+                            m.prefix
+                        );
                         n += 1;
                     }
                     // rt --get style queries.
                     let (vrf, p) = s.pool[rng.below(s.pool.len() as u64) as usize];
-                    let m = t.lookup_prefix(vrf, &p).expect("default route is permanent");
-                    assert!(m.prefix.covers(&p) && data_ok(&m.data), "lookup_prefix {p}: {m:?}");
+                    let m = t
+                        .lookup_prefix(vrf, &p)
+                        .expect("default route is permanent");
+                    assert!(
+                        m.prefix.covers(&p) && data_ok(&m.data),
+                        "lookup_prefix {p}: {m:?}"
+                    );
                 }
                 lookups.fetch_add(n, Ordering::Relaxed);
             });
@@ -226,9 +261,16 @@ fn run(routes: usize, buckets: usize, ops: u32, use_lock: bool) {
             u.buckets_used
         );
         if use_lock {
-            assert!(graces.load(Ordering::Relaxed) > 10, "storage was not reused");
+            assert!(
+                graces.load(Ordering::Relaxed) > 10,
+                "storage was not reused"
+            );
         } else {
-            assert_eq!(graces.load(Ordering::Relaxed), 0, "storage too small for a no-reuse run");
+            assert_eq!(
+                graces.load(Ordering::Relaxed),
+                0,
+                "storage too small for a no-reuse run"
+            );
         }
     });
     let n = lookups.load(Ordering::Relaxed);

@@ -147,7 +147,9 @@ impl Prefix {
     /// The used address bytes (4 or 16).
     #[inline]
     pub fn addr_bytes(&self) -> &[u8] {
-        self.addr.get(..self.family.addr_len()).unwrap_or(&self.addr)
+        self.addr
+            .get(..self.family.addr_len())
+            .unwrap_or(&self.addr)
     }
 
     /// Whether `addr` (4 or 16 bytes, same family) lies inside this prefix.
@@ -170,11 +172,8 @@ impl fmt::Display for Prefix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.family {
             Family::Inet => {
-                let a = &self.addr;
-                f.write_fmt(format_args!(
-                    "{}.{}.{}.{}/{}",
-                    a[0], a[1], a[2], a[3], self.len
-                ))
+                let [a, b, c, d, ..] = self.addr;
+                f.write_fmt(format_args!("{a}.{b}.{c}.{d}/{}", self.len))
             }
             Family::Inet6 => {
                 write_v6(f, &self.addr)?;
@@ -189,14 +188,14 @@ impl fmt::Display for Prefix {
 /// IPv4-mapped addresses (RFC 5952 §5).
 pub(super) fn write_v6(f: &mut fmt::Formatter<'_>, a: &[u8; 16]) -> fmt::Result {
     let mut g = [0u16; 8];
-    for (d, c) in g.iter_mut().zip(a.chunks_exact(2)) {
-        *d = c.iter().fold(0u16, |acc, b| (acc << 8) | u16::from(*b));
+    for (i, d) in g.iter_mut().enumerate() {
+        if let (Some(&hi), Some(&lo)) = (a.get(2 * i), a.get(2 * i + 1)) {
+            *d = u16::from_be_bytes([hi, lo]);
+        }
     }
-    if g[..5].iter().all(|x| *x == 0) && g[5] == 0xffff {
-        return f.write_fmt(format_args!(
-            "::ffff:{}.{}.{}.{}",
-            a[12], a[13], a[14], a[15]
-        ));
+    if let [0, 0, 0, 0, 0, 0xffff, ..] = g {
+        let [.., w, x, y, z] = *a;
+        return f.write_fmt(format_args!("::ffff:{w}.{x}.{y}.{z}"));
     }
     // Longest run of zero groups.
     let (mut best_at, mut best_len) = (0usize, 0usize);

@@ -90,7 +90,11 @@ fn route_fields(e: &RouteSlot) -> [u32; 12] {
 }
 
 fn bucket_words(t: &Table, b: u32) -> Vec<u32> {
-    t.bucket(b).unwrap().iter().map(|s| s.load(Relaxed)).collect()
+    t.bucket(b)
+        .unwrap()
+        .iter()
+        .map(|s| s.load(Relaxed))
+        .collect()
 }
 
 fn snapshot(t: &Table) -> Snap {
@@ -110,7 +114,10 @@ fn snapshot(t: &Table) -> Snap {
                     .insert(v - 1, route_fields(&t.routes[(v - 1) as usize]));
             }
         }
-        assert!(s.buckets.insert(b, ws).is_none(), "bucket {b} reachable twice");
+        assert!(
+            s.buckets.insert(b, ws).is_none(),
+            "bucket {b} reachable twice"
+        );
     }
     for h in t.hash.iter() {
         let mut v = h.load(Relaxed);
@@ -126,8 +133,7 @@ fn snapshot(t: &Table) -> Snap {
 /// Whether everything in `s` still holds what it held.
 fn intact(t: &Table, s: &Snap) -> bool {
     s.buckets.iter().all(|(b, ws)| bucket_words(t, *b) == *ws)
-        && s
-            .routes
+        && s.routes
             .iter()
             .all(|(i, f)| route_fields(&t.routes[*i as usize]) == *f)
 }
@@ -274,7 +280,9 @@ fn check_full(t: &Table, w: &Writer, m: &Model) {
                     let best = m
                         .routes
                         .iter()
-                        .filter(|((rv, rp), _)| *rv == vrf && rp.len <= slot_len && rp.covers(&slot))
+                        .filter(|((rv, rp), _)| {
+                            *rv == vrf && rp.len <= slot_len && rp.covers(&slot)
+                        })
                         .max_by_key(|((_, rp), _)| rp.len);
                     match best {
                         None => assert_eq!(*v, 0, "slot {slot} should be empty"),
@@ -316,14 +324,30 @@ fn check_lookups(t: &Table, w: &Writer, m: &Model, extra: &[(u32, Family, Vec<u8
     let mut probes = m.probes(salt);
     probes.extend_from_slice(extra);
     for (vrf, f, a) in &probes {
-        assert_eq!(t.lookup(*vrf, *f, a), m.lpm(*vrf, *f, a), "lookup {vrf} {a:?}");
+        assert_eq!(
+            t.lookup(*vrf, *f, a),
+            m.lpm(*vrf, *f, a),
+            "lookup {vrf} {a:?}"
+        );
         let q = Prefix::new_masked(*f, a, (salt % (u128::from(f.max_len()) + 1)) as u8).unwrap();
-        assert_eq!(t.lookup_prefix(*vrf, &q), m.lpm_prefix(*vrf, &q), "lookup_prefix {vrf} {q}");
-        assert_eq!(t.parent_len(w, *vrf, &q), m.parent_len(*vrf, &q), "parent_len {vrf} {q}");
+        assert_eq!(
+            t.lookup_prefix(*vrf, &q),
+            m.lpm_prefix(*vrf, &q),
+            "lookup_prefix {vrf} {q}"
+        );
+        assert_eq!(
+            t.parent_len(w, *vrf, &q),
+            m.parent_len(*vrf, &q),
+            "parent_len {vrf} {q}"
+        );
     }
     for (vrf, p) in m.routes.keys() {
         assert_eq!(t.lookup_prefix(*vrf, p), m.lpm_prefix(*vrf, p));
-        assert_eq!(t.parent_len(w, *vrf, p), m.parent_len(*vrf, p), "parent_len {vrf} {p}");
+        assert_eq!(
+            t.parent_len(w, *vrf, p),
+            m.parent_len(*vrf, p),
+            "parent_len {vrf} {p}"
+        );
     }
 }
 
@@ -369,7 +393,9 @@ fn storage_validation() {
     for b in bad {
         assert_eq!(b.err(), Some(RouteError::BadStorage));
     }
-    for n in [1usize, 2, 255, 256, 257, 511, 512, 513, 65535, 65536, 100_000] {
+    for n in [
+        1usize, 2, 255, 256, 257, 511, 512, 513, 65535, 65536, 100_000,
+    ] {
         let (t, w) = table(1, n, 1, 1);
         assert_eq!(t.usage(&w).buckets_max as usize, n, "nodes_len({n})");
         // And nothing smaller gives as many.
@@ -380,7 +406,10 @@ fn storage_validation() {
     let (t, w) = table(5, 3, 7, 8);
     assert_eq!(t.vrfs(), 5);
     let u = t.usage(&w);
-    assert_eq!((u.routes_max, u.buckets_max, u.routes_v4, u.buckets_used), (7, 3, 0, 0));
+    assert_eq!(
+        (u.routes_max, u.buckets_max, u.routes_v4, u.buckets_used),
+        (7, 3, 0, 0)
+    );
 }
 
 #[test]
@@ -395,17 +424,44 @@ fn family_helpers() {
 
 #[test]
 fn prefix_checks() {
-    assert_eq!(Prefix::new(Family::Inet, &[10, 0, 0, 0], 33), Err(RouteError::BadLength));
-    assert_eq!(Prefix::new(Family::Inet6, &[0; 16], 129), Err(RouteError::BadLength));
-    assert_eq!(Prefix::new(Family::Inet, &[10, 0, 0], 8), Err(RouteError::BadLength));
-    assert_eq!(Prefix::new(Family::Inet6, &[0; 4], 8), Err(RouteError::BadLength));
-    assert_eq!(Prefix::new(Family::Inet, &[10, 1, 0, 0], 8), Err(RouteError::HostBitsSet));
-    assert_eq!(Prefix::new(Family::Inet, &[10, 128, 0, 0], 8), Err(RouteError::HostBitsSet));
-    assert_eq!(Prefix::new(Family::Inet, &[10, 128, 0, 0], 9).unwrap().len, 9);
-    assert_eq!(Prefix::new(Family::Inet, &[0, 0, 0, 1], 0), Err(RouteError::HostBitsSet));
+    assert_eq!(
+        Prefix::new(Family::Inet, &[10, 0, 0, 0], 33),
+        Err(RouteError::BadLength)
+    );
+    assert_eq!(
+        Prefix::new(Family::Inet6, &[0; 16], 129),
+        Err(RouteError::BadLength)
+    );
+    assert_eq!(
+        Prefix::new(Family::Inet, &[10, 0, 0], 8),
+        Err(RouteError::BadLength)
+    );
+    assert_eq!(
+        Prefix::new(Family::Inet6, &[0; 4], 8),
+        Err(RouteError::BadLength)
+    );
+    assert_eq!(
+        Prefix::new(Family::Inet, &[10, 1, 0, 0], 8),
+        Err(RouteError::HostBitsSet)
+    );
+    assert_eq!(
+        Prefix::new(Family::Inet, &[10, 128, 0, 0], 8),
+        Err(RouteError::HostBitsSet)
+    );
+    assert_eq!(
+        Prefix::new(Family::Inet, &[10, 128, 0, 0], 9).unwrap().len,
+        9
+    );
+    assert_eq!(
+        Prefix::new(Family::Inet, &[0, 0, 0, 1], 0),
+        Err(RouteError::HostBitsSet)
+    );
     let p = Prefix::new_masked(Family::Inet, &[10, 1, 2, 3], 12).unwrap();
     assert_eq!(p, v4("10.0.0.0/12"));
-    assert_eq!(Prefix::host(Family::Inet, &[1, 2, 3, 4]).unwrap(), v4("1.2.3.4/32"));
+    assert_eq!(
+        Prefix::host(Family::Inet, &[1, 2, 3, 4]).unwrap(),
+        v4("1.2.3.4/32")
+    );
     assert!(p.contains(&[10, 15, 255, 255]));
     assert!(!p.contains(&[10, 16, 0, 0]));
     assert!(!p.contains(&[10, 1, 0]));
@@ -423,11 +479,20 @@ fn prefix_checks() {
     bad.len = 40;
     assert_eq!(bad.validate(), Err(RouteError::BadLength));
     let (t, mut w) = table(1, 8, 8, 8);
-    assert_eq!(t.add(&mut w, 0, &bad, d(1), &mut nog()), Err(RouteError::BadLength));
+    assert_eq!(
+        t.add(&mut w, 0, &bad, d(1), &mut nog()),
+        Err(RouteError::BadLength)
+    );
     bad.len = 8;
     bad.addr[3] = 1;
-    assert_eq!(t.add(&mut w, 0, &bad, d(1), &mut nog()), Err(RouteError::HostBitsSet));
-    assert_eq!(t.delete(&mut w, 0, &bad, &mut nog()), Err(RouteError::HostBitsSet));
+    assert_eq!(
+        t.add(&mut w, 0, &bad, d(1), &mut nog()),
+        Err(RouteError::HostBitsSet)
+    );
+    assert_eq!(
+        t.delete(&mut w, 0, &bad, &mut nog()),
+        Err(RouteError::HostBitsSet)
+    );
 }
 
 #[test]
@@ -472,9 +537,18 @@ proptest! {
 fn vrf_out_of_range() {
     let (t, mut w) = table(2, 8, 8, 8);
     let p = v4("10.0.0.0/8");
-    assert_eq!(t.add(&mut w, 2, &p, d(1), &mut nog()), Err(RouteError::VrfOutOfRange));
-    assert_eq!(t.delete(&mut w, 2, &p, &mut nog()), Err(RouteError::VrfOutOfRange));
-    assert_eq!(t.add(&mut w, u32::MAX, &p, d(1), &mut nog()), Err(RouteError::VrfOutOfRange));
+    assert_eq!(
+        t.add(&mut w, 2, &p, d(1), &mut nog()),
+        Err(RouteError::VrfOutOfRange)
+    );
+    assert_eq!(
+        t.delete(&mut w, 2, &p, &mut nog()),
+        Err(RouteError::VrfOutOfRange)
+    );
+    assert_eq!(
+        t.add(&mut w, u32::MAX, &p, d(1), &mut nog()),
+        Err(RouteError::VrfOutOfRange)
+    );
     assert_eq!(t.add(&mut w, 1, &p, d(1), &mut nog()), Ok(None));
     assert_eq!(t.lookup(2, Family::Inet, &[10, 0, 0, 1]), None);
     assert_eq!(t.lookup(u32::MAX, Family::Inet, &[10, 0, 0, 1]), None);
@@ -519,7 +593,10 @@ fn longest_match_v4() {
     let m = t.lookup(0, Family::Inet, &a4("10.1.2.200")).unwrap();
     assert_eq!(m.prefix, v4("10.1.2.128/25"));
     assert_eq!(m.data, d(5));
-    assert_eq!(t.lookup_v4(0, a4("10.1.2.3")).unwrap().prefix, v4("10.1.2.3/32"));
+    assert_eq!(
+        t.lookup_v4(0, a4("10.1.2.3")).unwrap().prefix,
+        v4("10.1.2.3/32")
+    );
     // Wrong address length.
     assert_eq!(t.lookup(0, Family::Inet, &[10, 1, 2]), None);
     assert_eq!(t.lookup(0, Family::Inet6, &[10, 1, 2, 3]), None);
@@ -551,7 +628,10 @@ fn longest_match_v6() {
     assert_eq!(l("2001:db8:1:2::"), Some(6));
     assert_eq!(l("2001:db8:1:2::1"), Some(5));
     assert_eq!(l("2001:db8:1:2::2"), Some(4));
-    assert_eq!(t.lookup_v6(0, &a6("2001:db8:1:2::1")).unwrap().prefix, v6("2001:db8:1:2::1/128"));
+    assert_eq!(
+        t.lookup_v6(0, &a6("2001:db8:1:2::1")).unwrap().prefix,
+        v6("2001:db8:1:2::1/128")
+    );
     assert_eq!(t.lookup(0, Family::Inet, &[32, 1, 13, 184]), None);
     assert_eq!(t.usage(&w).routes_v6, 7);
 }
@@ -583,13 +663,27 @@ fn replace_returns_old_data() {
 fn delete_falls_back_to_parent() {
     let (t, mut w) = table(1, 64, 16, 8);
     let g = &mut nog();
-    assert_eq!(t.delete(&mut w, 0, &v4("10.0.0.0/8"), g), Err(RouteError::NotFound));
-    for (p, nh) in [("10.0.0.0/8", 1), ("10.1.0.0/16", 2), ("10.1.1.0/24", 3), ("10.1.1.1/32", 4)] {
+    assert_eq!(
+        t.delete(&mut w, 0, &v4("10.0.0.0/8"), g),
+        Err(RouteError::NotFound)
+    );
+    for (p, nh) in [
+        ("10.0.0.0/8", 1),
+        ("10.1.0.0/16", 2),
+        ("10.1.1.0/24", 3),
+        ("10.1.1.1/32", 4),
+    ] {
         t.add(&mut w, 0, &v4(p), d(nh), g).unwrap();
     }
-    assert_eq!(t.delete(&mut w, 0, &v4("10.1.0.0/24"), g), Err(RouteError::NotFound));
+    assert_eq!(
+        t.delete(&mut w, 0, &v4("10.1.0.0/24"), g),
+        Err(RouteError::NotFound)
+    );
     assert_eq!(t.delete(&mut w, 0, &v4("10.1.0.0/16"), g), Ok(d(2)));
-    assert_eq!(t.delete(&mut w, 0, &v4("10.1.0.0/16"), g), Err(RouteError::NotFound));
+    assert_eq!(
+        t.delete(&mut w, 0, &v4("10.1.0.0/16"), g),
+        Err(RouteError::NotFound)
+    );
     let l = |a: &str| nh_of(&t, 0, Family::Inet, &a4(a));
     assert_eq!(l("10.1.2.3"), Some(1));
     assert_eq!(l("10.1.1.3"), Some(3));
@@ -613,7 +707,12 @@ fn delete_falls_back_to_parent() {
 fn parent_len_and_lookup_prefix() {
     let (t, mut w) = table(2, 64, 16, 8);
     let g = &mut nog();
-    for (p, nh) in [("0.0.0.0/0", 1), ("10.0.0.0/8", 2), ("10.1.0.0/16", 3), ("10.1.1.0/24", 4)] {
+    for (p, nh) in [
+        ("0.0.0.0/0", 1),
+        ("10.0.0.0/8", 2),
+        ("10.1.0.0/16", 3),
+        ("10.1.1.0/24", 4),
+    ] {
         t.add(&mut w, 0, &v4(p), d(nh), g).unwrap();
     }
     t.add(&mut w, 1, &v4("10.1.0.0/20"), d(9), g).unwrap();
@@ -672,10 +771,16 @@ fn full_table_is_unchanged_by_failed_add() {
         t.add(&mut w, 0, &v4(p), d(nh), g).unwrap();
     }
     let before = state(&t);
-    assert_eq!(t.add(&mut w, 0, &v4("10.1.1.1/32"), d(4), g), Err(RouteError::NoRouteSpace));
+    assert_eq!(
+        t.add(&mut w, 0, &v4("10.1.1.1/32"), d(4), g),
+        Err(RouteError::NoRouteSpace)
+    );
     assert_eq!(state(&t), before);
     // A replace needs a new entry too (the old one is only reusable after a grace period).
-    assert_eq!(t.add(&mut w, 0, &v4("10.1.0.0/16"), d(5), g), Err(RouteError::NoRouteSpace));
+    assert_eq!(
+        t.add(&mut w, 0, &v4("10.1.0.0/16"), d(5), g),
+        Err(RouteError::NoRouteSpace)
+    );
     assert_eq!(state(&t), before);
     assert_eq!(t.get(&w, 0, &v4("10.1.0.0/16")), Some(d(2)));
 
@@ -684,9 +789,18 @@ fn full_table_is_unchanged_by_failed_add() {
     t.add(&mut w, 0, &v4("10.1.0.0/24"), d(1), g).unwrap();
     assert_eq!(t.usage(&w).buckets_used, 3);
     let before = state(&t);
-    assert_eq!(t.add(&mut w, 0, &v4("10.1.0.1/32"), d(2), g), Err(RouteError::NoNodeSpace));
-    assert_eq!(t.add(&mut w, 0, &v4("10.2.0.0/24"), d(2), g), Err(RouteError::NoNodeSpace));
-    assert_eq!(t.add(&mut w, 0, &v4("11.0.0.0/16"), d(2), g), Err(RouteError::NoNodeSpace));
+    assert_eq!(
+        t.add(&mut w, 0, &v4("10.1.0.1/32"), d(2), g),
+        Err(RouteError::NoNodeSpace)
+    );
+    assert_eq!(
+        t.add(&mut w, 0, &v4("10.2.0.0/24"), d(2), g),
+        Err(RouteError::NoNodeSpace)
+    );
+    assert_eq!(
+        t.add(&mut w, 0, &v4("11.0.0.0/16"), d(2), g),
+        Err(RouteError::NoNodeSpace)
+    );
     assert_eq!(state(&t), before);
     let u = t.usage(&w);
     assert_eq!((u.routes_v4, u.buckets_used, u.routes_pending), (1, 3, 0));
@@ -713,7 +827,10 @@ fn grace_before_reuse() {
     assert_eq!(t.usage(&w).graces, 1);
     t.delete(&mut w, 0, &v4("10.1.1.0/24"), &mut g).unwrap();
     let u = t.usage(&w);
-    assert_eq!((u.routes_pending, u.buckets_pending, u.buckets_used), (2, 3, 0));
+    assert_eq!(
+        (u.routes_pending, u.buckets_pending, u.buckets_used),
+        (2, 3, 0)
+    );
     t.reclaim(&mut w, &mut g);
     assert_eq!(calls.get(), 2);
     let u = t.usage(&w);
@@ -732,8 +849,22 @@ fn clear_removes_everything() {
     let (t, mut w) = table(2, 256, 64, 16);
     let g = &mut nog();
     for i in 0..20u32 {
-        t.add(&mut w, i % 2, &prefix_of(Family::Inet, u128::from(i) << 16, 24), d(i), g).unwrap();
-        t.add(&mut w, i % 2, &prefix_of(Family::Inet6, u128::from(i) << 64, 64), d(i), g).unwrap();
+        t.add(
+            &mut w,
+            i % 2,
+            &prefix_of(Family::Inet, u128::from(i) << 16, 24),
+            d(i),
+            g,
+        )
+        .unwrap();
+        t.add(
+            &mut w,
+            i % 2,
+            &prefix_of(Family::Inet6, u128::from(i) << 64, 64),
+            d(i),
+            g,
+        )
+        .unwrap();
     }
     let used = t.usage(&w).buckets_used;
     t.clear(&mut w);
@@ -844,7 +975,10 @@ fn model_run(fam: Family, bases: [u128; 4], ops: Vec<Op>, seeds: Vec<u128>, salt
     // Delete everything: back to empty, every bucket retired.
     let keys: Vec<_> = m.routes.keys().copied().collect();
     for (vrf, p) in keys {
-        assert_eq!(t.delete(&mut w, vrf, &p, g).ok(), m.routes.remove(&(vrf, p)));
+        assert_eq!(
+            t.delete(&mut w, vrf, &p, g).ok(),
+            m.routes.remove(&(vrf, p))
+        );
     }
     let u = t.usage(&w);
     assert_eq!((u.routes_v4, u.routes_v6, u.buckets_used), (0, 0, 0));
@@ -853,8 +987,14 @@ fn model_run(fam: Family, bases: [u128; 4], ops: Vec<Op>, seeds: Vec<u128>, salt
     t.reclaim(&mut w, g);
     let u = t.usage(&w);
     assert_eq!((u.routes_pending, u.buckets_pending), (0, 0));
-    assert_eq!(w.buckets.free_n, w.buckets.fresh, "all buckets back on the free list");
-    assert_eq!(w.routes.free_n, w.routes.fresh, "all entries back on the free list");
+    assert_eq!(
+        w.buckets.free_n, w.buckets.fresh,
+        "all buckets back on the free list"
+    );
+    assert_eq!(
+        w.routes.free_n, w.routes.fresh,
+        "all entries back on the free list"
+    );
     for (vrf, f, a) in &extra {
         assert_eq!(t.lookup(*vrf, *f, a), None);
     }
@@ -915,7 +1055,7 @@ proptest! {
             *seen.borrow_mut() = snapshot(&t);
             graces.set(graces.get() + 1);
         };
-        let fam = |x: u32| if x % 2 == 0 { Family::Inet } else { Family::Inet6 };
+        let fam = |x: u32| if x & 1 == 0 { Family::Inet } else { Family::Inet6 };
         let mut failures = 0;
         for op in &ops {
             {
@@ -978,7 +1118,11 @@ fn churn_reuses_after_grace() {
     let mut g = || graces.set(graces.get() + 1);
     let mut fails = 0;
     for i in 0..200u32 {
-        let p = prefix_of(Family::Inet, u128::from(i.wrapping_mul(0x9e37_79b9)), (i % 33) as u8);
+        let p = prefix_of(
+            Family::Inet,
+            u128::from(i.wrapping_mul(0x9e37_79b9)),
+            (i % 33) as u8,
+        );
         match t.add(&mut w, 0, &p, d(i), &mut g) {
             Ok(_) => {}
             Err(RouteError::NoRouteSpace | RouteError::NoNodeSpace) => fails += 1,
