@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export PATH := /usr/lib/llvm-19/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all setup kernel kmod tools test test-host test-vm demo clean uapi
+.PHONY: all setup kernel kmod tools test test-host test-vm demo bench clean uapi
 
 all: kmod tools
 
@@ -31,6 +31,11 @@ test-vm: kmod tools
 	qemu/vm-run.sh tests/vm/run-all.sh $(T)
 
 test: test-host test-vm
+
+# Native benchmark of the datapath core, then the in-VM comparison with Linux.
+bench: kmod tools
+	cargo bench --locked -p vrouter-core --bench lpm
+	qemu/vm-run.sh tests/bench/vm-bench.sh
 
 demo: kmod tools
 	qemu/vm-run.sh tests/demo.sh

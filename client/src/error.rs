@@ -11,6 +11,10 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("malformed reply from the kernel: {0}")]
     Decode(String),
+    /// A batched request whose acknowledgement never arrived (receive buffer overrun,
+    /// ENOBUFS): the kernel may or may not have applied it.
+    #[error("acknowledgement lost ({why}); the request may or may not have been applied")]
+    AckLost { why: &'static str },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -54,6 +58,8 @@ impl fmt::Display for ErrnoName {
             libc_consts::ERANGE => "ERANGE",
             libc_consts::EMSGSIZE => "EMSGSIZE",
             libc_consts::EOPNOTSUPP => "EOPNOTSUPP",
+            libc_consts::EAGAIN => "EAGAIN",
+            libc_consts::ENOBUFS => "ENOBUFS",
             n => return write!(f, "errno {n}"),
         };
         f.write_str(s)
@@ -74,4 +80,6 @@ pub mod libc_consts {
     pub const ERANGE: i32 = 34;
     pub const EMSGSIZE: i32 = 90;
     pub const EOPNOTSUPP: i32 = 95;
+    pub const EAGAIN: i32 = 11;
+    pub const ENOBUFS: i32 = 105;
 }

@@ -3,14 +3,23 @@
 //! Synchronous on purpose: vrctl and the CNI plugin are short-lived processes where a
 //! blocking socket is the fastest path. Message types come from netlink-packet-core /
 //! netlink-packet-generic; attribute numbers from `vrouter-uapi` (the same file the kernel
-//! module compiles).
+//! module compiles). Each object (vif, nexthop, route, counters) has one module that
+//! encodes its requests and decodes its replies.
 
+mod batch;
 mod error;
 mod message;
+pub mod nh;
+pub mod rt;
 mod socket;
+pub mod stats;
 pub mod vif;
 
-pub use error::{Error, Result};
-pub use message::{Attrs, VrMessage};
+pub use batch::{BatchReport, OpFailure, DEFAULT_BATCH};
+pub use error::{errno_name, libc_consts as errno, Error, Result};
+pub use message::{AttrSink, Attrs, RawAttrs, VrMessage};
+pub use nh::{Nexthop, NexthopAdd};
+pub use rt::{Route, RouteChange, RouteEvent, RouteMonitor, RouteOp};
 pub use socket::Client;
+pub use stats::{Info, VrfStats};
 pub use vif::{Vif, VifAdd, VifCounters, VifSelector};

@@ -76,6 +76,24 @@ impl Attrs {
         self.get(id).and_then(|v| Attrs::parse(v).ok())
     }
 
+    /// A packed array of u32 values in host byte order (None if absent or not a multiple of 4).
+    pub fn u32_array(&self, id: u16) -> Option<Vec<u32>> {
+        let v = self.get(id)?;
+        if v.len() % 4 != 0 {
+            return None;
+        }
+        Some(v.chunks_exact(4).map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect())
+    }
+
+    /// A packed array of u64 values in host byte order (None if absent or not a multiple of 8).
+    pub fn u64_array(&self, id: u16) -> Option<Vec<u64>> {
+        let v = self.get(id)?;
+        if v.len() % 8 != 0 {
+            return None;
+        }
+        Some(v.chunks_exact(8).map(|c| u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect())
+    }
+
     pub fn push_u32(&mut self, id: u16, v: u32) -> &mut Self {
         self.push_bytes(id, &v.to_ne_bytes())
     }
@@ -91,6 +109,46 @@ impl Attrs {
         b.push(0);
         self.0.push(RawAttr { kind: id, value: b });
         self
+    }
+}
+
+/// Where an object writes its attributes: a message being built ([`Attrs`]) or a raw
+/// netlink buffer ([`RawAttrs`], used by batches). Each object has one `encode` function
+/// generic over this, so requests and batches carry the same bytes.
+pub trait AttrSink {
+    fn put(&mut self, id: u16, value: &[u8]);
+
+    fn put_u32(&mut self, id: u16, v: u32) {
+        self.put(id, &v.to_ne_bytes());
+    }
+
+    /// A packed u32 array in host byte order.
+    fn put_u32_array(&mut self, id: u16, values: &[u32]) {
+        let mut b = Vec::with_capacity(values.len() * 4);
+        for v in values {
+            b.extend_from_slice(&v.to_ne_bytes());
+        }
+        self.put(id, &b);
+    }
+}
+
+impl AttrSink for Attrs {
+    fn put(&mut self, id: u16, value: &[u8]) {
+        self.push_bytes(id, value);
+    }
+}
+
+/// Appends netlink attributes (header, value, padding to 4 bytes) to a byte buffer.
+pub struct RawAttrs<'a>(pub &'a mut Vec<u8>);
+
+impl AttrSink for RawAttrs<'_> {
+    fn put(&mut self, id: u16, value: &[u8]) {
+        let len = 4 + value.len();
+        self.0.extend_from_slice(&(len as u16).to_ne_bytes());
+        self.0.extend_from_slice(&id.to_ne_bytes());
+        self.0.extend_from_slice(value);
+        let pad = (4 - len % 4) % 4;
+        self.0.extend_from_slice(&[0u8; 3][..pad]);
     }
 }
 

@@ -1,7 +1,7 @@
 //! A blocking generic netlink socket bound to the `vrouter` family.
 
 use crate::error::{Error, Result};
-use crate::message::VrMessage;
+use crate::message::{Attrs, VrMessage};
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NlasIterator, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_DUMP,
     NLM_F_REQUEST,
@@ -17,11 +17,13 @@ const NLMSGERR_ATTR_MSG: u16 = 1;
 const ENOENT: i32 = 2;
 
 pub struct Client {
-    sock: Socket,
-    family_id: u16,
+    pub(crate) sock: Socket,
+    pub(crate) family_id: u16,
     mcast_groups: HashMap<String, u32>,
     seq: u32,
     buf: Vec<u8>,
+    /// Socket buffer sizes set up for route batches (receive, send), once known.
+    pub(crate) batch_bufs: Option<(usize, usize)>,
 }
 
 impl Client {
@@ -32,9 +34,27 @@ impl Client {
         sock.connect(&SocketAddr::new(0, 0))?;
         sock.set_ext_ack(true)?;
         sock.set_cap_ack(true)?;
-        let mut c = Client { sock, family_id: 0, mcast_groups: HashMap::new(), seq: 0, buf: vec![0; 1 << 16] };
+        let mut c = Client {
+            sock,
+            family_id: 0,
+            mcast_groups: HashMap::new(),
+            seq: 0,
+            buf: vec![0; 1 << 16],
+            batch_bufs: None,
+        };
         c.resolve()?;
         Ok(c)
+    }
+
+    /// A socket that has not resolved the family (tests drive other families with it).
+    #[cfg(test)]
+    pub(crate) fn without_family() -> Result<Client> {
+        let mut sock = Socket::new(NETLINK_GENERIC)?;
+        sock.bind_auto()?;
+        sock.connect(&SocketAddr::new(0, 0))?;
+        sock.set_ext_ack(true)?;
+        sock.set_cap_ack(true)?;
+        Ok(Client { sock, family_id: 0, mcast_groups: HashMap::new(), seq: 0, buf: vec![0; 1 << 16], batch_bufs: None })
     }
 
     pub fn family_id(&self) -> u16 {
@@ -44,6 +64,42 @@ impl Client {
     /// Multicast group ids of the family, by name.
     pub fn mcast_groups(&self) -> &HashMap<String, u32> {
         &self.mcast_groups
+    }
+
+    /// The next request sequence number.
+    pub(crate) fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        if self.seq == 0 {
+            self.seq = 1; // 0 is what notifications carry
+        }
+        self.seq
+    }
+
+    /// Joins one of the family's multicast groups (by name) and makes the receive buffer
+    /// roomy enough for bursts of notifications.
+    pub(crate) fn subscribe(&mut self, group: &str) -> Result<()> {
+        let id = *self
+            .mcast_groups
+            .get(group)
+            .ok_or_else(|| Error::Decode(format!("the vrouter family has no {group:?} multicast group")))?;
+        crate::batch::grow_buffer(&self.sock, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, 4 << 20);
+        self.sock.add_membership(id)?;
+        Ok(())
+    }
+
+    /// Waits for one datagram and returns the family's messages in it (notifications).
+    /// A receive-queue overrun comes back as `Error::Io` with ENOBUFS.
+    pub(crate) fn recv_notifications(&mut self) -> Result<Vec<VrMessage>> {
+        let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
+        let mut out = Vec::new();
+        for m in messages(&self.buf[..n.min(self.buf.len())]) {
+            if m.kind != self.family_id || m.payload.len() < 4 {
+                continue;
+            }
+            let attrs = Attrs::parse(&m.payload[4..]).map_err(|e| Error::Decode(e.to_string()))?;
+            out.push(VrMessage { cmd: m.payload[0], attrs });
+        }
+        Ok(out)
     }
 
     fn resolve(&mut self) -> Result<()> {
@@ -102,8 +158,7 @@ impl Client {
             + netlink_packet_core::ParseableParametrized<[u8], netlink_packet_generic::GenlHeader>
             + std::fmt::Debug,
     {
-        self.seq = self.seq.wrapping_add(1);
-        let seq = self.seq;
+        let seq = self.next_seq();
         let mut header = NetlinkHeader::default();
         header.message_type = family;
         header.flags = flags;
@@ -149,9 +204,38 @@ impl Client {
     }
 }
 
+/// One netlink message of a datagram: header fields and the bytes after the 16-byte header.
+pub(crate) struct NlMsg<'a> {
+    pub kind: u16,
+    pub flags: u16,
+    pub seq: u32,
+    pub payload: &'a [u8],
+}
+
+/// The netlink messages of a received datagram. A truncated last message yields what is
+/// there; a malformed length ends the walk.
+pub(crate) fn messages(buf: &[u8]) -> impl Iterator<Item = NlMsg<'_>> {
+    let mut off = 0usize;
+    std::iter::from_fn(move || {
+        let rest = buf.get(off..)?;
+        let h = rest.get(..16)?;
+        let len = u32::from_ne_bytes([h[0], h[1], h[2], h[3]]) as usize;
+        if len < 16 {
+            return None;
+        }
+        off = off.saturating_add((len + 3) & !3);
+        Some(NlMsg {
+            kind: u16::from_ne_bytes([h[4], h[5]]),
+            flags: u16::from_ne_bytes([h[6], h[7]]),
+            seq: u32::from_ne_bytes([h[8], h[9], h[10], h[11]]),
+            payload: &rest[16..len.min(rest.len())],
+        })
+    })
+}
+
 /// The extended-ACK message of an NLMSG_ERROR payload (after the error code): the
 /// original request header (its whole message unless the ACK is capped), then TLVs.
-fn extack_message(flags: u16, payload: &[u8]) -> Option<String> {
+pub(crate) fn extack_message(flags: u16, payload: &[u8]) -> Option<String> {
     if flags & NLM_F_ACK_TLVS == 0 {
         return None;
     }
@@ -186,7 +270,7 @@ mod tests {
         p.extend_from_slice(&(len as u16).to_ne_bytes());
         p.extend_from_slice(&NLMSGERR_ATTR_MSG.to_ne_bytes());
         p.extend_from_slice(msg);
-        while p.len() % 4 != 0 {
+        while !p.len().is_multiple_of(4) {
             p.push(0);
         }
         assert_eq!(extack_message(NLM_F_ACK_TLVS | NLM_F_CAPPED, &p).as_deref(), Some("unknown vif type"));

@@ -348,6 +348,8 @@ void vrg_skb_to_host(struct sk_buff *skb, struct net_device *dev)
 	struct ethhdr *eth = (struct ethhdr *)skb->data;
 
 	ether_addr_copy(eth->h_dest, dev->dev_addr);
+	/* eth_type_trans only ever downgrades pkt_type; the receiving veth set OTHERHOST */
+	skb->pkt_type = PACKET_HOST;
 	skb_dst_drop(skb);
 	nf_reset_ct(skb);
 	skb->protocol = eth_type_trans(skb, dev);

@@ -1,12 +1,18 @@
 //! vrctl: the operator CLI. Argument parsing and TF-style text; the kernel talk is in
-//! vrouter-client.
+//! vrouter-client. Input is validated before anything is sent (exit 64 with one line);
+//! kernel refusals print the kernel's extended-ACK text (exit 65, 77 for EPERM).
 
+mod batchfile;
 mod format;
 
 use clap::{ArgGroup, Parser, Subcommand};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::ExitCode;
-use vrouter_client::{vif::parse_mac, Client, Error, VifAdd, VifSelector};
-use vrouter_uapi::{vif_flag, vif_type};
+use vrouter_client::nh::{eth_header, parse_hex_bytes, parse_type};
+use vrouter_client::rt::{family_of, family_str, max_len, parse_family, parse_prefix, parse_route_prefix};
+use vrouter_client::{vif::parse_mac, Client, Error, NexthopAdd, Route, VifAdd, VifSelector, DEFAULT_BATCH};
+use vrouter_uapi::{addr_family, nh_flag, nh_type, rt_flag, vif_flag, vif_type, VROUTER_MAC};
 
 #[derive(Parser)]
 #[command(name = "vrctl", version, about = "Inspect and program the vrouter datapath")]
@@ -19,6 +25,16 @@ struct Cli {
 enum Cmd {
     /// Interfaces (TF `vif`)
     Vif(VifArgs),
+    /// Nexthops (TF `nh`)
+    Nh(NhArgs),
+    /// Routes (TF `rt`)
+    Rt(RtArgs),
+    /// Drop counters (TF `dropstats`)
+    Dropstats(DropArgs),
+    /// Per-VRF counters (TF `vrfstats`)
+    Vrfstats(VrfStatsArgs),
+    /// Module version, limits and usage (TF `vrouter --info`)
+    Vrouter(VrouterArgs),
 }
 
 #[derive(clap::Args)]
@@ -48,6 +64,12 @@ struct VifArgs {
     /// MAC address for --add/--create
     #[arg(long)]
     mac: Option<String>,
+    /// IPv4 address of the vif (--add/--create)
+    #[arg(long, value_name = "ADDR")]
+    ip: Option<String>,
+    /// IPv6 address of the vif (--add/--create)
+    #[arg(long, value_name = "ADDR")]
+    ip6: Option<String>,
     /// Enable policy (flow lookup) on the vif
     #[arg(long)]
     policy: bool,
@@ -62,10 +84,169 @@ struct VifArgs {
     json: bool,
 }
 
+#[derive(clap::Args)]
+#[command(group(ArgGroup::new("op").required(true).args(["list", "get", "create", "delete"])))]
+struct NhArgs {
+    /// List all nexthops
+    #[arg(long)]
+    list: bool,
+    /// Show one nexthop (and a composite's members)
+    #[arg(long, value_name = "ID")]
+    get: Option<u32>,
+    /// Create (or replace) nexthop ID
+    #[arg(long, value_name = "ID")]
+    create: Option<u32>,
+    /// Delete nexthop ID
+    #[arg(long, value_name = "ID")]
+    delete: Option<u32>,
+    /// 1 rcv | 2 encap | 3 tunnel | 4 resolve | 5 discard | 6 composite | 7 vrf-translate | 8 l2rcv
+    #[arg(long = "type", value_name = "TYPE")]
+    kind: Option<String>,
+    /// Outgoing vif index (rcv, encap, l2rcv)
+    #[arg(long, value_name = "VIF")]
+    oif: Option<u32>,
+    /// Encap: source MAC (default: the vRouter MAC 00:00:5e:00:01:00)
+    #[arg(long, value_name = "MAC")]
+    smac: Option<String>,
+    /// Encap: destination MAC
+    #[arg(long, value_name = "MAC")]
+    dmac: Option<String>,
+    /// Encap: 802.1Q VLAN id to push
+    #[arg(long, value_name = "ID")]
+    vlan: Option<u16>,
+    /// Encap: the raw header to push, hex bytes ("02 c2 23 ..."), instead of --smac/--dmac
+    #[arg(long = "encap-hex", value_name = "HEX")]
+    encap_hex: Option<String>,
+    /// Composite member nexthop (repeat)
+    #[arg(long, value_name = "NH")]
+    cni: Vec<u32>,
+    /// Label of the member at the same position (repeat)
+    #[arg(long, value_name = "LABEL")]
+    lbl: Vec<u32>,
+    /// Composite: ECMP
+    #[arg(long)]
+    ecmp: bool,
+    /// Policy (flow lookup)
+    #[arg(long)]
+    pol: bool,
+    /// VRF of the nexthop
+    #[arg(long)]
+    vrf: Option<u32>,
+    /// inet (default) or inet6
+    #[arg(long)]
+    family: Option<String>,
+    /// JSON output
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+#[command(group(ArgGroup::new("op").required(true).args(["dump", "get", "create", "delete", "batch", "monitor"])))]
+struct RtArgs {
+    /// Print the routes of a VRF
+    #[arg(long, value_name = "VRF")]
+    dump: Option<u32>,
+    /// Longest-prefix match of ADDR[/PLEN] in --vrf
+    #[arg(long, value_name = "ADDR/PLEN")]
+    get: Option<String>,
+    /// Add (or replace) a route: -v VRF -p PREFIX[/LEN] [-l PLEN] -n NH
+    #[arg(short = 'c', long)]
+    create: bool,
+    /// Delete a route: -v VRF -p PREFIX[/LEN] [-l PLEN]
+    #[arg(short = 'd', long)]
+    delete: bool,
+    /// Add/delete routes listed in FILE ('-' for stdin), in batches
+    #[arg(long, value_name = "FILE|-")]
+    batch: Option<String>,
+    /// Requests per batch
+    #[arg(long = "batch-size", value_name = "N", default_value_t = DEFAULT_BATCH)]
+    batch_size: usize,
+    /// Print route additions and deletions as JSON lines as they happen
+    #[arg(long)]
+    monitor: bool,
+    /// VRF
+    #[arg(short = 'v', long, value_name = "VRF")]
+    vrf: Option<u32>,
+    /// Prefix address, optionally with /LEN
+    #[arg(short = 'p', long, value_name = "PREFIX[/LEN]")]
+    prefix: Option<String>,
+    /// Prefix length
+    #[arg(short = 'l', long = "plen", value_name = "PLEN")]
+    plen: Option<u32>,
+    /// Nexthop id
+    #[arg(short = 'n', long = "nh", value_name = "NH")]
+    nh: Option<u32>,
+    /// Label (MPLS label or VNI)
+    #[arg(short = 't', long = "label", value_name = "LABEL")]
+    label: Option<u32>,
+    /// Proxy ARP for the route
+    #[arg(short = 'P', long = "proxy")]
+    proxy: bool,
+    /// Trap ARP requests to the agent
+    #[arg(short = 'T', long = "trap")]
+    trap: bool,
+    /// Flood ARP requests
+    #[arg(short = 'F', long = "flood")]
+    flood: bool,
+    /// Stitched MAC
+    #[arg(short = 'e', long = "mac", value_name = "MAC")]
+    mac: Option<String>,
+    /// inet|inet6 (or TF's 0|2)
+    #[arg(short = 'f', long = "family", value_name = "FAMILY")]
+    family: Option<String>,
+    /// TF's replacement prefix length; the kernel works it out, so it is ignored
+    #[arg(short = 'r', hide = true)]
+    replace_plen: Option<u32>,
+    /// JSON output
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct DropArgs {
+    /// One CPU's counters (0-based)
+    #[arg(long, short = 'c', value_name = "N")]
+    core: Option<u32>,
+    /// Reset the counters of every CPU
+    #[arg(long, conflicts_with_all = ["core", "json"])]
+    clear: bool,
+    /// JSON output (every counter)
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+#[command(group(ArgGroup::new("op").required(true).args(["dump", "get"])))]
+struct VrfStatsArgs {
+    /// Every VRF with routes or counters
+    #[arg(long)]
+    dump: bool,
+    /// One VRF
+    #[arg(long, value_name = "VRF")]
+    get: Option<u32>,
+    /// One CPU's counters (0-based)
+    #[arg(long, value_name = "N")]
+    core: Option<u32>,
+    /// JSON output
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct VrouterArgs {
+    /// Module version, limits and usage
+    #[arg(long, required = true)]
+    info: bool,
+    /// JSON output
+    #[arg(long)]
+    json: bool,
+}
+
 /// sysexits(3) codes.
 mod exit {
     pub const USAGE: u8 = 64;
     pub const DATAERR: u8 = 65;
+    pub const NOINPUT: u8 = 66;
     pub const UNAVAILABLE: u8 = 69;
     pub const IOERR: u8 = 74;
     pub const NOPERM: u8 = 77;
@@ -73,18 +254,22 @@ mod exit {
 
 struct Failure {
     code: u8,
+    /// One line for stderr; empty when the command already said everything.
     text: String,
 }
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
-        let code = match &e {
-            Error::NotLoaded => exit::UNAVAILABLE,
-            Error::Kernel { errno: 1 | 13, .. } => exit::NOPERM,
-            Error::Kernel { .. } => exit::DATAERR,
-            Error::Io(_) | Error::Decode(_) => exit::IOERR,
-        };
-        Failure { code, text: e.to_string() }
+        Failure { code: code_of(&e), text: e.to_string() }
+    }
+}
+
+fn code_of(e: &Error) -> u8 {
+    match e {
+        Error::NotLoaded => exit::UNAVAILABLE,
+        Error::Kernel { errno: 1 | 13, .. } => exit::NOPERM,
+        Error::Kernel { .. } => exit::DATAERR,
+        Error::Io(_) | Error::Decode(_) | Error::AckLost { .. } => exit::IOERR,
     }
 }
 
@@ -93,28 +278,59 @@ fn usage(text: impl Into<String>) -> Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { 0 });
+        }
+    };
     let (what, result) = match cli.cmd {
         Cmd::Vif(a) => ("vif", vif(a)),
+        Cmd::Nh(a) => ("nh", nh(a)),
+        Cmd::Rt(a) => ("rt", rt(a)),
+        Cmd::Dropstats(a) => ("dropstats", dropstats(a)),
+        Cmd::Vrfstats(a) => ("vrfstats", vrfstats(a)),
+        Cmd::Vrouter(a) => ("vrouter", vrouter(a)),
     };
     match result {
         Ok(out) => {
-            print!("{out}");
+            let mut o = std::io::stdout().lock();
+            let _ = o.write_all(out.as_bytes()).and_then(|_| o.flush());
             ExitCode::SUCCESS
         }
         Err(f) => {
-            eprintln!("vrctl {what}: {}", f.text);
+            if !f.text.is_empty() {
+                eprintln!("vrctl {what}: {}", f.text);
+            }
             ExitCode::from(f.code)
         }
     }
 }
 
-fn json<T: serde::Serialize>(v: &T) -> String {
+fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
     serde_json::to_string_pretty(v).map(|s| s + "\n").unwrap_or_default()
 }
 
+fn mac_arg(m: Option<&str>) -> Result<Option<[u8; 6]>, Failure> {
+    m.map(|m| parse_mac(m).ok_or_else(|| usage(format!("bad MAC address {m:?}")))).transpose()
+}
+
+// ---------------------------------------------------------------------------------------
+// vif
+
 fn vif(a: VifArgs) -> Result<String, Failure> {
-    let mac = a.mac.as_deref().map(|m| parse_mac(m).ok_or_else(|| usage(format!("bad MAC address {m:?}")))).transpose()?;
+    let mac = mac_arg(a.mac.as_deref())?;
+    let ip = a
+        .ip
+        .as_deref()
+        .map(|s| s.parse::<Ipv4Addr>().map_err(|_| usage(format!("bad IPv4 address {s:?}"))))
+        .transpose()?;
+    let ip6 = a
+        .ip6
+        .as_deref()
+        .map(|s| s.parse::<Ipv6Addr>().map_err(|_| usage(format!("bad IPv6 address {s:?}"))))
+        .transpose()?;
     let mut c = Client::connect()?;
     if a.list {
         let vifs = c.vif_list(a.core)?;
@@ -151,7 +367,261 @@ fn vif(a: VifArgs) -> Result<String, Failure> {
     if a.policy {
         flags |= vif_flag::POLICY;
     }
-    let req = VifAdd { idx: a.idx, kind, name: Some(name), vrf: a.vrf.unwrap_or(0), mac, flags, ..Default::default() };
+    let req =
+        VifAdd { idx: a.idx, kind, name: Some(name), vrf: a.vrf.unwrap_or(0), mac, flags, ip, ip6, ..Default::default() };
     let v = c.vif_add(&req)?;
     Ok(if a.json { json(&v) } else { format!("vif0/{} {}\n", v.idx, v.name) })
+}
+
+// ---------------------------------------------------------------------------------------
+// nh
+
+fn family_arg(f: Option<&str>) -> Result<Option<u32>, Failure> {
+    f.map(|s| match parse_family(s) {
+        Some(f) => Ok(f),
+        None if matches!(s, "bridge" | "1") => Err(usage("the bridge family is not supported (no bridge table)")),
+        None => Err(usage(format!("bad family {s:?} (inet or inet6)"))),
+    })
+    .transpose()
+}
+
+/// The NH_NEW request of `nh --create`, checked before anything is sent.
+fn nh_request(a: &NhArgs, id: u32) -> Result<NexthopAdd, Failure> {
+    let t = a.kind.as_deref().ok_or_else(|| usage("--create needs --type"))?;
+    let kind = parse_type(t).ok_or_else(|| {
+        usage(format!("unknown nexthop type {t:?} (rcv, encap, tunnel, resolve, discard, composite, vrf-translate, l2rcv or 1..8)"))
+    })?;
+    let mut flags = 0;
+    if a.pol {
+        flags |= nh_flag::POLICY;
+    }
+    if a.ecmp {
+        flags |= nh_flag::COMPOSITE_ECMP;
+    }
+    let smac = mac_arg(a.smac.as_deref())?;
+    let dmac = mac_arg(a.dmac.as_deref())?;
+    if a.vlan.is_some_and(|v| v > 4095) {
+        return Err(usage(format!("bad VLAN id {} (0..4095)", a.vlan.unwrap_or(0))));
+    }
+    let encap = match &a.encap_hex {
+        Some(h) => parse_hex_bytes(h).ok_or_else(|| usage(format!("bad hex bytes {h:?}")))?,
+        None => match dmac {
+            Some(d) => eth_header(d, smac.unwrap_or(VROUTER_MAC), a.vlan),
+            None if kind == nh_type::ENCAP => return Err(usage("an encap nexthop needs --dmac (or --encap-hex)")),
+            None => Vec::new(),
+        },
+    };
+    if a.lbl.len() > a.cni.len() {
+        return Err(usage("more --lbl than --cni"));
+    }
+    Ok(NexthopAdd {
+        id,
+        kind,
+        family: family_arg(a.family.as_deref())?.unwrap_or(addr_family::INET),
+        flags,
+        vrf: a.vrf.unwrap_or(0),
+        oif: a.oif,
+        encap,
+        members: a.cni.clone(),
+        labels: a.lbl.clone(),
+    })
+}
+
+fn nh(a: NhArgs) -> Result<String, Failure> {
+    let req = a.create.map(|id| nh_request(&a, id)).transpose()?;
+    let mut c = Client::connect()?;
+    if a.list {
+        let v = c.nh_dump()?;
+        return Ok(if a.json { json(&v) } else { format::nh_list(&v) });
+    }
+    if let Some(id) = a.get {
+        let n = c.nh_get(id)?;
+        if a.json {
+            return Ok(json(&n));
+        }
+        // as TF: a composite's members follow it
+        let mut all = vec![n];
+        for m in all[0].members.clone() {
+            if let Ok(x) = c.nh_get(m) {
+                all.push(x);
+            }
+        }
+        return Ok(format::nh_list(&all));
+    }
+    if let Some(id) = a.delete {
+        c.nh_del(id)?;
+        return Ok(String::new());
+    }
+    let Some(req) = req else { return Err(usage("one of --list, --get, --create, --delete")) };
+    let n = c.nh_add(&req)?;
+    Ok(if a.json { json(&n) } else { String::new() })
+}
+
+// ---------------------------------------------------------------------------------------
+// rt
+
+/// `-p PREFIX[/LEN]` with `-l PLEN` and `-f FAMILY`, checked (host bits refused unless
+/// `lookup`, where they are cleared).
+fn prefix_args(a: &RtArgs, lookup: bool) -> Result<(IpAddr, u8), Failure> {
+    let p = a.prefix.as_deref().ok_or_else(|| usage("missing -p PREFIX"))?;
+    let (addr, mut len) = (if lookup { parse_prefix(p) } else { parse_route_prefix(p) }).map_err(usage)?;
+    if let Some(l) = a.plen {
+        if l > u32::from(max_len(&addr)) {
+            return Err(usage(format!("prefix length {l} beyond {}", max_len(&addr))));
+        }
+        if p.contains('/') && l != u32::from(len) {
+            return Err(usage(format!("-p {p} and -l {l} disagree")));
+        }
+        len = l as u8;
+        if !lookup {
+            let s = format!("{addr}/{len}");
+            parse_route_prefix(&s).map_err(usage)?;
+        }
+    }
+    if let Some(f) = family_arg(a.family.as_deref())? {
+        if f != family_of(&addr) {
+            return Err(usage(format!("{addr} is not an {} address", family_str(f))));
+        }
+    }
+    Ok((addr, len))
+}
+
+fn rt(a: RtArgs) -> Result<String, Failure> {
+    if let Some(vrf) = a.dump {
+        let family = family_arg(a.family.as_deref())?.unwrap_or(addr_family::INET);
+        let routes = Client::connect()?.rt_dump(vrf, family)?;
+        return Ok(if a.json { json(&routes) } else { format::rt_dump(family, vrf, &routes) });
+    }
+    if let Some(q) = a.get.clone() {
+        let vrf = a.vrf.ok_or_else(|| usage("--get needs --vrf"))?;
+        let a2 = RtArgs { prefix: Some(q), plen: None, ..a };
+        let (addr, len) = prefix_args(&a2, true)?;
+        let r = Client::connect()?.rt_get(vrf, addr, len)?;
+        return Ok(if a2.json { json(&r) } else { format::rt_get(vrf, &r) });
+    }
+    if a.create || a.delete {
+        let vrf = a.vrf.ok_or_else(|| usage("missing -v VRF"))?;
+        let (prefix, len) = prefix_args(&a, false)?;
+        if a.delete {
+            Client::connect()?.rt_del(vrf, prefix, len)?;
+            return Ok(String::new());
+        }
+        let nh = a.nh.ok_or_else(|| usage("missing -n NH"))?;
+        let mut r = Route::new(vrf, prefix, len, nh);
+        r.mac = mac_arg(a.mac.as_deref())?;
+        r.label = a.label;
+        for (set, bit) in [(a.proxy, rt_flag::PROXY_ARP), (a.trap, rt_flag::TRAP_ARP), (a.flood, rt_flag::FLOOD_ARP)] {
+            if set {
+                r.flags |= bit;
+            }
+        }
+        Client::connect()?.rt_add(&r)?;
+        return Ok(String::new());
+    }
+    if let Some(file) = &a.batch {
+        return rt_batch(file, a.batch_size);
+    }
+    if a.monitor {
+        return rt_monitor();
+    }
+    Err(usage("one of --dump, --get, --create, --delete, --batch, --monitor"))
+}
+
+fn rt_batch(file: &str, batch: usize) -> Result<String, Failure> {
+    if batch == 0 {
+        return Err(usage("--batch-size must be at least 1"));
+    }
+    let mut text = String::new();
+    let read = if file == "-" {
+        std::io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::File::open(file).and_then(|mut f| f.read_to_string(&mut text)).map(|_| ())
+    };
+    read.map_err(|e| Failure { code: exit::NOINPUT, text: format!("{file}: {e}") })?;
+    let parsed = batchfile::parse(&text);
+    drop(text);
+    let total = parsed.ops.len() + parsed.errors.len();
+    // (line, message, exit code), sorted by line at the end
+    let mut failures: Vec<(u32, String, u8)> =
+        parsed.errors.into_iter().map(|(n, m)| (n, m, exit::DATAERR)).collect();
+    let mut ok = 0;
+    if !parsed.ops.is_empty() {
+        let lines = parsed.lines;
+        let n_ops = parsed.ops.len();
+        let report = Client::connect()?.rt_batch(parsed.ops, batch)?;
+        ok = report.ok;
+        for f in report.failed {
+            failures.push((lines[f.index], f.error.to_string(), code_of(&f.error)));
+        }
+        if let Some((first, e)) = report.aborted {
+            let unsent = n_ops - first;
+            // unsent requests count as failed in the summary (total - ok)
+            failures.push((lines[first], format!("{e}; this and the {} requests after it were not sent", unsent - 1), code_of(&e)));
+        }
+    }
+    failures.sort_by_key(|f| f.0);
+    let mut err = std::io::stderr().lock();
+    for (line, msg, _) in &failures {
+        let _ = writeln!(err, "vrctl rt: line {line}: {msg}");
+    }
+    let summary = format!("{ok} ok, {} failed\n", total - ok);
+    match failures.first() {
+        None => Ok(summary),
+        Some(&(_, _, code)) => {
+            print!("{summary}");
+            Err(Failure { code, text: String::new() })
+        }
+    }
+}
+
+fn rt_monitor() -> Result<String, Failure> {
+    let mut mon = Client::connect()?.rt_monitor()?;
+    let mut out = std::io::stdout().lock();
+    loop {
+        match mon.next_event() {
+            Ok(ev) => {
+                let line = serde_json::to_string(&format::RouteEventJson { op: ev.op.as_str(), route: &ev.route })
+                    .map_err(|e| Failure { code: exit::IOERR, text: e.to_string() })?;
+                if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+                    return Ok(String::new()); // the reader went away
+                }
+            }
+            Err(Error::Io(e)) if e.raw_os_error() == Some(vrouter_client::errno::ENOBUFS) => {
+                eprintln!("vrctl rt: route events were lost: the monitor fell behind (ENOBUFS)");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// dropstats, vrfstats, vrouter
+
+fn dropstats(a: DropArgs) -> Result<String, Failure> {
+    let mut c = Client::connect()?;
+    if a.clear {
+        c.drop_stats_clear()?;
+        return Ok(String::new());
+    }
+    let counters = c.drop_stats(a.core)?;
+    Ok(if a.json { json(&format::dropstats_json(&counters)) } else { format::dropstats(&counters, a.core) })
+}
+
+fn vrfstats(a: VrfStatsArgs) -> Result<String, Failure> {
+    let mut c = Client::connect()?;
+    if let Some(vrf) = a.get {
+        let s = c.vrf_stats(vrf, a.core)?;
+        return Ok(if a.json { json(&format::vrfstats_json(&s)) } else { format::vrfstats(&[s], a.core) });
+    }
+    let all = c.vrf_stats_dump(a.core)?;
+    Ok(if a.json {
+        json(&all.iter().map(format::vrfstats_json).collect::<Vec<_>>())
+    } else {
+        format::vrfstats(&all, a.core)
+    })
+}
+
+fn vrouter(a: VrouterArgs) -> Result<String, Failure> {
+    let info = Client::connect()?.info()?;
+    Ok(if a.json { json(&info) } else { format::vrouter_info(&info) })
 }
