@@ -76,7 +76,7 @@ fn route_input(r: &Router, vif: &Vif, skb: Skb, h: &Headers, ctx: &PacketCtx, gu
     // No route: the implicit default is the discard nexthop 0.
     let nh = lookup(r, vrf, h).map_or(0, |m| m.data.nh);
     let nhs = r.nhs.rcu(guard);
-    let res = nexthop::resolve(&nhs, nh, packet::flow_hash(h));
+    let res = nexthop::resolve_with(&nhs, nh, || packet::flow_hash(h));
     for &s in res.stats.iter().flatten() {
         r.stats.vrf(vrf, s, ctx);
     }
@@ -107,19 +107,18 @@ fn encap_output(r: &Router, vif: &Vif, out: &Vif, mut skb: Skb, h: &Headers, hea
         time_exceeded(r, vif, &mut skb, h, ctx, guard);
         return drop_packet(r, vif, skb, DR::TTL_EXCEEDED, ctx);
     }
+    // Usually the new L2 header is as long as the old one: one pass rewrites both.
+    let delta = header.len() as i32 - l3 as i32;
+    if delta != 0 && !skb.adjust_head(delta) {
+        return drop_packet(r, vif, skb, DR::PUSH, ctx);
+    }
+    let l3 = header.len();
     let Some(head) = skb.head_mut(HEAD) else { return drop_packet(r, vif, skb, DR::PULL, ctx) };
     let rewritten = match &h.l3 {
         L3::Ipv4(_) => packet::ipv4_decrement_ttl(head, l3).is_ok(),
         _ => packet::ipv6_decrement_hop_limit(head, l3).is_ok(),
     };
-    if !rewritten {
-        return drop_packet(r, vif, skb, DR::INVALID_PACKET, ctx);
-    }
-    let delta = header.len() as i32 - l3 as i32;
-    if !skb.adjust_head(delta) {
-        return drop_packet(r, vif, skb, DR::PUSH, ctx);
-    }
-    let Some(l2) = skb.head_mut(header.len() as u32).filter(|b| b.len() == header.len()) else {
+    let Some(l2) = head.get_mut(..l3).filter(|_| rewritten) else {
         return drop_packet(r, vif, skb, DR::REWRITE_FAIL, ctx);
     };
     l2.copy_from_slice(header);

@@ -214,14 +214,19 @@ pub fn pick(hash: u32, n: usize) -> Option<usize> {
 }
 
 /// Resolves nexthop `id` for a packet whose flow hash is `flow_hash`.
-pub fn resolve<'a, T: Nexthops>(table: &'a T, id: u32, flow_hash: u32) -> Resolution<'a> {
+pub fn resolve<T: Nexthops>(table: &T, id: u32, flow_hash: u32) -> Resolution<'_> {
+    resolve_with(table, id, || flow_hash)
+}
+
+/// Like `resolve`, computing the flow hash only when a composite needs it.
+pub fn resolve_with<T: Nexthops>(table: &T, id: u32, flow_hash: impl FnOnce() -> u32) -> Resolution<'_> {
     let Some(nh) = table.nexthop(id) else {
         return Resolution { action: Action::Drop(drop_reason::INVALID_NH), vrf: 0, stats: [None, None] };
     };
     if !nh.is_composite() {
         return resolve_single(nh, None);
     }
-    let member = pick(flow_hash, nh.members().len())
+    let member = pick(flow_hash(), nh.members().len())
         .and_then(|i| nh.members().get(i))
         .and_then(|&m| table.nexthop(m));
     match member {
