@@ -9,7 +9,10 @@ APT_PACKAGES=(
   make flex bison bc libelf-dev libssl-dev cpio xz-utils kmod
   # VM runner and in-VM tools
   qemu-system-x86 iproute2 iputils-ping iperf3 python3-yaml python3-jsonschema
-  busybox-static procps jq
+  busybox-static procps jq curl
+  # container runtime tests: containerd (CRI plugin built in) + runc run pod sandboxes
+  # and the CNI plugins as kubelet would; protoc builds the CRI client's bindings
+  containerd runc containernetworking-plugins protobuf-compiler
 )
 # virtme-ng boots the test kernel with the host's filesystem shared in.
 VNG_VERSION=1.42
@@ -26,6 +29,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The tests start their own containerd (tests/cri/containerd.sh) inside the VM; one
+  # that the package enabled on a systemd host would only hold /run/containerd.
+  if [[ " ${missing[*]} " == *" containerd "* ]] && [ -d /run/systemd/system ]; then
+    log "systemctl disable --now containerd (the tests start their own)"
+    systemctl disable --now containerd.service >/dev/null 2>&1 || true
+  fi
 fi
 
 if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then

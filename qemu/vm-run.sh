@@ -11,7 +11,7 @@ set -euo pipefail
 [ $# -gt 0 ] || { echo "usage: $0 <command> [args...]" >&2; exit 64; }
 kdir=$(bash "$VR_TOP/qemu/build-kernel.sh")
 mkdir -p "$VR_TOP/out"
-log=$VR_TOP/out/vm-console.log
+log=${VR_VM_LOG:-$VR_TOP/out/vm-console.log}
 mem=${VR_VM_MEM:-2G}
 cpus=${VR_VM_CPUS:-2}
 
@@ -44,7 +44,7 @@ if [ -z "$rc" ]; then
   echo "[vm] no exit status from the guest (crash or timeout)" >&2
   rc=1
 fi
-echo "[vm] guest exited $rc after $(( $(date +%s) - start ))s (console: out/vm-console.log)" >&2
+echo "[vm] guest exited $rc after $(( $(date +%s) - start ))s (console: $log)" >&2
 if [ "$rc" != 0 ]; then
   echo "---- guest console (last 150 lines) ----" >&2
   tail -n 150 "$log" >&2

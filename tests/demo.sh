@@ -1,57 +1,84 @@
 #!/usr/bin/env bash
-# `make demo`: load the module, put two pods (network namespaces) on veth pairs, wire them
-# with vrctl only (vifs, encap nexthops, /32 and /128 routes with proxy ARP, a gateway
-# route to the host), then ping between them and show the tables TF operators know.
+# `make demo`: load the module, start vrouter-agent, create three pods the way a runtime
+# does (network namespace, then the CNI plugin executed with CNI_* variables and the
+# network config on stdin), send traffic between them, and show the tables TF operators
+# know. Pod c is in namespace "secure", which the agent isolates in a VRF of its own.
+# With containerd available (tests/cri), a fourth pod comes from a real CRI RunPodSandbox.
 set -eu
 cd "$(dirname "$0")/.."
-GW=00:00:5e:00:01:00
+. tests/vm/lib.sh
+. tests/vm/agent_lib.sh
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
-step "insmod kmod/vrouter.ko"
+CONF='{"cniVersion":"1.1.0","name":"vrouter","type":"vrouter-cni","contrail":{"cluster-name":"k8s"}}'
+cni() { # cni <ADD|DEL> <pod> <namespace>
+  echo "$CONF" | env -i PATH="$PATH" CNI_COMMAND="$1" CNI_CONTAINERID="sandbox-$2" CNI_NETNS="/run/netns/$2" \
+    CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
+    CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=$3;K8S_POD_NAME=$2;K8S_POD_UID=$(cat /proc/sys/kernel/random/uuid)" \
+    target/release/vrouter-cni
+}
+# a pod sandbox from containerd's CRI (RunPodSandbox), networked by vrouter-cni
+demo_cri_pod() {
+  local d id ip
+  d=$(mktemp -d /tmp/vtcri.XXXXXX)
+  cri_vrouter_dirs "$d"
+  CRI_CNI_BIN_DIR=$d/bin CRI_CNI_CONF_DIR=$d/net.d cri_start || return 1
+  run vr-cri --socket "$CRI_SOCKET" version
+  id=$(cri run-pod --name web --namespace default --uid "$(cat /proc/sys/kernel/random/uuid)") || return 1
+  cri inspect-pod "$id" | jq -c '{state, ip, netns}'
+  ip=$(cri inspect-pod "$id" | jq -r .ip)
+  run ip netns exec vtpod-a ping -c 3 -i 0.2 -W 2 "$ip"
+  curl -s "$AGENT_URL/ports" | jq -r '.[] | select(.["vm-id"] == "'"$id"'") | "agent: \(.["vm-name"]) \(.["ip-address"]) \(.["host-ifname"]) \(.state)"'
+  cri stop-pod "$id" && cri remove-pod "$id"
+  cri_stop
+  rm -rf "$d"
+}
+addr() { ip -n "$1" -4 -o addr show eth0 | awk '{sub(/\/.*/, "", $4); print $4}'; }
+addr6() { ip -n "$1" -6 -o addr show eth0 scope global | awk '{sub(/\/.*/, "", $4); print $4}'; }
+
+cleanup
+step "insmod kmod/vrouter.ko; vrouter-agent --config $AGENT_DIR/agent.toml"
 insmod kmod/vrouter.ko
-genl ctrl list | grep -A1 'Name: vrouter'
-step "vhost0 (the host's vif) and a Receive nexthop to it"
-run vrctl vif --create vhost0 --mac $GW --ip 10.44.255.1 --ip6 fd44:ff::1 >/dev/null
-ip link set vhost0 up
-run vrctl nh --create 1 --type rcv --oif 0 >/dev/null
-for i in 1 2; do
-  ip netns add pod$i
-  ip link add tappod$i type veth peer name eth0 netns pod$i
-  ip link set tappod$i up
-  ip -n pod$i link set lo up
-  ip -n pod$i link set eth0 up
-  ip netns exec pod$i sysctl -qw net.ipv6.conf.eth0.accept_dad=0
-  ip -n pod$i addr add 10.44.0.$((10 + i))/24 dev eth0
-  ip -n pod$i addr add fd44::$((10 + i))/64 dev eth0 nodad
-  ip -n pod$i route add default via 10.44.0.1
-  ip -n pod$i -6 route add default via fd44::1
-  mac=$(ip -n pod$i -br link show eth0 | awk '{print $3}')
-  step "pod$i: 10.44.0.$((10 + i)), fd44::$((10 + i)), MAC $mac"
-  run vrctl vif --add tappod$i --type virtual --vrf 1 >/dev/null
-  run vrctl nh --create $((20 + i)) --type encap --oif $i --dmac "$mac" --smac $GW >/dev/null
-  run vrctl rt -c -v 1 -p 10.44.0.$((10 + i))/32 -n $((20 + i)) -P >/dev/null
-  run vrctl rt -c -v 1 -p fd44::$((10 + i))/128 -n $((20 + i)) -P >/dev/null
+agent_config
+AGENT_LOG_LEVEL=info agent_start
+sed -n '1,12p' "$AGENT_DIR/agent.toml"
+run curl -s "$AGENT_URL/health"; echo
+
+for p in "vtpod-a default" "vtpod-b default" "vtpod-c secure"; do
+  set -- $p
+  step "pod $1 (namespace $2): ip netns add, then CNI ADD"
+  ip netns add "$1"
+  cni ADD "$1" "$2" | jq -c '{interfaces, ips}'
 done
-step "the gateway (10.44.0.1, fd44::1) is the host: Receive nexthop, proxy ARP/ND"
-run vrctl rt -c -v 1 -p 10.44.0.1/32 -n 1 -P >/dev/null
-run vrctl rt -c -v 1 -p fd44::1/128 -n 1 -P >/dev/null
-step "pod1 -> pod2 through the Rust datapath, IPv4 and IPv6"
-ip netns exec pod1 ping -c 3 -i 0.2 -W 2 10.44.0.12
-ip netns exec pod1 ping -6 -c 3 -i 0.2 -W 2 fd44::12
-step "TTL 1: the vRouter answers with ICMP time exceeded"
-ip netns exec pod1 ping -c 1 -t 1 -W 2 10.44.0.12 || true
+
+step "pod a -> pod b through vrouter.ko (IPv4 and IPv6)"
+run ip netns exec vtpod-a ping -c 3 -i 0.2 -W 2 "$(addr vtpod-b)"
+run ip netns exec vtpod-a ping -6 -c 3 -i 0.2 -W 2 "$(addr6 vtpod-b)"
+step "pod c is isolated (namespace secure, VRF 100): a cannot reach it"
+ip netns exec vtpod-a ping -c 2 -W 1 "$(addr vtpod-c)" && echo "UNEXPECTED: reached c" || echo "no reply, as intended"
+
+step "the agent's ports (GET /ports)"
+curl -s "$AGENT_URL/ports" | jq -r '.[] | "\(.["vm-name"])  \(.["ip-address"])  \(.["v6-ip-address"])  vrf \(.vrf)  \(.["host-ifname"])  vif \(.vif)  \(.state)"'
 step "vrctl vif --list"
 vrctl vif --list
 step "vrctl nh --list"
 vrctl nh --list
-step "vrctl rt --dump 1 ; vrctl rt --dump 1 --family inet6"
+step "vrctl rt --dump 1 ; vrctl rt --dump 1 --family inet6 ; vrctl rt --dump 100"
 vrctl rt --dump 1
 vrctl rt --dump 1 --family inet6
-step "vrctl dropstats ; vrctl vrfstats --get 1"
-vrctl dropstats
-vrctl vrfstats --get 1
-step "vrctl vrouter --info"
-vrctl vrouter --info
-step "rmmod vrouter (vifs attached, routes installed)"
+vrctl rt --dump 100
+
+if command -v containerd >/dev/null && [ -x target/release/vr-cri ] && [ -f tests/cri/containerd.sh ]; then
+  . tests/cri/containerd.sh
+  step "containerd (CRI) runs a pod sandbox; its network comes from vrouter-cni"
+  if declare -F demo_cri_pod >/dev/null; then demo_cri_pod || echo "(containerd pod failed)"; fi
+fi
+
+step "CNI DEL of every pod: ports, vifs, nexthops and routes go"
+for p in vtpod-a:default vtpod-b:default vtpod-c:secure; do cni DEL "${p%%:*}" "${p##*:}"; done
+run vrctl vif --list
+step "rmmod vrouter"
+agent_stop
 rmmod vrouter
-echo "unloaded; vifs detached"
+echo "unloaded"
+cleanup

@@ -1,0 +1,510 @@
+//! The agent's desired state: ports, their addresses, and what each API call does to them.
+//!
+//! Every mutation follows one order: check, persist, then program the kernel. A port is on
+//! disk before its address is handed out or its binding is acknowledged, so a crash at any
+//! point loses nothing; a kernel change that did not happen is made by the next
+//! reconciliation. All of this runs under one lock (see api.rs): calls are short, and one
+//! writer keeps the kernel tables and the records in step.
+
+use crate::config::Node;
+use crate::ipam::Ipam;
+use crate::kernel::{self, Desired, Kernel, KernelError, NodeWant, PortWant, Summary, NH_BASE};
+use crate::metrics::Metrics;
+use crate::store::{Binding, Port, Store, StoreError};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tracing::{info, warn};
+use vrouter_port_api::{
+    annotation, split_vm_name, Attachment, Health, PortAdd, PortInfo, PortRecord, PortState, SyncPorts, SyncReport, VmCfg,
+};
+
+/// An API error: HTTP status and the `{"error"}` text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiErr {
+    pub status: u16,
+    pub msg: String,
+}
+
+impl ApiErr {
+    fn new(status: u16, msg: impl Into<String>) -> ApiErr {
+        ApiErr { status, msg: msg.into() }
+    }
+    fn bad(msg: impl Into<String>) -> ApiErr {
+        ApiErr::new(400, msg)
+    }
+    fn not_found(msg: impl Into<String>) -> ApiErr {
+        ApiErr::new(404, msg)
+    }
+}
+
+impl From<StoreError> for ApiErr {
+    fn from(e: StoreError) -> ApiErr {
+        ApiErr::new(500, format!("persisting the port failed: {e}"))
+    }
+}
+
+impl From<KernelError> for ApiErr {
+    fn from(e: KernelError) -> ApiErr {
+        ApiErr::new(if e.unavailable() { 503 } else { 500 }, e.to_string())
+    }
+}
+
+/// A port with what the kernel currently has of it.
+struct Entry {
+    port: Port,
+    /// The vif index while programmed.
+    vif: Option<u32>,
+}
+
+impl Entry {
+    fn state(&self) -> PortState {
+        match (&self.port.binding, self.vif) {
+            (None, _) => PortState::Reserved,
+            (Some(_), Some(_)) => PortState::Active,
+            (Some(_), None) => PortState::Down,
+        }
+    }
+}
+
+pub struct Agent {
+    pub node: Node,
+    store: Store,
+    ipam: Ipam,
+    ports: BTreeMap<String, Entry>,
+    want: NodeWant,
+    /// The last reconciliation reached the kernel and set up the node.
+    kernel_ok: bool,
+    kernel_reason: String,
+    pub metrics: Arc<Metrics>,
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn node_want(node: &Node) -> NodeWant {
+    let mut addrs: Vec<IpAddr> = vec![node.gateway.into()];
+    if node.dns != node.gateway {
+        addrs.push(node.dns.into());
+    }
+    if let Some(g) = node.gateway_v6 {
+        addrs.push(g.into());
+    }
+    if let Some(d) = node.dns_v6.filter(|d| Some(*d) != node.gateway_v6) {
+        addrs.push(d.into());
+    }
+    NodeWant {
+        vhost: node.raw.vhost.name.clone(),
+        vhost_ip: node.raw.vhost.address,
+        vhost_ip6: node.raw.vhost.address_v6,
+        fabric: node.raw.fabric_interface.clone(),
+        vrfs: node.networks.iter().map(|n| (n.vrf, addrs.clone())).collect(),
+    }
+}
+
+impl Agent {
+    /// Loads the persisted ports and rebuilds the address pools from them. Returns the
+    /// problems found (reported, never fatal: the records stay on disk).
+    pub fn load(node: Node, metrics: Arc<Metrics>) -> Result<(Agent, Vec<String>), StoreError> {
+        let store = Store::open(&node.raw.state_dir)?;
+        let (loaded, mut problems) = store.load()?;
+        let mut ipam = Ipam::new(node.raw.pod_cidr, &node.reserved_v4(), node.raw.pod_cidr_v6, &node.reserved_v6());
+        let mut ports = BTreeMap::new();
+        let mut nhs = HashSet::new();
+        for p in loaded {
+            if let Err(e) = ipam.mark_v4(p.ipv4) {
+                problems.push(format!("port {} ({}): {e}; not loaded", p.vmi_uuid, p.vm_name));
+                continue;
+            }
+            if let Some(a) = p.ipv6 {
+                if let Err(e) = ipam.mark_v6(a) {
+                    ipam.release_v4(p.ipv4);
+                    problems.push(format!("port {} ({}): {e}; not loaded", p.vmi_uuid, p.vm_name));
+                    continue;
+                }
+            }
+            if !nhs.insert(p.nh) {
+                problems.push(format!("port {} ({}): nexthop {} used twice", p.vmi_uuid, p.vm_name, p.nh));
+            }
+            if node.network(&p.network).is_none() {
+                problems.push(format!("port {} ({}): network {:?} is no longer configured", p.vmi_uuid, p.vm_name, p.network));
+            }
+            ports.insert(p.vmi_uuid.clone(), Entry { port: p, vif: None });
+        }
+        let want = node_want(&node);
+        let a = Agent { node, store, ipam, ports, want, kernel_ok: false, kernel_reason: "not synced yet".into(), metrics };
+        a.update_gauges();
+        Ok((a, problems))
+    }
+
+    fn update_gauges(&self) {
+        let count = |s: PortState| self.ports.values().filter(|e| e.state() == s).count() as i64;
+        self.metrics.set_ports(count(PortState::Reserved), count(PortState::Active), count(PortState::Down));
+        self.metrics.set_addresses(self.ipam.in_use_v4() as i64, self.ipam.in_use_v6() as i64);
+        self.metrics.set_kernel_ready(self.kernel_ok);
+    }
+
+    fn by_name(&self, vm_name: &str) -> Option<&Entry> {
+        self.ports.values().find(|e| e.port.vm_name == vm_name)
+    }
+
+    fn want(&self, p: &Port) -> Option<PortWant> {
+        let b = p.binding.as_ref()?;
+        Some(PortWant {
+            host_ifname: b.host_ifname.clone(),
+            vrf: p.vrf,
+            nh: p.nh,
+            mac: kernel::mac_bytes(&p.mac)?,
+            ipv4: p.ipv4,
+            ipv6: p.ipv6,
+        })
+    }
+
+    fn vm_cfg(&self, p: &Port) -> VmCfg {
+        VmCfg {
+            id: p.vmi_uuid.clone(),
+            vm_uuid: p.vm_uuid.clone(),
+            vn_id: p.vn_uuid.clone(),
+            vn_name: p.network.clone(),
+            mac_address: p.mac.clone(),
+            sub_interface: false,
+            vlan_id: -1,
+            annotations: vec![annotation("index", "0/1"), annotation("network", &p.network), annotation("kind", "Pod")],
+        }
+    }
+
+    /// `GET /vm-cfg/<vm-name>`: the pod's interface, reserved on first ask.
+    pub fn reserve(&mut self, vm_name: &str, vm_uuid: Option<&str>) -> Result<Vec<VmCfg>, ApiErr> {
+        let Some((cluster, namespace, _pod)) = split_vm_name(vm_name) else {
+            return Err(ApiErr::bad(format!("{vm_name:?} is not a VM name <cluster>__<namespace>__<pod>")));
+        };
+        if cluster != self.node.raw.cluster_name {
+            return Err(ApiErr::not_found(format!("{vm_name}: not of cluster {:?}", self.node.raw.cluster_name)));
+        }
+        if let Some(u) = vm_uuid.filter(|u| u.is_empty() || u.len() > 64 || u.contains('/')) {
+            return Err(ApiErr::bad(format!("bad vm-uuid {u:?}")));
+        }
+        if let Some(e) = self.by_name(vm_name) {
+            match vm_uuid {
+                // A pod of the same name with another uid: the old one is gone for good
+                // (names are unique at any one time), so its port goes with it.
+                Some(u) if u != e.port.vm_uuid => {
+                    let old = e.port.vm_uuid.clone();
+                    info!(vm_name, old_uuid = %old, new_uuid = u, "pod re-created under the same name; releasing the old one");
+                    self.delete_vm(&old)?;
+                }
+                _ => return Ok(vec![self.vm_cfg(&e.port)]),
+            }
+        }
+        let net = self.node.network_for(namespace).clone();
+        let ipv4 = self.ipam.allocate_v4().map_err(|e| ApiErr::new(503, e.to_string()))?;
+        let ipv6 = match self.ipam.allocate_v6() {
+            Ok(a) => a,
+            Err(e) => {
+                self.ipam.release_v4(ipv4);
+                return Err(ApiErr::new(503, e.to_string()));
+            }
+        };
+        let used: BTreeSet<u32> = self.ports.values().map(|e| e.port.nh).collect();
+        let nh = (NH_BASE..).find(|n| !used.contains(n)).unwrap_or(NH_BASE);
+        let port = Port {
+            vmi_uuid: uuid::Uuid::new_v4().to_string(),
+            vm_uuid: vm_uuid.map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            vm_name: vm_name.to_string(),
+            network: net.name.clone(),
+            vn_uuid: net.uuid.clone(),
+            vrf: net.vrf,
+            mac: kernel::mac_for(ipv4),
+            ipv4,
+            ipv6,
+            nh,
+            created: now(),
+            binding: None,
+        };
+        if let Err(e) = self.store.save(&port) {
+            self.ipam.release_v4(ipv4);
+            if let Some(a) = ipv6 {
+                self.ipam.release_v6(a);
+            }
+            return Err(e.into());
+        }
+        info!(vm_name, vmi = %port.vmi_uuid, %ipv4, ipv6 = ?ipv6, vrf = port.vrf, "reserved");
+        let cfg = self.vm_cfg(&port);
+        self.ports.insert(port.vmi_uuid.clone(), Entry { port, vif: None });
+        self.update_gauges();
+        Ok(vec![cfg])
+    }
+
+    /// `POST /vm`: binds the host interface and programs the kernel before answering.
+    pub fn bind(&mut self, req: &PortAdd) -> Result<(), ApiErr> {
+        let missing = req.missing_fields();
+        if !missing.is_empty() {
+            return Err(ApiErr::bad(format!("missing field(s): {}", missing.join(", "))));
+        }
+        if !kernel::valid_ifname(&req.host_ifname) {
+            return Err(ApiErr::bad(format!("host-ifname {:?} is not an interface name", req.host_ifname)));
+        }
+        let e = self.ports.get(&req.vmi_uuid).ok_or_else(|| {
+            ApiErr::not_found(format!("vmi-uuid {} is unknown (ask GET /vm-cfg/{} first)", req.vmi_uuid, req.vm_name))
+        })?;
+        let p = &e.port;
+        for (field, got, want) in
+            [("vm-uuid", &req.vm_uuid, &p.vm_uuid), ("vm-name", &req.vm_name, &p.vm_name), ("vn-uuid", &req.vn_uuid, &p.vn_uuid)]
+        {
+            if got != want {
+                return Err(ApiErr::bad(format!("{field} {got:?} does not match port {}'s {want:?}", req.vmi_uuid)));
+            }
+        }
+        if !kernel::interface_exists(&req.host_ifname) {
+            return Err(ApiErr::bad(format!("host interface {} does not exist", req.host_ifname)));
+        }
+        if let Some(other) =
+            self.ports.values().find(|o| o.port.vmi_uuid != req.vmi_uuid && o.port.binding.as_ref().is_some_and(|b| b.host_ifname == req.host_ifname))
+        {
+            return Err(ApiErr::new(409, format!("host interface {} is bound to port {}", req.host_ifname, other.port.vmi_uuid)));
+        }
+        let mut k = Kernel::connect()?;
+        let old = self.want(p);
+        let mut port = p.clone();
+        port.binding = Some(Binding {
+            vm_id: req.vm_id.clone(),
+            vm_ifname: req.vm_ifname.clone(),
+            host_ifname: req.host_ifname.clone(),
+            vm_namespace: req.vm_namespace.clone(),
+            time: if req.time.is_empty() { now().to_string() } else { req.time.clone() },
+        });
+        self.store.save(&port)?;
+        let want = self.want(&port).ok_or_else(|| ApiErr::new(500, format!("port {} has a bad MAC", port.vmi_uuid)))?;
+        // A newer sandbox of the same pod on another host interface: the old vif goes.
+        if let Some(o) = old.filter(|o| o.host_ifname != want.host_ifname) {
+            if let Err(e) = k.remove_vif(&o.host_ifname) {
+                warn!(error = %e, "removing the previous vif");
+            }
+        }
+        let result = k.add_port(&want);
+        let entry = self.ports.get_mut(&req.vmi_uuid).ok_or_else(|| ApiErr::new(500, "port vanished"))?;
+        entry.port = port;
+        match result {
+            Ok(vif) => {
+                entry.vif = Some(vif);
+                info!(vmi = %req.vmi_uuid, host_ifname = %req.host_ifname, vif, vm_id = %req.vm_id, "bound");
+                self.update_gauges();
+                Ok(())
+            }
+            Err(e) => {
+                entry.vif = None;
+                self.metrics.kernel_error();
+                warn!(vmi = %req.vmi_uuid, error = %e, "programming the port failed");
+                self.update_gauges();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// `GET /vm/<vm-uuid>[/<vmi-uuid>]`: 404 until bound and programmed.
+    pub fn info(&self, vm_uuid: &str, vmi: Option<&str>) -> Result<Vec<PortInfo>, ApiErr> {
+        let out: Vec<PortInfo> = self
+            .ports
+            .values()
+            .filter(|e| e.port.vm_uuid == vm_uuid && vmi.is_none_or(|v| v == e.port.vmi_uuid))
+            .filter(|e| e.state() == PortState::Active)
+            .map(|e| self.port_info(&e.port))
+            .collect();
+        if out.is_empty() {
+            return Err(ApiErr::not_found(format!("vm {vm_uuid}: no active port (retry)")));
+        }
+        Ok(out)
+    }
+
+    fn port_info(&self, p: &Port) -> PortInfo {
+        let n = &self.node;
+        let v6 = p.ipv6.is_some();
+        PortInfo {
+            id: p.vmi_uuid.clone(),
+            instance_id: p.vm_uuid.clone(),
+            vn_id: p.vn_uuid.clone(),
+            vm_project_id: String::new(),
+            mac_address: p.mac.clone(),
+            system_name: p.binding.as_ref().map(|b| b.host_ifname.clone()).unwrap_or_default(),
+            rx_vlan_id: -1,
+            tx_vlan_id: -1,
+            ip_address: p.ipv4.to_string(),
+            plen: n.raw.pod_cidr.prefix_len(),
+            dns_server: n.dns.to_string(),
+            gateway: n.gateway.to_string(),
+            v6_ip_address: p.ipv6.map(|a| a.to_string()).unwrap_or_default(),
+            v6_plen: n.raw.pod_cidr_v6.filter(|_| v6).map(|c| c.prefix_len()),
+            v6_dns_server: n.dns_v6.filter(|_| v6).map(|a| a.to_string()).unwrap_or_default(),
+            v6_gateway: n.gateway_v6.filter(|_| v6).map(|a| a.to_string()).unwrap_or_default(),
+            mtu: Some(n.raw.mtu),
+        }
+    }
+
+    /// Unprograms and forgets one port, releasing its addresses. The kernel part is best
+    /// effort (a reconciliation removes what is left); the record goes only once the
+    /// kernel no longer forwards to it or cannot be reached.
+    fn drop_port(&mut self, vmi: &str, k: Option<&mut Kernel>) -> Result<(), ApiErr> {
+        let Some(e) = self.ports.get(vmi) else { return Ok(()) };
+        if let (Some(w), Some(k)) = (self.want(&e.port), k) {
+            if let Err(err) = k.remove_port(&w) {
+                self.metrics.kernel_error();
+                warn!(vmi, error = %err, "removing the port from the kernel");
+            }
+        }
+        self.store.remove(vmi)?;
+        if let Some(e) = self.ports.remove(vmi) {
+            self.ipam.release_v4(e.port.ipv4);
+            if let Some(a) = e.port.ipv6 {
+                self.ipam.release_v6(a);
+            }
+            info!(vmi, vm_name = %e.port.vm_name, ip = %e.port.ipv4, "released");
+        }
+        Ok(())
+    }
+
+    /// `DELETE /vm/<vm-uuid>[/<vmi-uuid>]`.
+    pub fn delete_vm(&mut self, vm_uuid: &str) -> Result<(), ApiErr> {
+        self.delete(vm_uuid, None)
+    }
+
+    pub fn delete(&mut self, vm_uuid: &str, vmi: Option<&str>) -> Result<(), ApiErr> {
+        let vmis: Vec<String> = self
+            .ports
+            .values()
+            .filter(|e| e.port.vm_uuid == vm_uuid && vmi.is_none_or(|v| v == e.port.vmi_uuid))
+            .map(|e| e.port.vmi_uuid.clone())
+            .collect();
+        if vmis.is_empty() {
+            return Ok(());
+        }
+        let mut k = Kernel::connect().ok();
+        for v in vmis {
+            self.drop_port(&v, k.as_mut())?;
+        }
+        self.update_gauges();
+        Ok(())
+    }
+
+    /// `POST /syncports`: removes bound ports not in the valid list (or, without a list,
+    /// those whose host interface is gone), and reservations older than the TTL.
+    pub fn sync_ports(&mut self, req: &SyncPorts) -> Result<SyncReport, ApiErr> {
+        let valid: Option<HashSet<&Attachment>> = req.valid_attachments.as_ref().map(|v| v.iter().collect());
+        let ttl = self.node.raw.reservation_ttl;
+        let t = now();
+        let stale: Vec<String> = self
+            .ports
+            .values()
+            .filter(|e| match (&e.port.binding, &valid) {
+                (None, _) => t.saturating_sub(e.port.created) > ttl,
+                (Some(b), Some(valid)) => {
+                    !valid.contains(&Attachment { container_id: b.vm_id.clone(), ifname: b.vm_ifname.clone() })
+                }
+                (Some(b), None) => !kernel::interface_exists(&b.host_ifname),
+            })
+            .map(|e| e.port.vmi_uuid.clone())
+            .collect();
+        let mut k = Kernel::connect().ok();
+        for v in &stale {
+            self.drop_port(v, k.as_mut())?;
+        }
+        self.update_gauges();
+        Ok(SyncReport { removed: stale })
+    }
+
+    /// Releases reservations that no `POST /vm` bound within the TTL (periodic).
+    pub fn expire_reservations(&mut self) {
+        let ttl = self.node.raw.reservation_ttl;
+        let t = now();
+        let old: Vec<String> = self
+            .ports
+            .values()
+            .filter(|e| e.port.binding.is_none() && t.saturating_sub(e.port.created) > ttl)
+            .map(|e| e.port.vmi_uuid.clone())
+            .collect();
+        for v in old {
+            if let Err(e) = self.drop_port(&v, None) {
+                warn!(vmi = %v, error = %e.msg, "expiring a reservation");
+            }
+        }
+        self.update_gauges();
+    }
+
+    pub fn records(&self) -> Vec<PortRecord> {
+        self.ports
+            .values()
+            .map(|e| {
+                let p = &e.port;
+                let b = p.binding.clone();
+                PortRecord {
+                    vmi_uuid: p.vmi_uuid.clone(),
+                    vm_uuid: p.vm_uuid.clone(),
+                    vm_name: p.vm_name.clone(),
+                    network: p.network.clone(),
+                    vn_uuid: p.vn_uuid.clone(),
+                    vrf: p.vrf,
+                    mac_address: p.mac.clone(),
+                    ip_address: p.ipv4.to_string(),
+                    v6_ip_address: p.ipv6.map(|a| a.to_string()).unwrap_or_default(),
+                    state: e.state(),
+                    vm_id: b.as_ref().map(|b| b.vm_id.clone()).unwrap_or_default(),
+                    vm_ifname: b.as_ref().map(|b| b.vm_ifname.clone()).unwrap_or_default(),
+                    host_ifname: b.as_ref().map(|b| b.host_ifname.clone()).unwrap_or_default(),
+                    vm_namespace: b.as_ref().map(|b| b.vm_namespace.clone()).unwrap_or_default(),
+                    vif: e.vif,
+                    nh: p.nh,
+                }
+            })
+            .collect()
+    }
+
+    pub fn health(&self) -> Health {
+        Health {
+            ready: self.kernel_ok,
+            kernel: self.kernel_ok,
+            ports: self.ports.len(),
+            reason: if self.kernel_ok { String::new() } else { self.kernel_reason.clone() },
+        }
+    }
+
+    /// Makes the kernel match the desired state; updates which ports are live.
+    pub fn reconcile(&mut self) -> Result<Summary, KernelError> {
+        let result = Kernel::connect().and_then(|mut k| {
+            let ports = self.ports.values().filter_map(|e| self.want(&e.port)).collect();
+            k.reconcile(&Desired { node: &self.want, ports })
+        });
+        self.metrics.reconciled();
+        match &result {
+            Ok(s) => {
+                for e in self.ports.values_mut() {
+                    e.vif = e.port.binding.as_ref().and_then(|b| s.vifs.get(&b.host_ifname).copied());
+                }
+                for err in &s.errors {
+                    self.metrics.kernel_error();
+                    warn!(error = %err, "reconcile");
+                }
+                if s.added + s.removed > 0 {
+                    info!(added = s.added, removed = s.removed, errors = s.errors.len(), "kernel reconciled");
+                }
+                self.kernel_ok = true;
+                self.kernel_reason.clear();
+            }
+            Err(e) => {
+                if self.kernel_ok || self.kernel_reason != e.to_string() {
+                    warn!(error = %e, "kernel not reachable");
+                }
+                if !e.unavailable() {
+                    self.metrics.kernel_error();
+                }
+                for en in self.ports.values_mut() {
+                    en.vif = None;
+                }
+                self.kernel_ok = false;
+                self.kernel_reason = e.to_string();
+            }
+        }
+        self.update_gauges();
+        result
+    }
+}
