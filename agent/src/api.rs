@@ -84,8 +84,14 @@ async fn vm_delete(State(s): St, Path(uuid): Path<String>) -> Response {
     with_agent(&s, move |a| a.delete_vm(&uuid)).await.map(|()| Json(Empty {})).into_response()
 }
 
-async fn vmi_delete(State(s): St, Path((uuid, vmi)): Path<(String, String)>) -> Response {
-    with_agent(&s, move |a| a.delete(&uuid, Some(&vmi))).await.map(|()| Json(Empty {})).into_response()
+#[derive(Deserialize)]
+struct DeleteQuery {
+    #[serde(rename = "vm-id")]
+    vm_id: Option<String>,
+}
+
+async fn vmi_delete(State(s): St, Path((uuid, vmi)): Path<(String, String)>, Query(q): Query<DeleteQuery>) -> Response {
+    with_agent(&s, move |a| a.delete(&uuid, Some(&vmi), q.vm_id.as_deref())).await.map(|()| Json(Empty {})).into_response()
 }
 
 async fn sync_ports(State(s): St, b: Bytes) -> Response {

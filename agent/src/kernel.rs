@@ -284,7 +284,17 @@ impl Kernel {
         }
         for &vrf in n.vrfs.keys() {
             for fam in [addr_family::INET, addr_family::INET6] {
-                let have = self.c.rt_dump(vrf, fam).map_err(refused(format!("route dump of VRF {vrf}")))?;
+                let have = match self.c.rt_dump(vrf, fam) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        let e = refused(format!("route dump of VRF {vrf}"))(e);
+                        if e.unavailable() {
+                            return Err(e);
+                        }
+                        s.errors.push(e.to_string());
+                        continue;
+                    }
+                };
                 for r in have {
                     let key = (vrf, r.prefix, r.prefix_len);
                     match routes.get(&key) {
@@ -318,7 +328,7 @@ impl Kernel {
             }
         }
         for v in vifs.iter().filter(|v| v.kind == vif_type::VIRTUAL && !s.vifs.contains_key(&v.name)) {
-            match self.c.vif_del(&VifSelector::Index(v.idx)) {
+            match self.c.vif_del(&VifSelector::Name(v.name.clone())) {
                 Ok(()) => s.removed += 1,
                 Err(e) if is_enoent(&e) => {}
                 Err(e) => s.errors.push(refused(format!("stale vif {}", v.name))(e).to_string()),

@@ -77,8 +77,13 @@ pub struct Agent {
     /// The last reconciliation reached the kernel and set up the node.
     kernel_ok: bool,
     kernel_reason: String,
+    /// Next-fit cursor of nexthop ids.
+    next_nh: u32,
     pub metrics: Arc<Metrics>,
 }
+
+/// Port nexthop ids stay below the module's default table size (`vr_nexthops`).
+const NH_LIMIT: u32 = vrouter_uapi::DEFAULT_NEXTHOPS;
 
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -134,7 +139,18 @@ impl Agent {
             ports.insert(p.vmi_uuid.clone(), Entry { port: p, vif: None });
         }
         let want = node_want(&node);
-        let a = Agent { node, store, ipam, ports, want, kernel_ok: false, kernel_reason: "not synced yet".into(), metrics };
+        let next_nh = ports.values().map(|e| e.port.nh + 1).max().filter(|n| *n < NH_LIMIT).unwrap_or(NH_BASE);
+        let a = Agent {
+            node,
+            store,
+            ipam,
+            ports,
+            want,
+            kernel_ok: false,
+            kernel_reason: "not synced yet".into(),
+            next_nh,
+            metrics,
+        };
         a.update_gauges();
         Ok((a, problems))
     }
@@ -195,7 +211,10 @@ impl Agent {
                     info!(vm_name, old_uuid = %old, new_uuid = u, "pod re-created under the same name; releasing the old one");
                     self.delete_vm(&old)?;
                 }
-                _ => return Ok(vec![self.vm_cfg(&e.port)]),
+                _ => {
+                    let vmi = e.port.vmi_uuid.clone();
+                    return self.refresh(&vmi);
+                }
             }
         }
         let net = self.node.network_for(namespace).clone();
@@ -208,7 +227,8 @@ impl Agent {
             }
         };
         let used: BTreeSet<u32> = self.ports.values().map(|e| e.port.nh).collect();
-        let nh = (NH_BASE..).find(|n| !used.contains(n)).unwrap_or(NH_BASE);
+        let nh = (self.next_nh..NH_LIMIT).chain(NH_BASE..self.next_nh).find(|n| !used.contains(n)).unwrap_or(NH_BASE);
+        self.next_nh = if nh + 1 >= NH_LIMIT { NH_BASE } else { nh + 1 };
         let port = Port {
             vmi_uuid: uuid::Uuid::new_v4().to_string(),
             vm_uuid: vm_uuid.map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
@@ -235,6 +255,17 @@ impl Agent {
         self.ports.insert(port.vmi_uuid.clone(), Entry { port, vif: None });
         self.update_gauges();
         Ok(vec![cfg])
+    }
+
+    /// An existing reservation: its TTL starts again (an ADD is using it).
+    fn refresh(&mut self, vmi: &str) -> Result<Vec<VmCfg>, ApiErr> {
+        let e = self.ports.get_mut(vmi).ok_or_else(|| ApiErr::new(500, "port vanished"))?;
+        if e.port.binding.is_none() {
+            e.port.created = now();
+            self.store.save(&e.port)?;
+        }
+        let port = e.port.clone();
+        Ok(vec![self.vm_cfg(&port)])
     }
 
     /// `POST /vm`: binds the host interface and programs the kernel before answering.
@@ -264,6 +295,12 @@ impl Agent {
             self.ports.values().find(|o| o.port.vmi_uuid != req.vmi_uuid && o.port.binding.as_ref().is_some_and(|b| b.host_ifname == req.host_ifname))
         {
             return Err(ApiErr::new(409, format!("host interface {} is bound to port {}", req.host_ifname, other.port.vmi_uuid)));
+        }
+        if let Some(b) = p.binding.as_ref().filter(|b| b.vm_id == req.vm_id && b.vm_ifname != req.vm_ifname) {
+            return Err(ApiErr::new(
+                409,
+                format!("port {} is bound to {} of sandbox {}, not {}", req.vmi_uuid, b.vm_ifname, b.vm_id, req.vm_ifname),
+            ));
         }
         let mut k = Kernel::connect()?;
         let old = self.want(p);
@@ -366,14 +403,26 @@ impl Agent {
 
     /// `DELETE /vm/<vm-uuid>[/<vmi-uuid>]`.
     pub fn delete_vm(&mut self, vm_uuid: &str) -> Result<(), ApiErr> {
-        self.delete(vm_uuid, None)
+        self.delete(vm_uuid, None, None)
     }
 
-    pub fn delete(&mut self, vm_uuid: &str, vmi: Option<&str>) -> Result<(), ApiErr> {
+    /// With `vm_id`, only ports that are unbound or bound to that sandbox go.
+    pub fn delete(&mut self, vm_uuid: &str, vmi: Option<&str>, vm_id: Option<&str>) -> Result<(), ApiErr> {
+        let owned = |e: &Entry| match (vm_id, &e.port.binding) {
+            (Some(id), Some(b)) => b.vm_id == id,
+            _ => true,
+        };
         let vmis: Vec<String> = self
             .ports
             .values()
             .filter(|e| e.port.vm_uuid == vm_uuid && vmi.is_none_or(|v| v == e.port.vmi_uuid))
+            .filter(|e| {
+                let mine = owned(e);
+                if !mine {
+                    info!(vmi = %e.port.vmi_uuid, vm_id, "DELETE for another sandbox than the bound one: kept");
+                }
+                mine
+            })
             .map(|e| e.port.vmi_uuid.clone())
             .collect();
         if vmis.is_empty() {
@@ -497,8 +546,10 @@ impl Agent {
                 if !e.unavailable() {
                     self.metrics.kernel_error();
                 }
-                for en in self.ports.values_mut() {
-                    en.vif = None;
+                if e.unavailable() {
+                    for en in self.ports.values_mut() {
+                        en.vif = None;
+                    }
                 }
                 self.kernel_ok = false;
                 self.kernel_reason = e.to_string();

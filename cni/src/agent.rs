@@ -216,8 +216,8 @@ impl Agent {
     }
 
     /// `DELETE /vm/<uuid>/<vmi>`: releases one interface of the pod.
-    pub fn delete_vmi(&self, vm_uuid: &str, vmi_uuid: &str) -> AgentResult<()> {
-        let a = self.delete(&path::vmi(vm_uuid, vmi_uuid))?;
+    pub fn delete_vmi(&self, vm_uuid: &str, vmi_uuid: &str, container_id: &str) -> AgentResult<()> {
+        let a = self.delete(&path::vmi_of_sandbox(vm_uuid, vmi_uuid, container_id))?;
         if a.ok() || a.status == 404 {
             Ok(())
         } else {

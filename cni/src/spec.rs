@@ -461,8 +461,8 @@ impl CniResult {
             .iter()
             .map(|i| {
                 let mut i = i.clone();
-                if version < Version::V100 {
-                    // 0.3.x/0.4.0 interfaces are {name, mac, sandbox}.
+                if version < Version::V110 {
+                    // Before 1.1.0 interfaces are {name, mac, sandbox}.
                     i.mtu = None;
                     i.socket_path = None;
                     i.pci_id = None;
@@ -639,10 +639,13 @@ mod tests {
             let out = sample().to_value(v);
             assert_eq!(out["cniVersion"], v.as_str());
             assert_eq!(out["interfaces"][0], json!({"name":"tapeth0-8a2b3c","mac":"02:00:00:00:00:02"}));
-            assert_eq!(
-                out["interfaces"][1],
+            // interface mtu is a 1.1.0 field
+            let eth0 = if v == Version::V110 {
                 json!({"name":"eth0","mac":"02:00:00:00:00:01","mtu":1500,"sandbox":"/var/run/netns/x"})
-            );
+            } else {
+                json!({"name":"eth0","mac":"02:00:00:00:00:01","sandbox":"/var/run/netns/x"})
+            };
+            assert_eq!(out["interfaces"][1], eth0);
             assert_eq!(out["ips"][0], json!({"address":"10.32.0.5/12","gateway":"10.47.255.254","interface":1}));
             assert!(out["ips"][1].get("version").is_none());
             assert_eq!(out["routes"][1], json!({"dst":"::/0","gw":"fd00::1"}));

@@ -10,7 +10,7 @@
 //! | `GET /vm-cfg/<vm-name>`         | `[VmCfg]`: the pod's interfaces (the agent reserves the address and MAC on first ask) |
 //! | `POST /vm`                      | [`PortAdd`] -> `{}`: bind the host end of the veth; kernel programmed before 200 |
 //! | `GET /vm/<vm-uuid>[/<vmi-uuid>]`| `[PortInfo]`; 404 until the port is bound and programmed |
-//! | `DELETE /vm/<vm-uuid>[/<vmi-uuid>]` | `{}`: unbind and release every interface of the pod (or one); 200 when unknown too |
+//! | `DELETE /vm/<vm-uuid>[/<vmi-uuid>][?vm-id=<sandbox>]` | `{}`: unbind and release every interface of the pod (or one; with vm-id only if unbound or bound to that sandbox); 200 when unknown too |
 //! | `POST /syncports`               | [`SyncPorts`] -> [`SyncReport`]: mark-and-sweep of ports not listed |
 //! | `GET /ports`                    | `[PortRecord]`: everything the agent holds (ours, for CHECK/GC and operators) |
 //! | `GET /health`                   | [`Health`]: 200 when ready for ADD, 503 otherwise |
@@ -234,6 +234,20 @@ pub mod path {
     }
     pub fn vmi(vm_uuid: &str, vmi_uuid: &str) -> String {
         format!("/vm/{vm_uuid}/{vmi_uuid}")
+    }
+    /// `DELETE` of one interface on behalf of one sandbox: the agent releases it only
+    /// while it is unbound or bound to that sandbox (a late DEL of an old sandbox, or a
+    /// rollback, never takes a newer sandbox's port).
+    pub fn vmi_of_sandbox(vm_uuid: &str, vmi_uuid: &str, vm_id: &str) -> String {
+        format!("/vm/{vm_uuid}/{vmi_uuid}?vm-id={}", query_escape(vm_id))
+    }
+    fn query_escape(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
     }
     pub const SYNC_PORTS: &str = "/syncports";
     pub const PORTS: &str = "/ports";

@@ -32,7 +32,7 @@ impl Undo {
             }
         }
         if let Some((uuid, vmi)) = self.release.take() {
-            match ctx.agent.delete_vmi(&uuid, &vmi) {
+            match ctx.agent.delete_vmi(&uuid, &vmi, &ctx.env.container_id) {
                 Ok(()) => info!(vm_uuid = %uuid, %vmi, "rollback: released the port at the agent"),
                 Err(e) => warn!(vm_uuid = %uuid, %vmi, error = %e, "rollback: failed to release the port at the agent"),
             }
@@ -192,7 +192,9 @@ fn choose_host_ifname_with(
         return Ok(first);
     }
     for salt in 1u32..=8 {
-        let alt = host_ifname(ifname, &format!("{:08x}", fnv32(&[vm_uuid.as_bytes(), &salt.to_le_bytes()])));
+        // Enough hash to be unique whatever the length of the ifname: tap + 3 + 8 hex.
+        let short: String = ifname.chars().take(3).collect();
+        let alt = format!("tap{short}{:08x}", fnv32(&[vm_uuid.as_bytes(), ifname.as_bytes(), &salt.to_le_bytes()]));
         if !taken(&alt) {
             warn!(%first, %alt, "the host end name is bound to another pod; using an alternative");
             return Ok(alt);
@@ -421,7 +423,7 @@ mod tests {
         // Held by another pod: a different, valid, stable name.
         let alt = choose_host_ifname("eth0", "8a2b3c4d-1111", std::slice::from_ref(&other)).unwrap();
         assert_ne!(alt, "tapeth0-8a2b3c");
-        assert!(alt.starts_with("tapeth0-") && alt.len() == 14, "{alt}");
+        assert!(alt.starts_with("tapeth") && alt.len() == 14, "{alt}");
         assert_eq!(alt, choose_host_ifname("eth0", "8a2b3c4d-1111", &[other]).unwrap());
         // A link of that name that no port of this pod holds (an ADD in flight): not ours.
         let exists = |n: &str| n == "tapeth0-8a2b3c";

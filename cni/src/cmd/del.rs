@@ -41,6 +41,11 @@ pub fn del(ctx: &Ctx) -> CniResultT<()> {
         Err(e) => warn!(netns = %env.netns, error = %e, "could not open the netns"),
     }
 
+    // The agent first: its routes and nexthop go before the vif index is freed.
+    for p in mine.iter().filter(|p| !p.vm_uuid.is_empty()) {
+        ctx.agent.delete_vmi(&p.vm_uuid, &p.vmi_uuid, &env.container_id)?;
+        info!(vm_uuid = %p.vm_uuid, vmi = %p.vmi_uuid, vm_name, "released the port at the agent");
+    }
     // The host ends the agent knows for this sandbox (missing is fine).
     for p in &mine {
         if p.host_ifname.is_empty() {
@@ -52,10 +57,6 @@ pub fn del(ctx: &Ctx) -> CniResultT<()> {
         }
     }
 
-    for p in mine.iter().filter(|p| !p.vm_uuid.is_empty()) {
-        ctx.agent.delete_vmi(&p.vm_uuid, &p.vmi_uuid)?;
-        info!(vm_uuid = %p.vm_uuid, vmi = %p.vmi_uuid, vm_name, "released the port at the agent");
-    }
     if mine.is_empty() {
         info!(vm_name, ifname = %env.ifname, "the agent has no port for this sandbox");
     }
