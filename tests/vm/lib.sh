@@ -33,7 +33,7 @@ mkveth() {
 cleanup() {
   # a test's containerd (tests/cri/containerd.sh) goes first: its pods hold links
   if [ -d /run/vr-containerd ]; then . tests/cri/containerd.sh; cri_stop; fi
-  pkill -9 -x vrouter-agent 2>/dev/null; rm -rf /tmp/vt-agent
+  pkill -9 -x vrouter-agent 2>/dev/null || true; rm -rf /tmp/vt-agent
   unload
   for ns in $(ip netns list | awk '/^vt/ {print $1}'); do ip netns del "$ns"; done
   for l in $(ip -o link show | awk -F': ' '$2 ~ /^vt/ {sub(/@.*/, "", $2); print $2}'); do ip link del "$l" 2>/dev/null; done
