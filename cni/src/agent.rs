@@ -8,10 +8,11 @@ use tracing::{debug, warn};
 use vrouter_port_api::{path, ApiError, Health, PortAdd, PortInfo, PortRecord, SyncPorts, SyncReport, VmCfg};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Every request but POST /vm.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Every request but POST /vm. Generous: a node busy with many pod starts answers late,
+/// and a timed-out DEL costs the runtime a retry (kubelet allows minutes).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// POST /vm programs the kernel before it answers: allow it more time.
-const POST_VM_TIMEOUT: Duration = Duration::from_secs(15);
+const POST_VM_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AgentError {
@@ -82,9 +83,13 @@ impl Answer {
 
 impl Agent {
     pub fn new(base: &str, poll_interval: Duration, poll_retries: u32) -> Agent {
+        Agent::with_timeout(base, poll_interval, poll_retries, REQUEST_TIMEOUT)
+    }
+
+    fn with_timeout(base: &str, poll_interval: Duration, poll_retries: u32, timeout: Duration) -> Agent {
         let config = ureq::Agent::config_builder()
             .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_global(Some(REQUEST_TIMEOUT))
+            .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .proxy(None)
             .max_redirects(0)
@@ -349,11 +354,12 @@ mod tests {
         // Accepts connections (the kernel's backlog does) but never answers.
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", l.local_addr().unwrap());
-        let a = Agent::new(&url, Duration::from_millis(1), 3);
+        let timeout = Duration::from_millis(500);
+        let a = Agent::with_timeout(&url, Duration::from_millis(1), 3, timeout);
         let t = std::time::Instant::now();
         let e = a.vm_cfg("k8s__default__x", None).unwrap_err();
         assert!(matches!(e, AgentError::Timeout(_)), "{e}");
-        assert!(t.elapsed() < REQUEST_TIMEOUT * 2, "retried a timeout: {:?}", t.elapsed());
+        assert!(t.elapsed() < timeout * 2, "retried a timeout: {:?}", t.elapsed());
         assert_eq!(CniError::from(e).code, code::TRY_AGAIN_LATER);
     }
 
