@@ -23,18 +23,21 @@ extern "C" {
     pub fn vrg_param_nexthops() -> u32;
     pub fn vrg_param_routes() -> u32;
     pub fn vrg_param_rt_buckets() -> u32;
+    pub fn vrg_param_flow_entries() -> u32;
+    pub fn vrg_param_oflow_entries() -> u32;
+    pub fn vrg_param_flow_hold_limit() -> u32;
 
     pub fn vrg_genl_register() -> c_int;
     pub fn vrg_genl_unregister();
     pub fn vrg_info_cmd(info: *const GenlInfo) -> u8;
     pub fn vrg_info_attr(info: *const GenlInfo, ty: c_int) -> *const NlAttr;
     pub fn vrg_info_errmsg(info: *mut GenlInfo, bad: *const NlAttr, msg: *const c_char);
-    pub fn vrg_msg_new(payload: usize) -> *mut SkBuff;
+    pub fn vrg_msg_new(payload: usize, atomic: bool) -> *mut SkBuff;
     pub fn vrg_msg_free(skb: *mut SkBuff);
     pub fn vrg_reply_put(skb: *mut SkBuff, info: *mut GenlInfo, cmd: u8) -> *mut c_void;
     pub fn vrg_reply_send(skb: *mut SkBuff, hdr: *mut c_void, info: *mut GenlInfo) -> c_int;
     pub fn vrg_notify_put(skb: *mut SkBuff, cmd: u8) -> *mut c_void;
-    pub fn vrg_notify_send(skb: *mut SkBuff, hdr: *mut c_void, group: u32);
+    pub fn vrg_notify_send(skb: *mut SkBuff, hdr: *mut c_void, group: u32, atomic: bool);
     pub fn vrg_has_listeners(group: u32) -> bool;
     pub fn vrg_dump_put(skb: *mut SkBuff, cb: *mut NetlinkCallback, cmd: u8) -> *mut c_void;
     pub fn vrg_dump_cmd(cb: *mut NetlinkCallback) -> u8;
@@ -60,6 +63,12 @@ extern "C" {
     pub fn vrg_skb_xmit(skb: *mut SkBuff, dev: *mut NetDevice, l3_offset: u32);
     pub fn vrg_skb_to_host(skb: *mut SkBuff, dev: *mut NetDevice);
     pub fn vrg_skb_alloc(len: u32) -> *mut SkBuff;
+    pub fn vrg_skb_csum_partial(skb: *const SkBuff) -> bool;
+    pub fn vrg_skb_csum_invalidate(skb: *mut SkBuff);
+    pub fn vrg_seconds() -> u32;
+    pub fn vrg_random_u32() -> u32;
+    pub fn vrg_local_bh_disable();
+    pub fn vrg_local_bh_enable();
     pub fn vrg_cpu_id() -> u32;
     pub fn vrg_nr_cpu_ids() -> u32;
 

@@ -22,6 +22,7 @@ mod uapi;
 #[allow(dead_code, unreachable_pub)]
 mod vrcore {
     #![forbid(unsafe_code)]
+    pub mod flow;
     pub mod nexthop;
     pub mod packet;
     pub mod route;
@@ -54,13 +55,20 @@ struct VrouterModule {
 
 impl kernel::Module for VrouterModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let p = kapi::params::get();
+        let mut p = kapi::params::get();
+        if p.oflow_entries == 0 {
+            // TF's sizing: a fifth of the main area, rounded up to 1024.
+            p.oflow_entries = (p.flow_entries / 5 + 1023) & !1023;
+        }
         let limits = [
             ("vr_interfaces", p.interfaces, 16, 65536),
             ("vr_vrfs", p.vrfs, 1, 65535),
             ("vr_nexthops", p.nexthops, 16, 1 << 20),
             ("vr_routes", p.routes, 16, 1 << 22),
             ("vr_rt_buckets", p.rt_buckets, 16, 1 << 20),
+            ("vr_flow_entries", p.flow_entries, 1024, 1 << 24),
+            ("vr_oflow_entries", p.oflow_entries, 0, 1 << 22),
+            ("vr_flow_hold_limit", p.flow_hold_limit, 1, 1 << 20),
         ];
         for (name, value, min, max) in limits {
             if !(min..=max).contains(&value) {
@@ -68,11 +76,19 @@ impl kernel::Module for VrouterModule {
                 return Err(EINVAL);
             }
         }
+        if p.flow_entries % 4 != 0 {
+            pr_err!("vr_flow_entries={} is not a multiple of 4\n", p.flow_entries);
+            return Err(EINVAL);
+        }
         let (interfaces, vrfs, nexthops, routes) = (p.interfaces, p.vrfs, p.nexthops, p.routes);
+        let (flows, oflows) = (p.flow_entries, p.oflow_entries);
         let router = dp::ROUTER.install(dp::Router::new(p)?);
         let notifier = kapi::netdev::NotifierRegistration::new()?;
         let genl = kapi::genl::Registration::new()?;
-        pr_info!("loaded: {} interfaces, {} vrfs, {} nexthops, {} routes\n", interfaces, vrfs, nexthops, routes);
+        pr_info!(
+            "loaded: {} interfaces, {} vrfs, {} nexthops, {} routes, {}+{} flows\n",
+            interfaces, vrfs, nexthops, routes, flows, oflows
+        );
         Ok(VrouterModule { _genl: genl, _notifier: notifier, _router: router })
     }
 }

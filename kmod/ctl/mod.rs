@@ -3,6 +3,7 @@
 //! types with their attributes already checked against the generated policies.
 #![forbid(unsafe_code)]
 
+mod flow;
 mod nh;
 mod rt;
 mod stats;
@@ -28,6 +29,11 @@ pub fn doit(req: &Request<'_>) -> Result {
         cmd::DROPSTATS_CLEAR => stats::drop_clear(req),
         cmd::VRF_STATS_GET => stats::vrf_get(req),
         cmd::INFO_GET => stats::info(req),
+        cmd::FLOW_NEW => flow::new(req),
+        cmd::FLOW_DEL => flow::del(req),
+        cmd::FLOW_GET => flow::get(req),
+        cmd::FLOW_FLUSH => flow::flush(req),
+        cmd::FLOW_TABLE_GET => flow::table_get(req),
         _ => Err(req.fail(EINVAL, None, c_str!("unknown command"))),
     }
 }
@@ -38,6 +44,7 @@ pub fn dumpit(dump: Dump<'_>) -> i32 {
         cmd::NH_GET => nh::dump(dump),
         cmd::RT_GET => rt::dump(dump),
         cmd::VRF_STATS_GET => stats::vrf_dump(dump),
+        cmd::FLOW_GET => flow::dump(dump),
         _ => EINVAL.to_errno(),
     }
 }

@@ -3,8 +3,8 @@
 
 use super::{core_filter, u32_attr};
 use crate::dp::router;
-use crate::dp::vif::{stat, Vif, VifConfig};
-use crate::kapi::genl::{Dump, Msg, Request};
+use crate::dp::vif::{stat, Vif, VifConfig, VifTable};
+use crate::kapi::genl::{Dump, Msg, Reply, Request};
 use crate::kapi::netdev::{Cookie, DevRef};
 use crate::kapi::percpu::PerCpu;
 use crate::kapi::rcu;
@@ -14,6 +14,7 @@ use kernel::alloc::KBox;
 use kernel::error::{code::*, Result};
 use kernel::prelude::*;
 use kernel::c_str;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 /// Room for one vif record (attributes + nested counters) in a reply.
 const VIF_MSG_SIZE: usize = 512;
@@ -45,7 +46,7 @@ fn config(req: &Request<'_>) -> Result<VifConfig> {
         vrf,
         mcast_vrf: u32_attr(req, A::MCAST_VRF)?.unwrap_or(VRF_UNSET),
         mac,
-        flags,
+        flags: AtomicU32::new(flags),
         ip: u32_attr(req, A::IP)?.unwrap_or(0),
         ip6,
         nh_id: u32_attr(req, A::NH_ID)?.unwrap_or(0),
@@ -112,8 +113,7 @@ pub fn new(req: &Request<'_>) -> Result {
     } else {
         let dev = resolve_device(req)?;
         if let Some(other) = vifs.find_by_dev(dev.id(), &rtnl) {
-            let _ = other;
-            return Err(req.fail(EEXIST, None, c_str!("device already attached as a vif")));
+            return update_flags(req, vifs, other, &cfg, reply, &rtnl);
         }
         if !dev.is_ether() {
             return Err(req.fail(EINVAL, None, c_str!("not an Ethernet device")));
@@ -146,6 +146,19 @@ pub fn new(req: &Request<'_>) -> Result {
         fill(reply.msg(), vif, None)?;
     }
     drop(rtnl);
+    reply.send()
+}
+
+/// VIF_NEW for a device attached already: the same index (when given), type and VRF
+/// change only its flags, in place; anything else is a conflict.
+fn update_flags(req: &Request<'_>, vifs: &VifTable, idx: u32, cfg: &VifConfig, mut reply: Reply<'_>, rtnl: &Rtnl) -> Result {
+    let Some(vif) = vifs.get_locked(idx, rtnl) else { return Err(ENOENT) };
+    let same = req.attr(A::IDX).is_none() || u32_attr(req, A::IDX)? == Some(idx);
+    if !same || vif.cfg.kind != cfg.kind || vif.cfg.vrf != cfg.vrf {
+        return Err(req.fail(EEXIST, None, c_str!("device already attached as a vif (only its flags may change)")));
+    }
+    vif.cfg.flags.store(cfg.flags.load(Ordering::Relaxed), Ordering::Relaxed);
+    fill(reply.msg(), vif, None)?;
     reply.send()
 }
 
@@ -238,7 +251,7 @@ fn fill(m: &mut Msg, vif: &Vif, core: Option<u32>) -> Result {
     m.put_u32(A::VRF, c.vrf)?;
     m.put_u32(A::MCAST_VRF, c.mcast_vrf)?;
     m.put_bytes(A::MAC, &c.mac)?;
-    m.put_u32(A::FLAGS, c.flags)?;
+    m.put_u32(A::FLAGS, c.flags.load(Ordering::Relaxed))?;
     m.put_u32(A::MTU, vif.dev.mtu())?;
     m.put_u32(A::IP, c.ip)?;
     m.put_bytes(A::IP6, &c.ip6)?;

@@ -9,21 +9,27 @@ use super::Router;
 use crate::kapi::percpu::PacketCtx;
 use crate::kapi::rcu;
 use crate::kapi::skb::Skb;
-use crate::uapi::{drop_reason as DR, rt_flag, vrf_stat as VS};
+use crate::uapi::{drop_reason as DR, rt_flag, vif_flag, vrf_stat as VS};
 use crate::vrcore::nexthop::{self, Action};
 use crate::vrcore::packet::{self, Arp, Headers, L3, L4, VROUTER_MAC};
 use crate::vrcore::route::{Family, Match};
 
 /// Bytes made linear and writable before parsing: Ethernet, a VLAN tag, IPv6 with
 /// extension headers and the L4 header fit.
-const HEAD: u32 = 256;
+pub(super) const HEAD: u32 = 256;
 const ETH_P_IP: u16 = 0x0800;
 const ETH_P_IPV6: u16 = 0x86dd;
 
-pub fn input(r: &Router, vif: &Vif, mut skb: Skb, ctx: &PacketCtx, guard: &rcu::Guard) {
+pub fn input(r: &Router, vif: &Vif, skb: Skb, ctx: &PacketCtx, guard: &rcu::Guard) {
     let stats = vif.stats.local(ctx);
     stats[stat::RX_PACKETS].add(1, ctx);
     stats[stat::RX_BYTES].add(u64::from(skb.len()), ctx);
+    resume(r, vif, skb, ctx, guard)
+}
+
+/// The datapath after receive accounting: also where packets a flow held come back in
+/// once the agent's verdict is there.
+pub fn resume(r: &Router, vif: &Vif, mut skb: Skb, ctx: &PacketCtx, guard: &rcu::Guard) {
     let frame_len = skb.len() as usize;
     let parsed = match skb.head_mut(HEAD) {
         Some(head) => packet::parse_head(head, frame_len),
@@ -44,7 +50,7 @@ pub fn input(r: &Router, vif: &Vif, mut skb: Skb, ctx: &PacketCtx, guard: &rcu::
     }
 }
 
-fn drop_packet(r: &Router, vif: &Vif, skb: Skb, reason: u32, ctx: &PacketCtx) {
+pub(super) fn drop_packet(r: &Router, vif: &Vif, skb: Skb, reason: u32, ctx: &PacketCtx) {
     r.stats.drop(reason, ctx);
     vif.stats.local(ctx)[stat::DROPS].add(1, ctx);
     drop(skb);
@@ -72,6 +78,17 @@ fn lookup(r: &Router, vrf: u32, h: &Headers) -> Option<Match> {
 }
 
 fn route_input(r: &Router, vif: &Vif, skb: Skb, h: &Headers, ctx: &PacketCtx, guard: &rcu::Guard) {
+    // Policy-enabled vifs pass the flow table first; NAT may change the headers.
+    if vif.flags() & vif_flag::POLICY != 0 {
+        if let Some((skb, h)) = super::flow::input(r, vif, skb, h, ctx, guard) {
+            route(r, vif, skb, &h, ctx, guard);
+        }
+        return;
+    }
+    route(r, vif, skb, h, ctx, guard)
+}
+
+fn route(r: &Router, vif: &Vif, skb: Skb, h: &Headers, ctx: &PacketCtx, guard: &rcu::Guard) {
     let vrf = vif.cfg.vrf;
     // No route: the implicit default is the discard nexthop 0.
     let nh = lookup(r, vrf, h).map_or(0, |m| m.data.nh);

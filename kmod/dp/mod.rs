@@ -2,6 +2,7 @@
 //! The datapath: the router's tables and what happens to a packet. Safe Rust only.
 #![forbid(unsafe_code)]
 
+pub mod flow;
 mod forward;
 pub mod nexthop;
 pub mod route;
@@ -36,6 +37,7 @@ pub struct Router {
     /// The route tables' writer-side state (free lists), RTNL holders only.
     pub route_writer: RtnlCell<crate::vrcore::route::Writer>,
     pub stats: Stats,
+    pub flows: flow::Flows,
     /// Routes per VRF (both families), kept by the route writers: which VRFs are in use.
     vrf_routes: KVVec<AtomicU32>,
     /// Index of the host vif (vhost0), u32::MAX when there is none: the source of the
@@ -59,6 +61,7 @@ impl Router {
                 routes,
                 route_writer: RtnlCell::new(writer),
                 stats: Stats::new(params.vrfs)?,
+                flows: flow::Flows::new(params.flow_entries, params.oflow_entries, params.flow_hold_limit)?,
                 vrf_routes: {
                     let mut v = KVVec::with_capacity(params.vrfs as usize, GFP_KERNEL)?;
                     for _ in 0..params.vrfs {

@@ -31,7 +31,9 @@ pub struct VifConfig {
     pub vrf: u32,
     pub mcast_vrf: u32,
     pub mac: [u8; 6],
-    pub flags: u32,
+    /// Interface flags; VIF_NEW on the attached device changes them in place (turning
+    /// policy on for a running pod must not detach it).
+    pub flags: core::sync::atomic::AtomicU32,
     pub ip: u32,
     pub ip6: [u8; 16],
     pub nh_id: u32,
@@ -58,6 +60,10 @@ impl Vif {
             }
         }
         sum
+    }
+
+    pub fn flags(&self) -> u32 {
+        self.cfg.flags.load(core::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn is_host(&self) -> bool {

@@ -12,6 +12,10 @@
 #include <linux/rcupdate.h>
 #include <net/genetlink.h>
 #include <linux/skbuff.h>
+#include <linux/random.h>
+#include <linux/jiffies.h>
+#include <linux/math64.h>
+#include <linux/bottom_half.h>
 #include <net/netfilter/nf_conntrack.h>
 
 #include "vr_glue.h"
@@ -38,6 +42,33 @@ MODULE_PARM_DESC(vr_routes, "Route entries, IPv4 and IPv6 together (default 2621
 static unsigned int vr_rt_buckets = 16384;
 module_param(vr_rt_buckets, uint, 0444);
 MODULE_PARM_DESC(vr_rt_buckets, "Route-table buckets of 256 slots, 1 KiB each (default 16384, 16..1048576)");
+
+static unsigned int vr_flow_entries = 524288;
+module_param(vr_flow_entries, uint, 0444);
+MODULE_PARM_DESC(vr_flow_entries, "Flow table main area, a multiple of 4 (default 524288, 1024..16777216)");
+
+static unsigned int vr_oflow_entries = 0;
+module_param(vr_oflow_entries, uint, 0444);
+MODULE_PARM_DESC(vr_oflow_entries, "Flow table overflow area (default 0: about a fifth of vr_flow_entries, as TF)");
+
+static unsigned int vr_flow_hold_limit = 8192;
+module_param(vr_flow_hold_limit, uint, 0444);
+MODULE_PARM_DESC(vr_flow_hold_limit, "Most flows waiting for the agent's verdict at a time (default 8192, 1..1048576)");
+
+unsigned int vrg_param_flow_entries(void)
+{
+	return vr_flow_entries;
+}
+
+unsigned int vrg_param_oflow_entries(void)
+{
+	return vr_oflow_entries;
+}
+
+unsigned int vrg_param_flow_hold_limit(void)
+{
+	return vr_flow_hold_limit;
+}
 
 unsigned int vrg_param_interfaces(void)
 {
@@ -76,6 +107,9 @@ static const struct nla_policy vr_drop_stats_policy[VR_DROP_STATS_ATTR_MAX + 1] 
 static const struct nla_policy vr_vrf_stats_policy[VR_VRF_STATS_ATTR_MAX + 1] =
 	VR_VRF_STATS_POLICY_INIT;
 static const struct nla_policy vr_info_policy[VR_INFO_ATTR_MAX + 1] = VR_INFO_POLICY_INIT;
+static const struct nla_policy vr_flow_policy[VR_FLOW_ATTR_MAX + 1] = VR_FLOW_POLICY_INIT;
+static const struct nla_policy vr_flow_table_policy[VR_FLOW_TABLE_ATTR_MAX + 1] =
+	VR_FLOW_TABLE_POLICY_INIT;
 
 #define VR_OP(_cmd, _set, _SET, _flags) {				\
 		.cmd = VR_CMD_##_cmd,					\
@@ -111,6 +145,12 @@ static const struct genl_ops vr_ops[] = {
 	VR_OP(DROPSTATS_CLEAR, drop_stats, DROP_STATS, GENL_ADMIN_PERM),
 	VR_OP_DUMP(VRF_STATS_GET, vrf_stats, VRF_STATS),
 	VR_OP(INFO_GET, info, INFO, 0),
+	VR_OP(FLOW_NEW, flow, FLOW, GENL_ADMIN_PERM),
+	VR_OP(FLOW_DEL, flow, FLOW, GENL_ADMIN_PERM),
+	VR_OP_DUMP(FLOW_GET, flow, FLOW),
+	VR_OP(FLOW_FLUSH, flow, FLOW, GENL_ADMIN_PERM),
+	VR_OP(FLOW_TABLE_GET, flow_table, FLOW_TABLE, 0),
+	/* FLOW_MISS is a notification only: no op, so a request for it is -EOPNOTSUPP. */
 };
 
 static const struct genl_multicast_group vr_mcgrps[] = {
@@ -176,9 +216,10 @@ void vrg_info_errmsg(struct genl_info *info, const struct nlattr *bad, const cha
 		NL_SET_BAD_ATTR(info->extack, bad);
 }
 
-struct sk_buff *vrg_msg_new(size_t payload)
+/* `atomic`: called from the packet path (softirq), which must not sleep. */
+struct sk_buff *vrg_msg_new(size_t payload, bool atomic)
 {
-	return genlmsg_new(payload, GFP_KERNEL);
+	return genlmsg_new(payload, atomic ? GFP_ATOMIC : GFP_KERNEL);
 }
 
 void vrg_msg_free(struct sk_buff *skb)
@@ -202,11 +243,12 @@ void *vrg_notify_put(struct sk_buff *skb, u8 cmd)
 	return genlmsg_put(skb, 0, 0, &vr_family, 0, cmd);
 }
 
-void vrg_notify_send(struct sk_buff *skb, void *hdr, unsigned int group)
+void vrg_notify_send(struct sk_buff *skb, void *hdr, unsigned int group, bool atomic)
 {
 	genlmsg_end(skb, hdr);
-	/* no listener (-ESRCH) is not an error for a notification */
-	genlmsg_multicast(&vr_family, skb, 0, group, GFP_KERNEL);
+	/* no listener (-ESRCH) is not an error for a notification; a full listener socket
+	 * (-ENOBUFS) is the listener's to notice (its next recv fails with ENOBUFS) */
+	genlmsg_multicast(&vr_family, skb, 0, group, atomic ? GFP_ATOMIC : GFP_KERNEL);
 }
 
 bool vrg_has_listeners(unsigned int group)
@@ -356,6 +398,40 @@ void vrg_skb_to_host(struct sk_buff *skb, struct net_device *dev)
 	skb_reset_network_header(skb);
 	dev_sw_netstats_rx_add(dev, skb->len);
 	netif_rx(skb);
+}
+
+/* Whether the L4 checksum is left to offload (the field holds the pseudo-header sum). */
+bool vrg_skb_csum_partial(const struct sk_buff *skb)
+{
+	return skb->ip_summed == CHECKSUM_PARTIAL;
+}
+
+/* Before rewriting headers: a receive checksum over the old bytes would be wrong. */
+void vrg_skb_csum_invalidate(struct sk_buff *skb)
+{
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_NONE;
+}
+
+/* Seconds since boot, coarse (jiffies): flow ages. */
+u32 vrg_seconds(void)
+{
+	return (u32)div_u64(get_jiffies_64(), HZ);
+}
+
+u32 vrg_random_u32(void)
+{
+	return get_random_u32();
+}
+
+void vrg_local_bh_disable(void)
+{
+	local_bh_disable();
+}
+
+void vrg_local_bh_enable(void)
+{
+	local_bh_enable();
 }
 
 /* A new linear packet of `len` bytes (contents undefined), NULL without memory. */

@@ -35,6 +35,9 @@ unsigned int vrg_param_vrfs(void);
 unsigned int vrg_param_nexthops(void);
 unsigned int vrg_param_routes(void);
 unsigned int vrg_param_rt_buckets(void);
+unsigned int vrg_param_flow_entries(void);
+unsigned int vrg_param_oflow_entries(void);
+unsigned int vrg_param_flow_hold_limit(void);
 
 /* ---- generic netlink ---- */
 int vrg_genl_register(void);
@@ -42,12 +45,12 @@ void vrg_genl_unregister(void);
 u8 vrg_info_cmd(const struct genl_info *info);
 const struct nlattr *vrg_info_attr(const struct genl_info *info, int type);
 void vrg_info_errmsg(struct genl_info *info, const struct nlattr *bad, const char *msg);
-struct sk_buff *vrg_msg_new(size_t payload);
+struct sk_buff *vrg_msg_new(size_t payload, bool atomic);
 void vrg_msg_free(struct sk_buff *skb);
 void *vrg_reply_put(struct sk_buff *skb, struct genl_info *info, u8 cmd);
 int vrg_reply_send(struct sk_buff *skb, void *hdr, struct genl_info *info);
 void *vrg_notify_put(struct sk_buff *skb, u8 cmd);
-void vrg_notify_send(struct sk_buff *skb, void *hdr, unsigned int group);
+void vrg_notify_send(struct sk_buff *skb, void *hdr, unsigned int group, bool atomic);
 bool vrg_has_listeners(unsigned int group);
 void *vrg_dump_put(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd);
 u8 vrg_dump_cmd(struct netlink_callback *cb);
@@ -74,6 +77,12 @@ bool vrg_skb_adjust_head(struct sk_buff *skb, int delta);
 void vrg_skb_xmit(struct sk_buff *skb, struct net_device *dev, unsigned int l3_offset);
 void vrg_skb_to_host(struct sk_buff *skb, struct net_device *dev);
 struct sk_buff *vrg_skb_alloc(unsigned int len);
+bool vrg_skb_csum_partial(const struct sk_buff *skb);
+void vrg_skb_csum_invalidate(struct sk_buff *skb);
+u32 vrg_seconds(void);
+u32 vrg_random_u32(void);
+void vrg_local_bh_disable(void);
+void vrg_local_bh_enable(void);
 unsigned int vrg_cpu_id(void);
 unsigned int vrg_nr_cpu_ids(void);
 

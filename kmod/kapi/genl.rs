@@ -6,6 +6,7 @@
 //! bad read.
 
 use crate::kapi::emsgsize;
+use crate::kapi::percpu::PacketCtx;
 use crate::sys;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -142,7 +143,7 @@ impl<'a> Request<'a> {
 
     /// A reply to this request carrying command `cmd`.
     pub fn reply(&self, cmd: u8, payload: usize) -> Result<Reply<'a>> {
-        let mut msg = Msg::alloc(payload)?;
+        let mut msg = Msg::alloc(payload, false)?;
         // SAFETY: `msg.skb` is a fresh message skb; `info` is valid.
         let hdr = unsafe { sys::vrg_reply_put(msg.skb.as_ptr(), self.info.as_ptr(), cmd) };
         if hdr.is_null() {
@@ -161,9 +162,9 @@ pub struct Msg {
 }
 
 impl Msg {
-    fn alloc(payload: usize) -> Result<Msg> {
-        // SAFETY: plain allocation (GFP_KERNEL, process context).
-        let skb = NonNull::new(unsafe { sys::vrg_msg_new(payload) }).ok_or(ENOMEM)?;
+    fn alloc(payload: usize, atomic: bool) -> Result<Msg> {
+        // SAFETY: plain allocation; GFP_ATOMIC when `atomic` (the packet path).
+        let skb = NonNull::new(unsafe { sys::vrg_msg_new(payload, atomic) }).ok_or(ENOMEM)?;
         Ok(Msg { skb, hdr: core::ptr::null_mut(), owned: true })
     }
 
@@ -248,27 +249,42 @@ impl Reply<'_> {
     }
 }
 
-/// A multicast notification (`config` group) under construction; freed if dropped unsent.
+/// A multicast notification under construction; freed if dropped unsent.
 pub struct Notification {
     msg: Msg,
     group: u32,
+    atomic: bool,
+}
+
+/// Whether anyone listens on `group`.
+pub fn has_listeners(group: u32) -> bool {
+    // SAFETY: reads the family's listener state; no preconditions.
+    unsafe { sys::vrg_has_listeners(group) }
 }
 
 impl Notification {
     /// None when nobody listens on `group` (nothing to build) or without memory.
     pub fn new(group: u32, cmd: u8, payload: usize) -> Option<Notification> {
-        // SAFETY: reads the family's listener state; no preconditions.
-        if !unsafe { sys::vrg_has_listeners(group) } {
+        Self::build(group, cmd, payload, false)
+    }
+
+    /// Like `new`, from the packet path: allocates without sleeping.
+    pub fn from_packet_path(group: u32, cmd: u8, payload: usize, _ctx: &PacketCtx) -> Option<Notification> {
+        Self::build(group, cmd, payload, true)
+    }
+
+    fn build(group: u32, cmd: u8, payload: usize, atomic: bool) -> Option<Notification> {
+        if !has_listeners(group) {
             return None;
         }
-        let mut msg = Msg::alloc(payload).ok()?;
+        let mut msg = Msg::alloc(payload, atomic).ok()?;
         // SAFETY: `msg.skb` is a fresh message skb.
         let hdr = unsafe { sys::vrg_notify_put(msg.skb.as_ptr(), cmd) };
         if hdr.is_null() {
             return None;
         }
         msg.hdr = hdr;
-        Some(Notification { msg, group })
+        Some(Notification { msg, group, atomic })
     }
 
     pub fn msg(&mut self) -> &mut Msg {
@@ -278,7 +294,7 @@ impl Notification {
     pub fn send(mut self) {
         self.msg.owned = false;
         // SAFETY: the skb holds one finished genl message; genlmsg_multicast takes it.
-        unsafe { sys::vrg_notify_send(self.msg.skb.as_ptr(), self.msg.hdr, self.group) };
+        unsafe { sys::vrg_notify_send(self.msg.skb.as_ptr(), self.msg.hdr, self.group, self.atomic) };
     }
 }
 

@@ -7,6 +7,7 @@ pub mod genl;
 pub mod global;
 pub mod netdev;
 pub mod params;
+pub mod parking;
 pub mod percpu;
 pub mod rcu;
 pub mod rtnl;

@@ -15,6 +15,12 @@ pub struct Params {
     pub routes: u32,
     /// `vr_rt_buckets`: route-table buckets (256 slots each).
     pub rt_buckets: u32,
+    /// `vr_flow_entries`: flow table main area.
+    pub flow_entries: u32,
+    /// `vr_oflow_entries`: flow table overflow area (0 at load: about a fifth of the main).
+    pub oflow_entries: u32,
+    /// `vr_flow_hold_limit`: most Hold entries at a time.
+    pub flow_hold_limit: u32,
 }
 
 pub fn get() -> Params {
@@ -26,6 +32,9 @@ pub fn get() -> Params {
             nexthops: sys::vrg_param_nexthops(),
             routes: sys::vrg_param_routes(),
             rt_buckets: sys::vrg_param_rt_buckets(),
+            flow_entries: sys::vrg_param_flow_entries(),
+            oflow_entries: sys::vrg_param_oflow_entries(),
+            flow_hold_limit: sys::vrg_param_flow_hold_limit(),
         }
     }
 }

@@ -101,6 +101,34 @@ impl PacketCtx {
     pub(crate) unsafe fn assume() -> PacketCtx {
         PacketCtx { _private: () }
     }
+
+    /// Runs `f` from process context as the packet path runs: bottom halves off, so it
+    /// stays on this CPU and no packet on this CPU can interrupt it (the flow table's
+    /// writers rely on that), under an RCU read lock.
+    pub fn with_bh_off<R>(f: impl FnOnce(&PacketCtx, &crate::kapi::rcu::Guard) -> R) -> R {
+        // SAFETY: no preconditions in process context; paired below.
+        unsafe { sys::vrg_local_bh_disable() };
+        let ctx = PacketCtx { _private: () };
+        let r = {
+            let guard = crate::kapi::rcu::Guard::new();
+            f(&ctx, &guard)
+        };
+        // SAFETY: paired with the disable above, on this task.
+        unsafe { sys::vrg_local_bh_enable() };
+        r
+    }
+}
+
+/// Seconds since boot (coarse): flow ages.
+pub fn seconds() -> u32 {
+    // SAFETY: reads jiffies; no preconditions.
+    unsafe { sys::vrg_seconds() }
+}
+
+/// A random value (the flow hash seed).
+pub fn random_u32() -> u32 {
+    // SAFETY: no preconditions.
+    unsafe { sys::vrg_random_u32() }
 }
 
 pub struct PerCpu<T: Zeroable> {

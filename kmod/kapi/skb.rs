@@ -29,7 +29,7 @@ impl Skb {
         Some(skb)
     }
 
-    fn into_raw(self) -> *mut sys::SkBuff {
+    pub(crate) fn into_raw(self) -> *mut sys::SkBuff {
         let p = self.ptr.as_ptr();
         core::mem::forget(self);
         p
@@ -63,6 +63,18 @@ impl Skb {
     pub fn adjust_head(&mut self, delta: i32) -> bool {
         // SAFETY: we own the skb; the glue checks headroom and length.
         unsafe { sys::vrg_skb_adjust_head(self.ptr.as_ptr(), delta) }
+    }
+
+    /// Whether the L4 checksum is left to offload (CHECKSUM_PARTIAL).
+    pub fn csum_partial(&self) -> bool {
+        // SAFETY: `ptr` is a valid skb we own.
+        unsafe { sys::vrg_skb_csum_partial(self.ptr.as_ptr()) }
+    }
+
+    /// Drops a receive checksum (CHECKSUM_COMPLETE) before headers are rewritten.
+    pub fn csum_invalidate(&mut self) {
+        // SAFETY: `ptr` is a valid skb we own.
+        unsafe { sys::vrg_skb_csum_invalidate(self.ptr.as_ptr()) }
     }
 
     /// Frees a packet that was used up, not dropped (it does not show as a drop).

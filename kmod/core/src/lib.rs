@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The datapath core of vrouter.ko, free of any OS: packet parsing and header builders,
-//! the per-VRF route tables (longest-prefix match) and nexthop resolution.
+//! the per-VRF route tables (longest-prefix match), nexthop resolution and the flow table.
 //!
 //! The kernel module compiles these same files (`#[path = "core/src"] mod vrcore { .. }`
 //! in kmod/vrouter_mod.rs), so the rules of kernel code hold here: no `std`, no `alloc`
@@ -13,6 +13,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod flow;
 pub mod nexthop;
 pub mod packet;
 pub mod route;

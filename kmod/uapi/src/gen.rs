@@ -165,6 +165,10 @@ pub fn ynl_spec() -> String {
         let list = all.join(", ");
         let _ = writeln!(y, "    -\n      name: {}\n      value: {}", ynl_name(c.name), c.id);
         let _ = writeln!(y, "      doc: {}\n      attribute-set: {}", yaml_str(c.doc), c.set);
+        if let Some(group) = c.event {
+            let _ = writeln!(y, "      event:\n        attributes: [ {list} ]\n      mcgrp: {group}");
+            continue;
+        }
         if c.admin {
             let _ = writeln!(y, "      flags: [ admin-perm ]");
         }

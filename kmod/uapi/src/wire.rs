@@ -139,6 +139,8 @@ pub struct CmdDef {
     pub set: &'static str,
     pub admin: bool,
     pub dump: bool,
+    /// A notification the kernel sends on this multicast group (never a request).
+    pub event: Option<&'static str>,
     pub doc: &'static str,
 }
 
@@ -260,6 +262,41 @@ pub const RT_FLAG_NAMES: &[(u32, &str)] = &[
     (rt_flag::TRAP_ARP, "Trap ARP"),
     (rt_flag::FLOOD_ARP, "Flood ARP"),
 ];
+
+// Flow actions, numbered as in TF (`vr_flow.h`), with `flow -l` letters.
+enum_def!(flow_action, "flow-action", flags = false, {
+    DROP = 0 => "D";
+    HOLD = 1 => "H";
+    FORWARD = 2 => "F";
+    NAT = 3 => "N";
+});
+
+// Flow flags (TF bit values). The NAT bits say which fields the entry rewrites from its
+// reverse entry's key; the rest are kept by the kernel.
+enum_def!(flow_flag, "flow-flags", flags = true, {
+    ACTIVE = 0x1 => "A";
+    SNAT = 0x2 => "S";
+    SPAT = 0x4 => "Ps";
+    DNAT = 0x8 => "D";
+    DPAT = 0x10 => "Pd";
+    NEW_FLOW = 0x200 => "N";
+    EVICT_CANDIDATE = 0x400 => "Ec";
+    RFLOW_VALID = 0x1000 => "R";
+});
+
+/// Flags userspace may set on FLOW_NEW: the NAT rewrites.
+pub const FLOW_FLAGS_SETTABLE: u32 = flow_flag::SNAT | flow_flag::SPAT | flow_flag::DNAT | flow_flag::DPAT;
+
+// TCP state the datapath tracks per entry, for its own direction (the `r` letters of
+// `flow -l` are the reverse entry's). Bit values as TF's `fe_tcp_flags`.
+enum_def!(flow_tcp, "flow-tcp", flags = true, {
+    FIN = 0x1 => "F";
+    HALF_CLOSE = 0x2 => "C";
+    SYN = 0x8 => "S";
+    ESTABLISHED = 0x20 => "E";
+    RST = 0x80 => "R";
+    DEAD = 0x8000 => "D";
+});
 
 // Why a packet was dropped. Values are indexes into DROPSTATS counters; the order is the
 // print order of TF's `dropstats`, the display strings its labels.
@@ -511,6 +548,83 @@ attr_set!(info_attr, "info", {
     CPUS = 12 : U32;
 });
 
+attr_set!(flow_attr, "flow", {
+    /// Entry index in the flow table (main area first, then overflow).
+    INDEX = 1 : U32;
+    /// Generation of the entry at INDEX: bumped each time the slot is reused, so a
+    /// verdict for a flow that is gone is refused.
+    GEN = 2 : U32;
+    /// Key: VRF of the packet.
+    VRF = 3 : U32;
+    /// Key: address family.
+    FAMILY = 4 : U32, enum "addr-family";
+    /// Key: IP protocol.
+    PROTO = 5 : U8;
+    /// Key: source address, network byte order (4 bytes for AF_INET, 16 for AF_INET6).
+    SRC = 6 : Binary { max: 16 };
+    /// Key: destination address, network byte order.
+    DST = 7 : Binary { max: 16 };
+    /// Key: source port (ICMP echo request: the identifier), host order.
+    SPORT = 8 : U16;
+    /// Key: destination port (ICMP echo reply: the identifier), host order.
+    DPORT = 9 : U16;
+    /// Action.
+    ACTION = 10 : U32, enum "flow-action";
+    /// Flags (NAT rewrites on FLOW_NEW; all flags in replies).
+    FLAGS = 11 : U32, enum "flow-flags";
+    /// Drop reason of a Drop flow (a drop-reason value; Flow Action Drop when absent).
+    DROP_REASON = 12 : U32, enum "drop-reason";
+    /// Index of the reverse entry (u32 max: none).
+    RINDEX = 13 : U32;
+    /// TCP state of this direction (read only).
+    TCP_FLAGS = 14 : U32, enum "flow-tcp";
+    /// Padding for 64-bit counters.
+    PAD = 15 : Pad;
+    /// Packets that matched the entry (read only).
+    PACKETS = 16 : U64;
+    /// Bytes that matched the entry (read only).
+    BYTES = 17 : U64;
+    /// Seconds since the entry last matched a packet, or since it was made (read only).
+    AGE = 18 : U32;
+    /// Vif the packet that made a Hold entry came in on (read only).
+    VIF = 19 : U32;
+    /// Packets queued on a Hold entry (read only).
+    QUEUED = 20 : U32;
+});
+
+attr_set!(flow_table_attr, "flow-table", {
+    /// Padding for 64-bit counters.
+    PAD = 1 : Pad;
+    /// Main-area entries (vr_flow_entries).
+    ENTRIES = 2 : U32;
+    /// Overflow-area entries (vr_oflow_entries).
+    OFLOW_ENTRIES = 3 : U32;
+    /// Bytes per entry.
+    ENTRY_SIZE = 4 : U32;
+    /// Most Hold entries at a time (vr_flow_hold_limit).
+    HOLD_LIMIT = 5 : U32;
+    /// Entries in use (any action).
+    USED = 6 : U32;
+    /// Hold entries in use.
+    HOLD = 7 : U32;
+    /// Overflow entries in use.
+    OFLOW_USED = 8 : U32;
+    /// Entries made by the datapath on a miss (Hold).
+    CREATED = 9 : U64;
+    /// Entries made over netlink.
+    ADDED = 10 : U64;
+    /// Entries removed (netlink, flush, eviction).
+    DELETED = 11 : U64;
+    /// Verdicts and updates applied to existing entries.
+    CHANGED = 12 : U64;
+    /// Dead TCP entries reused before they were deleted.
+    EVICTED = 13 : U64;
+    /// Flow misses announced on the flows group.
+    MISSES = 14 : U64;
+    /// Created entries per CPU: one u64 (host order) per possible CPU.
+    CREATED_PER_CPU = 15 : Binary { max: 4096 };
+});
+
 pub static ATTR_SETS: &[&AttrSet] = &[
     &vif_attr::SET,
     &vif_stats_attr::SET,
@@ -519,6 +633,8 @@ pub static ATTR_SETS: &[&AttrSet] = &[
     &drop_stats_attr::SET,
     &vrf_stats_attr::SET,
     &info_attr::SET,
+    &flow_attr::SET,
+    &flow_table_attr::SET,
 ];
 pub static ENUMS: &[&EnumDef] = &[
     &vif_type::DEF,
@@ -529,6 +645,9 @@ pub static ENUMS: &[&EnumDef] = &[
     &rt_flag::DEF,
     &drop_reason::DEF,
     &vrf_stat::DEF,
+    &flow_action::DEF,
+    &flow_flag::DEF,
+    &flow_tcp::DEF,
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -548,35 +667,54 @@ pub mod cmd {
     pub const DROPSTATS_CLEAR: u8 = 11;
     pub const VRF_STATS_GET: u8 = 12;
     pub const INFO_GET: u8 = 13;
+    pub const FLOW_NEW: u8 = 14;
+    pub const FLOW_DEL: u8 = 15;
+    pub const FLOW_GET: u8 = 16;
+    pub const FLOW_FLUSH: u8 = 17;
+    pub const FLOW_TABLE_GET: u8 = 18;
+    /// Kernel to agent only, on the flows group: a Hold entry was made.
+    pub const FLOW_MISS: u8 = 19;
 }
 
 pub static COMMANDS: &[CmdDef] = &[
-    CmdDef { name: "VIF_NEW", id: cmd::VIF_NEW, set: "vif", admin: true, dump: false,
+    CmdDef { name: "VIF_NEW", id: cmd::VIF_NEW, set: "vif", admin: true, dump: false, event: None,
              doc: "Attach a net_device as a vif (or create the vhost device for a host vif)." },
-    CmdDef { name: "VIF_DEL", id: cmd::VIF_DEL, set: "vif", admin: true, dump: false,
+    CmdDef { name: "VIF_DEL", id: cmd::VIF_DEL, set: "vif", admin: true, dump: false, event: None,
              doc: "Detach a vif, by index or by name." },
-    CmdDef { name: "VIF_GET", id: cmd::VIF_GET, set: "vif", admin: false, dump: true,
+    CmdDef { name: "VIF_GET", id: cmd::VIF_GET, set: "vif", admin: false, dump: true, event: None,
              doc: "Get one vif by index or name, or dump them all." },
-    CmdDef { name: "NH_NEW", id: cmd::NH_NEW, set: "nh", admin: true, dump: false,
+    CmdDef { name: "NH_NEW", id: cmd::NH_NEW, set: "nh", admin: true, dump: false, event: None,
              doc: "Create a nexthop, or replace the one with that id." },
-    CmdDef { name: "NH_DEL", id: cmd::NH_DEL, set: "nh", admin: true, dump: false,
+    CmdDef { name: "NH_DEL", id: cmd::NH_DEL, set: "nh", admin: true, dump: false, event: None,
              doc: "Delete a nexthop that nothing references (not the discard nexthop 0)." },
-    CmdDef { name: "NH_GET", id: cmd::NH_GET, set: "nh", admin: false, dump: true,
+    CmdDef { name: "NH_GET", id: cmd::NH_GET, set: "nh", admin: false, dump: true, event: None,
              doc: "Get one nexthop by id, or dump them all." },
-    CmdDef { name: "RT_NEW", id: cmd::RT_NEW, set: "rt", admin: true, dump: false,
+    CmdDef { name: "RT_NEW", id: cmd::RT_NEW, set: "rt", admin: true, dump: false, event: None,
              doc: "Add a route, or replace the route with the same vrf, prefix and length. Announced on the config group." },
-    CmdDef { name: "RT_DEL", id: cmd::RT_DEL, set: "rt", admin: true, dump: false,
+    CmdDef { name: "RT_DEL", id: cmd::RT_DEL, set: "rt", admin: true, dump: false, event: None,
              doc: "Delete a route; its addresses fall back to the covering route. Announced on the config group." },
-    CmdDef { name: "RT_GET", id: cmd::RT_GET, set: "rt", admin: false, dump: true,
+    CmdDef { name: "RT_GET", id: cmd::RT_GET, set: "rt", admin: false, dump: true, event: None,
              doc: "Longest-prefix match of prefix/prefix-len in a VRF; dump: every route of one VRF and family." },
-    CmdDef { name: "DROPSTATS_GET", id: cmd::DROPSTATS_GET, set: "drop-stats", admin: false, dump: false,
+    CmdDef { name: "DROPSTATS_GET", id: cmd::DROPSTATS_GET, set: "drop-stats", admin: false, dump: false, event: None,
              doc: "Drop counters per reason, summed over CPUs or of one CPU." },
-    CmdDef { name: "DROPSTATS_CLEAR", id: cmd::DROPSTATS_CLEAR, set: "drop-stats", admin: true, dump: false,
+    CmdDef { name: "DROPSTATS_CLEAR", id: cmd::DROPSTATS_CLEAR, set: "drop-stats", admin: true, dump: false, event: None,
              doc: "Reset the drop counters of every CPU." },
-    CmdDef { name: "VRF_STATS_GET", id: cmd::VRF_STATS_GET, set: "vrf-stats", admin: false, dump: true,
+    CmdDef { name: "VRF_STATS_GET", id: cmd::VRF_STATS_GET, set: "vrf-stats", admin: false, dump: true, event: None,
              doc: "Counters of one VRF; dump: every VRF with routes or non-zero counters." },
-    CmdDef { name: "INFO_GET", id: cmd::INFO_GET, set: "info", admin: false, dump: false,
+    CmdDef { name: "INFO_GET", id: cmd::INFO_GET, set: "info", admin: false, dump: false, event: None,
              doc: "Module version, table limits and usage." },
+    CmdDef { name: "FLOW_NEW", id: cmd::FLOW_NEW, set: "flow", admin: true, dump: false, event: None,
+             doc: "Without index: add an entry for the key. With index and gen: set the verdict of that entry (a Hold entry releases its queued packets)." },
+    CmdDef { name: "FLOW_DEL", id: cmd::FLOW_DEL, set: "flow", admin: true, dump: false, event: None,
+             doc: "Delete the entry at index (gen, when given, must match); its queued packets are dropped." },
+    CmdDef { name: "FLOW_GET", id: cmd::FLOW_GET, set: "flow", admin: false, dump: true, event: None,
+             doc: "Get the entry at index, or the one with the given key; dump: every entry in use." },
+    CmdDef { name: "FLOW_FLUSH", id: cmd::FLOW_FLUSH, set: "flow", admin: true, dump: false, event: None,
+             doc: "Delete every entry." },
+    CmdDef { name: "FLOW_TABLE_GET", id: cmd::FLOW_TABLE_GET, set: "flow-table", admin: false, dump: false, event: None,
+             doc: "Flow table sizes, usage and counters." },
+    CmdDef { name: "FLOW_MISS", id: cmd::FLOW_MISS, set: "flow", admin: false, dump: false, event: Some(MCGRP_FLOWS),
+             doc: "Notification on the flows group: a packet missed the table and a Hold entry (index, gen, key, vif) waits for a verdict." },
 ];
 
 /// Module version reported by INFO_GET (kept equal to the workspace version by a test).
@@ -588,6 +726,13 @@ pub const DEFAULT_VRFS: u32 = 4096;
 pub const DEFAULT_NEXTHOPS: u32 = 65536;
 pub const DEFAULT_ROUTES: u32 = 262144;
 pub const DEFAULT_RT_BUCKETS: u32 = 16384;
+/// Flow table main area (TF: 512K), overflow area (TF: ~20% of it) and Hold limit.
+pub const DEFAULT_FLOW_ENTRIES: u32 = 524288;
+pub const DEFAULT_FLOW_HOLD_LIMIT: u32 = 8192;
+/// Packets a Hold entry queues until its verdict (TF: 3).
+pub const FLOW_QUEUE_MAX: usize = 3;
+/// RINDEX value meaning "no reverse entry".
+pub const FLOW_INDEX_NONE: u32 = u32::MAX;
 
 /// The vRouter's MAC: pods use it as their gateway's MAC.
 pub const VROUTER_MAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x00];
