@@ -1,6 +1,8 @@
-//! Route batches: many RT_NEW / RT_DEL requests concatenated in one buffer and sent with
-//! one `sendmsg`, each with NLM_F_ACK and its own sequence number; the acks are collected
-//! with `recvmmsg`, so a batch costs a handful of system calls whatever its size.
+//! Batches (routes, flows): many requests concatenated in one buffer and sent with one
+//! `sendmsg`, each with NLM_F_ACK and its own sequence number; the acks (and the replies of
+//! requests that have one, e.g. FLOW_NEW) are collected with `recvmmsg` and matched to
+//! their request by sequence number, so a batch costs a handful of system calls whatever
+//! its size.
 //!
 //! The kernel handles a netlink write synchronously, in the writer's context: when `send`
 //! returns, every ack of the batch is queued on the socket, or was dropped because the
@@ -22,7 +24,7 @@ const NLMSG_ERROR: u16 = 2;
 /// Estimated receive-buffer charge of one queued ack (its skb's truesize): a small message
 /// in a kmalloc'ed head plus `sk_buff` and `skb_shared_info`. Measured at 832 bytes on
 /// Linux 6.18 for acks with or without extack text; rounded up for margin.
-const ACK_COST: usize = 1024;
+pub(crate) const ACK_COST: usize = 1024;
 /// Upper bound of one encoded route request (IPv6 with label and MAC is 108 bytes).
 const MSG_MAX: usize = 128;
 /// recvmmsg slots per call and bytes per slot (an error ack with extack is ~200 bytes).
@@ -69,8 +71,23 @@ pub(crate) fn frame(buf: &mut Vec<u8>, family: u16, flags: u16, seq: u32, cmd: u
 
 /// A request that can travel in a batch.
 pub(crate) trait Framed {
+    /// Upper bound of one encoded request, in bytes.
+    const MSG_MAX: usize = MSG_MAX;
+    /// Receive-buffer charge of what the kernel answers: the ack, plus the reply for
+    /// requests that have one.
+    const RX_COST: usize = ACK_COST;
+
     /// Appends the request with NLM_F_ACK and sequence number `seq`.
     fn frame(&self, buf: &mut Vec<u8>, family: u16, seq: u32);
+}
+
+impl<T: Framed> Framed for &T {
+    const MSG_MAX: usize = T::MSG_MAX;
+    const RX_COST: usize = T::RX_COST;
+
+    fn frame(&self, buf: &mut Vec<u8>, family: u16, seq: u32) {
+        (*self).frame(buf, family, seq)
+    }
 }
 
 impl Framed for RouteOp {
@@ -93,7 +110,7 @@ pub(crate) fn grow_buffer(sock: &Socket, force: libc::c_int, plain: libc::c_int,
     get_int(fd, plain).unwrap_or(0)
 }
 
-fn set_int(fd: RawFd, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
+pub(crate) fn set_int(fd: RawFd, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
     // SAFETY: `v` outlives the call and the length passed is its size.
     let r = unsafe {
         libc::setsockopt(
@@ -111,7 +128,7 @@ fn set_int(fd: RawFd, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
     }
 }
 
-fn get_int(fd: RawFd, name: libc::c_int) -> io::Result<usize> {
+pub(crate) fn get_int(fd: RawFd, name: libc::c_int) -> io::Result<usize> {
     let mut v: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: `v` and `len` are valid for writes and `len` holds the size of `v`.
@@ -177,6 +194,12 @@ impl AckReader {
     }
 }
 
+/// Where the replies of a batch go.
+struct Sink<'a> {
+    family: u16,
+    on_reply: &'a mut dyn FnMut(usize, &[u8]),
+}
+
 /// The acks of one batch in flight: requests `first_seq..first_seq + n`, which are inputs
 /// `first_index..first_index + n`.
 pub(crate) struct Pending {
@@ -191,15 +214,21 @@ impl Pending {
         Pending { first_seq, first_index, acked: vec![false; n], missing: n }
     }
 
-    /// Accounts for the acks in one received datagram.
-    pub(crate) fn take(&mut self, datagram: &[u8], report: &mut BatchReport) {
+    /// Accounts for the acks in one received datagram; replies of `family` (which come
+    /// before their request's ack) go to `on_reply` with their input index and their
+    /// payload after the netlink header.
+    pub(crate) fn take(&mut self, datagram: &[u8], family: u16, report: &mut BatchReport, on_reply: &mut dyn FnMut(usize, &[u8])) {
         for m in messages(datagram) {
-            if m.kind != NLMSG_ERROR || m.payload.len() < 4 {
-                continue;
-            }
             let i = m.seq.wrapping_sub(self.first_seq) as usize;
             if i >= self.acked.len() || self.acked[i] {
                 continue; // not one of ours (or a duplicate)
+            }
+            if m.kind == family {
+                on_reply(self.first_index + i, m.payload);
+                continue;
+            }
+            if m.kind != NLMSG_ERROR || m.payload.len() < 4 {
+                continue;
             }
             self.acked[i] = true;
             self.missing -= 1;
@@ -225,7 +254,7 @@ impl Pending {
     }
 }
 
-fn wait_readable(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
+pub(crate) fn wait_readable(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
     let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
     loop {
         // SAFETY: one valid pollfd.
@@ -241,23 +270,23 @@ fn wait_readable(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
 }
 
 impl Client {
-    /// Sizes the socket buffers for batches of `want` requests; returns the number of
-    /// requests per batch that fits (acks in the receive buffer) and the most bytes one
-    /// write may carry.
-    fn size_batches(&mut self, want: usize) -> (usize, usize) {
+    /// Sizes the socket buffers for batches of `want` requests of at most `msg_max` bytes
+    /// whose answers cost `rx_cost` each; returns the number of requests per batch that
+    /// fits (answers in the receive buffer) and the most bytes one write may carry.
+    fn size_batches(&mut self, want: usize, msg_max: usize, rx_cost: usize) -> (usize, usize) {
         let want = want.max(1);
         let (rcv, snd) = match self.batch_bufs {
-            Some((r, s)) if r >= want * ACK_COST => (r, s),
+            Some((r, s)) if r >= want * rx_cost && s >= want * msg_max + 4096 => (r, s),
             _ => {
-                let r = grow_buffer(&self.sock, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, want * ACK_COST);
-                let s = grow_buffer(&self.sock, libc::SO_SNDBUFFORCE, libc::SO_SNDBUF, want * MSG_MAX + 4096);
+                let r = grow_buffer(&self.sock, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, want * rx_cost);
+                let s = grow_buffer(&self.sock, libc::SO_SNDBUFFORCE, libc::SO_SNDBUF, want * msg_max + 4096);
                 self.batch_bufs = Some((r, s));
                 (r, s)
             }
         };
         // netlink refuses a write longer than sk_sndbuf - 32
-        let max_bytes = snd.saturating_sub(64).max(MSG_MAX);
-        (want.min((rcv / ACK_COST).max(1)), max_bytes)
+        let max_bytes = snd.saturating_sub(64).max(msg_max);
+        (want.min((rcv / rx_cost).max(1)), max_bytes)
     }
 
     /// Sends route additions and deletions in batches of at most `batch` requests (fewer
@@ -270,10 +299,23 @@ impl Client {
     }
 
     pub(crate) fn batch<T: Framed, I: IntoIterator<Item = T>>(&mut self, ops: I, batch: usize, family: u16) -> Result<BatchReport> {
-        let (mut per, max_bytes) = self.size_batches(batch);
+        self.batch_with(ops, batch, family, &mut |_, _| {})
+    }
+
+    /// [`Client::batch`] that also hands every reply (a message of `family` answering one
+    /// of the requests) to `on_reply`, with the request's input index.
+    pub(crate) fn batch_with<T: Framed, I: IntoIterator<Item = T>>(
+        &mut self,
+        ops: I,
+        batch: usize,
+        family: u16,
+        on_reply: &mut dyn FnMut(usize, &[u8]),
+    ) -> Result<BatchReport> {
+        let (mut per, max_bytes) = self.size_batches(batch, T::MSG_MAX, T::RX_COST);
         let mut report = BatchReport::default();
         let mut reader = AckReader::new();
-        let mut buf = Vec::with_capacity(per.saturating_mul(MSG_MAX).min(max_bytes) + MSG_MAX);
+        let mut buf = Vec::with_capacity(per.saturating_mul(T::MSG_MAX).min(max_bytes) + T::MSG_MAX);
+        let mut sink = Sink { family, on_reply };
         let (mut first_index, mut first_seq, mut n) = (0usize, 0u32, 0usize);
         for (i, op) in ops.into_iter().enumerate() {
             let seq = self.next_seq();
@@ -282,7 +324,7 @@ impl Client {
                 first_seq = seq;
             } else if seq != first_seq.wrapping_add(n as u32) {
                 // the sequence wrapped past 0 (skipped): close the batch before this request
-                if let Err(e) = self.flush(&buf, Pending::new(first_seq, first_index, n), &mut reader, &mut report, &mut per) {
+                if let Err(e) = self.flush(&buf, Pending::new(first_seq, first_index, n), &mut reader, &mut sink, &mut report, &mut per) {
                     report.aborted = Some((first_index, e));
                     return Ok(report);
                 }
@@ -293,8 +335,8 @@ impl Client {
             }
             op.frame(&mut buf, family, seq);
             n += 1;
-            if n >= per || buf.len() + MSG_MAX > max_bytes {
-                if let Err(e) = self.flush(&buf, Pending::new(first_seq, first_index, n), &mut reader, &mut report, &mut per) {
+            if n >= per || buf.len() + T::MSG_MAX > max_bytes {
+                if let Err(e) = self.flush(&buf, Pending::new(first_seq, first_index, n), &mut reader, &mut sink, &mut report, &mut per) {
                     report.aborted = Some((first_index, e));
                     return Ok(report);
                 }
@@ -303,7 +345,7 @@ impl Client {
             }
         }
         if n > 0 {
-            if let Err(e) = self.flush(&buf, Pending::new(first_seq, first_index, n), &mut reader, &mut report, &mut per) {
+            if let Err(e) = self.flush(&buf, Pending::new(first_seq, first_index, n), &mut reader, &mut sink, &mut report, &mut per) {
                 report.aborted = Some((first_index, e));
             }
         }
@@ -317,6 +359,7 @@ impl Client {
         buf: &[u8],
         mut pending: Pending,
         reader: &mut AckReader,
+        sink: &mut Sink<'_>,
         report: &mut BatchReport,
         per: &mut usize,
     ) -> Result<()> {
@@ -333,7 +376,7 @@ impl Client {
                 },
                 Ok(k) => {
                     for d in 0..k {
-                        pending.take(reader.datagram(d), report);
+                        pending.take(reader.datagram(d), sink.family, report, sink.on_reply);
                     }
                 }
                 Err(e) if e.raw_os_error() == Some(ENOBUFS) => overrun = true,
@@ -418,15 +461,53 @@ mod tests {
         out
     }
 
+    impl Pending {
+        fn take_acks(&mut self, datagram: &[u8], report: &mut BatchReport) {
+            self.take(datagram, 0x1234, report, &mut |i, _| panic!("reply for input {i} in an ack-only test"));
+        }
+    }
+
+    /// A message of `kind` as the kernel sends it: header, then `payload`.
+    fn message(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&((16 + payload.len()) as u32).to_ne_bytes());
+        out.extend_from_slice(&kind.to_ne_bytes());
+        out.extend_from_slice(&0u16.to_ne_bytes());
+        out.extend_from_slice(&seq.to_ne_bytes());
+        out.extend_from_slice(&0u32.to_ne_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[test]
+    fn replies_go_to_their_request_by_sequence_number() {
+        let mut report = BatchReport::default();
+        let mut p = Pending::new(500, 20, 3);
+        // one datagram: reply 0, ack 0, a stranger's reply, reply 2, ack 2; then ack 1
+        let mut d = message(0x1234, 500, &[14, 1, 0, 0, 7, 0, 0, 0]);
+        d.extend(ack(500, 0, None));
+        d.extend(message(0x1234, 77, &[14, 1, 0, 0, 9, 0, 0, 0]));
+        d.extend(message(0x1234, 502, &[14, 1, 0, 0, 8, 0, 0, 0]));
+        d.extend(ack(502, 0, None));
+        let mut got = Vec::new();
+        p.take(&d, 0x1234, &mut report, &mut |i, payload| got.push((i, payload.to_vec())));
+        p.take(&ack(501, 17, Some("exists")), 0x1234, &mut report, &mut |_, _| panic!("no reply here"));
+        assert_eq!(got, [(20, vec![14, 1, 0, 0, 7, 0, 0, 0]), (22, vec![14, 1, 0, 0, 8, 0, 0, 0])]);
+        assert_eq!((report.ok, p.missing), (2, 0));
+        assert_eq!(report.failed[0].index, 21);
+        // a reply after its request's ack is a duplicate: ignored
+        p.take(&message(0x1234, 500, &[0; 4]), 0x1234, &mut report, &mut |_, _| panic!("late reply"));
+    }
+
     #[test]
     fn acks_are_matched_by_sequence_number() {
         let mut report = BatchReport::default();
         let mut p = Pending::new(u32::MAX - 1, 1000, 4); // wraps: MAX-1, MAX, 0, 1
-        p.take(&ack(u32::MAX - 1, 0, None), &mut report);
-        p.take(&ack(u32::MAX, 2, Some("no such route")), &mut report);
-        p.take(&ack(7, 0, None), &mut report); // someone else's
-        p.take(&ack(u32::MAX - 1, 0, None), &mut report); // duplicate
-        p.take(&ack(1, 0, None), &mut report);
+        p.take_acks(&ack(u32::MAX - 1, 0, None), &mut report);
+        p.take_acks(&ack(u32::MAX, 2, Some("no such route")), &mut report);
+        p.take_acks(&ack(7, 0, None), &mut report); // someone else's
+        p.take_acks(&ack(u32::MAX - 1, 0, None), &mut report); // duplicate
+        p.take_acks(&ack(1, 0, None), &mut report);
         assert_eq!(report.ok, 2);
         assert_eq!(p.missing, 1);
         assert_eq!(report.failed.len(), 1);
@@ -444,7 +525,7 @@ mod tests {
         let mut report = BatchReport::default();
         let mut p = Pending::new(10, 0, 1);
         let a = ack(10, 22, Some("x".repeat(300).as_str()));
-        p.take(&a[..40], &mut report);
+        p.take_acks(&a[..40], &mut report);
         assert_eq!(p.missing, 0);
         assert_eq!(report.failed[0].error.errno(), Some(22));
     }

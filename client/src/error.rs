@@ -15,6 +15,13 @@ pub enum Error {
     /// ENOBUFS): the kernel may or may not have applied it.
     #[error("acknowledgement lost ({why}); the request may or may not have been applied")]
     AckLost { why: &'static str },
+    /// A batched request that was never sent because an earlier write of the batch failed.
+    #[error("not sent: an earlier write of the batch failed")]
+    NotSent,
+    /// Multicast notifications were dropped because the listener's receive queue was
+    /// full (ENOBUFS): re-read the table (a dump) to catch up.
+    #[error("notifications were lost: the receive queue overflowed (ENOBUFS)")]
+    Overrun,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

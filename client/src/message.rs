@@ -54,6 +54,14 @@ impl Attrs {
         self.0.iter().find(|n| n.kind == id).map(|n| n.value.as_slice())
     }
 
+    pub fn u8(&self, id: u16) -> Option<u8> {
+        self.get(id).and_then(|v| v.try_into().ok()).map(u8::from_ne_bytes)
+    }
+
+    pub fn u16(&self, id: u16) -> Option<u16> {
+        self.get(id).and_then(|v| v.try_into().ok()).map(u16::from_ne_bytes)
+    }
+
     pub fn u32(&self, id: u16) -> Option<u32> {
         self.get(id).and_then(|v| v.try_into().ok()).map(u32::from_ne_bytes)
     }
@@ -118,7 +126,19 @@ impl Attrs {
 pub trait AttrSink {
     fn put(&mut self, id: u16, value: &[u8]);
 
+    fn put_u8(&mut self, id: u16, v: u8) {
+        self.put(id, &[v]);
+    }
+
+    fn put_u16(&mut self, id: u16, v: u16) {
+        self.put(id, &v.to_ne_bytes());
+    }
+
     fn put_u32(&mut self, id: u16, v: u32) {
+        self.put(id, &v.to_ne_bytes());
+    }
+
+    fn put_u64(&mut self, id: u16, v: u64) {
         self.put(id, &v.to_ne_bytes());
     }
 

@@ -3,16 +3,18 @@
 //! kernel refusals print the kernel's extended-ACK text (exit 65, 77 for EPERM).
 
 mod batchfile;
+mod flowmatch;
 mod format;
 
 use clap::{ArgGroup, Parser, Subcommand};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 use vrouter_client::nh::{eth_header, parse_hex_bytes, parse_type};
 use vrouter_client::rt::{family_of, family_str, max_len, parse_family, parse_prefix, parse_route_prefix};
-use vrouter_client::{vif::parse_mac, Client, Error, NexthopAdd, Route, VifAdd, VifSelector, DEFAULT_BATCH};
-use vrouter_uapi::{addr_family, nh_flag, nh_type, rt_flag, vif_flag, vif_type, VROUTER_MAC};
+use vrouter_client::{vif::parse_mac, Client, Error, FlowKey, FlowSpec, NexthopAdd, Route, VifAdd, VifSelector, DEFAULT_BATCH};
+use vrouter_uapi::{addr_family, flow_action, nh_flag, nh_type, rt_flag, vif_flag, vif_type, VROUTER_MAC};
 
 #[derive(Parser)]
 #[command(name = "vrctl", version, about = "Inspect and program the vrouter datapath")]
@@ -35,6 +37,8 @@ enum Cmd {
     Vrfstats(VrfStatsArgs),
     /// Module version, limits and usage (TF `vrouter --info`)
     Vrouter(VrouterArgs),
+    /// Flow table (TF `flow`)
+    Flow(FlowArgs),
 }
 
 #[derive(clap::Args)]
@@ -242,6 +246,55 @@ struct VrouterArgs {
     json: bool,
 }
 
+#[derive(clap::Args)]
+#[command(group(ArgGroup::new("op").args(["list", "get", "stats", "perf", "flush", "forward", "drop", "invalidate", "monitor"])))]
+struct FlowArgs {
+    /// Print every flow miss (FLOW_MISS on the flows group) as a JSON line; needs
+    /// CAP_NET_ADMIN like the agent that answers them
+    #[arg(long)]
+    monitor: bool,
+    /// List the flows
+    #[arg(short = 'l', long)]
+    list: bool,
+    /// List the flows matching EXPR: "ip[:port][,ip[:port]] & vrf N & proto tcp|udp|icmp|icmp6|sctp"
+    /// (IPv6 as [addr]:port, * for any address or port)
+    #[arg(long = "match", value_name = "EXPR", conflicts_with_all = ["get", "stats", "perf", "flush", "forward", "drop", "invalidate"])]
+    match_expr: Option<String>,
+    /// Show the entry at INDEX and its reverse entry
+    #[arg(long, value_name = "INDEX")]
+    get: Option<u32>,
+    /// Statistics: table usage, active and hold entries, setup and teardown rate
+    #[arg(short = 's', long)]
+    stats: bool,
+    /// Seconds between the two readings of -s (default 1)
+    #[arg(long, value_name = "SECS")]
+    interval: Option<f64>,
+    /// Performance: create N Forward flows through netlink (pipelined), time it, delete them
+    #[arg(short = 'p', long = "perf", value_name = "N")]
+    perf: Option<u32>,
+    /// VRF of the -p flows (default 0)
+    #[arg(long)]
+    vrf: Option<u32>,
+    /// Keep the -p flows instead of deleting them
+    #[arg(long)]
+    keep: bool,
+    /// Delete every flow
+    #[arg(short = 'F', long)]
+    flush: bool,
+    /// Set Forward on the entry at INDEX
+    #[arg(short = 'f', value_name = "INDEX")]
+    forward: Option<u32>,
+    /// Set Drop on the entry at INDEX
+    #[arg(short = 'd', value_name = "INDEX")]
+    drop: Option<u32>,
+    /// Delete the entry at INDEX
+    #[arg(short = 'i', value_name = "INDEX")]
+    invalidate: Option<u32>,
+    /// JSON output
+    #[arg(long)]
+    json: bool,
+}
+
 /// sysexits(3) codes.
 mod exit {
     pub const USAGE: u8 = 64;
@@ -269,7 +322,7 @@ fn code_of(e: &Error) -> u8 {
         Error::NotLoaded => exit::UNAVAILABLE,
         Error::Kernel { errno: 1 | 13, .. } => exit::NOPERM,
         Error::Kernel { .. } => exit::DATAERR,
-        Error::Io(_) | Error::Decode(_) | Error::AckLost { .. } => exit::IOERR,
+        Error::Io(_) | Error::Decode(_) | Error::AckLost { .. } | Error::NotSent | Error::Overrun => exit::IOERR,
     }
 }
 
@@ -292,6 +345,7 @@ fn main() -> ExitCode {
         Cmd::Dropstats(a) => ("dropstats", dropstats(a)),
         Cmd::Vrfstats(a) => ("vrfstats", vrfstats(a)),
         Cmd::Vrouter(a) => ("vrouter", vrouter(a)),
+        Cmd::Flow(a) => ("flow", flow(a)),
     };
     match result {
         Ok(out) => {
@@ -624,4 +678,185 @@ fn vrfstats(a: VrfStatsArgs) -> Result<String, Failure> {
 fn vrouter(a: VrouterArgs) -> Result<String, Failure> {
     let info = Client::connect()?.info()?;
     Ok(if a.json { json(&info) } else { format::vrouter_info(&info) })
+}
+
+// ---------------------------------------------------------------------------------------
+// flow
+
+/// Most flows `-p` creates (TF's MAX_FLOWS).
+const PERF_MAX: u32 = 4_000_000;
+
+fn flow(a: FlowArgs) -> Result<String, Failure> {
+    let filter = a.match_expr.as_deref().map(|m| flowmatch::parse(m).map_err(|e| usage(format!("bad --match: {e}")))).transpose()?;
+    if a.perf.is_some_and(|n| n == 0 || n > PERF_MAX) {
+        return Err(usage(format!("-p needs a count of 1..{PERF_MAX}")));
+    }
+    if a.perf.is_none() && (a.keep || a.vrf.is_some()) {
+        return Err(usage("--vrf and --keep go with -p"));
+    }
+    let interval = match (a.stats, a.interval) {
+        (false, Some(_)) => return Err(usage("--interval goes with -s")),
+        (_, Some(i)) if !(i > 0.0 && i <= 3600.0) => {
+            return Err(usage("--interval must be more than 0 and at most 3600 seconds"))
+        }
+        (_, i) => i.unwrap_or(1.0),
+    };
+    if !(a.list || filter.is_some() || a.stats || a.flush || a.monitor)
+        && [a.get, a.perf, a.forward, a.drop, a.invalidate].iter().all(Option::is_none)
+    {
+        return Err(usage("one of -l, --match, --get, -s, -p, -F, -f, -d, -i, --monitor"));
+    }
+    if a.monitor {
+        return flow_monitor();
+    }
+    let mut c = Client::connect()?;
+    if a.list || filter.is_some() {
+        let table = c.flow_table()?;
+        let flows = c.flow_dump()?;
+        if a.json {
+            let shown: Vec<_> = flows.iter().filter(|f| filter.as_ref().is_none_or(|m| m.matches(&f.key))).collect();
+            return Ok(json(&serde_json::json!({ "table": table, "flows": shown })));
+        }
+        return Ok(format::flow_list(&table, &flows, filter.as_ref()));
+    }
+    if let Some(index) = a.get {
+        let mut v = vec![c.flow_get(index)?];
+        if let Some(r) = v[0].rindex {
+            match c.flow_get(r) {
+                Ok(rev) => v.push(rev),
+                Err(e) if e.errno() == Some(vrouter_client::errno::ENOENT) => {} // gone meanwhile
+                Err(e) => return Err(e.into()),
+            }
+        }
+        return Ok(if a.json { json(&v) } else { format::flow_get(&v) });
+    }
+    if a.stats {
+        let first = c.flow_table()?;
+        let t = Instant::now();
+        std::thread::sleep(Duration::from_secs_f64(interval));
+        let second = c.flow_table()?;
+        let s = format::FlowStats::new(&first, &second, t.elapsed().as_secs_f64());
+        return Ok(if a.json { json(&s) } else { format::flow_stats(&s) });
+    }
+    if let Some(n) = a.perf {
+        return flow_perf(&mut c, n, a.vrf.unwrap_or(0), a.keep, a.json);
+    }
+    if a.flush {
+        c.flow_flush()?;
+        return Ok(String::new());
+    }
+    if let Some(index) = a.invalidate {
+        c.flow_del(index, None)?;
+        return Ok(String::new());
+    }
+    let (index, action) = match (a.forward, a.drop) {
+        (Some(i), _) => (i, flow_action::FORWARD),
+        (_, Some(i)) => (i, flow_action::DROP),
+        _ => return Err(usage("one of -l, --match, --get, -s, -p, -F, -f, -d, -i")),
+    };
+    // the generation makes sure the verdict is for the entry just read; the reverse link
+    // is kept (the kernel takes rindex from the request)
+    let cur = c.flow_get(index)?;
+    let f = c.flow_new(&FlowSpec { rindex: cur.rindex, ..FlowSpec::verdict(index, cur.gen, action) })?;
+    Ok(if a.json { json(&f) } else { String::new() })
+}
+
+/// The `i`th synthetic key of `-p`: UDP 169.254.1.(1 + i / 65536):1000 -> 169.254.0.1:(i %
+/// 65536), distinct for every i up to PERF_MAX.
+fn perf_key(vrf: u32, i: u32) -> FlowKey {
+    let src = Ipv4Addr::from(u32::from(Ipv4Addr::new(169, 254, 1, 1)) + (i >> 16));
+    FlowKey { vrf, src: IpAddr::V4(src), dst: IpAddr::V4(Ipv4Addr::new(169, 254, 0, 1)), proto: 17, sport: 1000, dport: i as u16 }
+}
+
+fn flow_monitor() -> Result<String, Failure> {
+    let mut misses = Client::connect()?.flow_misses()?;
+    // Tells a script the subscription is in place before it makes traffic.
+    eprintln!("vrctl flow: listening for flow misses");
+    let mut out = std::io::stdout().lock();
+    loop {
+        match misses.next_miss() {
+            Ok(f) => {
+                let line = serde_json::to_string(&f).map_err(|e| Failure { code: exit::IOERR, text: e.to_string() })?;
+                if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+                    return Ok(String::new()); // the reader went away
+                }
+            }
+            Err(Error::Overrun) => eprintln!("vrctl flow: flow misses were lost: the monitor fell behind (ENOBUFS)"),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn flow_perf(c: &mut Client, n: u32, vrf: u32, keep: bool, as_json: bool) -> Result<String, Failure> {
+    let specs: Vec<FlowSpec> = (0..n).map(|i| FlowSpec::add(perf_key(vrf, i), flow_action::FORWARD)).collect();
+    // (op, error text) -> (count, exit code), in first-seen order
+    let mut failures: Vec<(&'static str, String, usize, u8)> = Vec::new();
+    let mut note = |op: &'static str, e: &Error| match failures.iter_mut().find(|f| f.0 == op && f.1 == e.to_string()) {
+        Some(f) => f.2 += 1,
+        None => failures.push((op, e.to_string(), 1, code_of(e))),
+    };
+    let t = Instant::now();
+    let results = c.flow_new_batch(&specs)?;
+    let create_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let mut made = Vec::with_capacity(results.len());
+    for r in &results {
+        match r {
+            Ok(f) => made.push((f.index, Some(f.gen))),
+            Err(e) => note("create", e),
+        }
+    }
+    let mut report = format::FlowPerf {
+        requested: specs.len(),
+        vrf,
+        created: made.len(),
+        create_ms,
+        create_rate: format::rate(made.len(), create_ms),
+        deleted: None,
+        delete_ms: None,
+        delete_rate: None,
+        failures: Vec::new(),
+    };
+    if !keep {
+        let t = Instant::now();
+        let results = c.flow_del_batch(&made)?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let mut ok = 0;
+        for r in &results {
+            match r {
+                Ok(()) => ok += 1,
+                Err(e) => note("delete", e),
+            }
+        }
+        report.deleted = Some(ok);
+        report.delete_ms = Some(ms);
+        report.delete_rate = Some(format::rate(ok, ms));
+    }
+    report.failures =
+        failures.iter().map(|(op, error, count, _)| format::FlowPerfFailure { op, error: error.clone(), count: *count }).collect();
+    let out = if as_json { json(&report) } else { format::flow_perf(&report) };
+    let Some(&(_, _, _, code)) = failures.first() else { return Ok(out) };
+    let mut err = std::io::stderr().lock();
+    for (op, msg, count, _) in &failures {
+        let _ = writeln!(err, "vrctl flow: {count} {op} requests failed: {msg}");
+    }
+    print!("{out}");
+    Err(Failure { code, text: String::new() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perf_keys_are_distinct() {
+        let indexes: std::collections::BTreeSet<u32> = (0..PERF_MAX).step_by(997).chain([1, 65535, 65536, PERF_MAX - 1]).collect();
+        let mut seen = std::collections::HashSet::new();
+        for &i in &indexes {
+            let k = perf_key(3, i);
+            assert_eq!(k.vrf, 3);
+            assert!(seen.insert((k.src, k.sport, k.dport)), "key {i} repeats");
+        }
+        assert_eq!(perf_key(0, 65536).src, "169.254.1.2".parse::<IpAddr>().unwrap());
+        assert_eq!(perf_key(0, PERF_MAX - 1).src, "169.254.1.62".parse::<IpAddr>().unwrap());
+    }
 }

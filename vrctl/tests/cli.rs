@@ -41,6 +41,17 @@ fn bad_input_is_refused_before_sending() {
         (&["nh", "--create", "5", "--type", "encap", "--oif", "1", "--encap-hex", "0g"], "vrctl nh: bad hex bytes"),
         (&["vif", "--create", "vh", "--mac", "00:11"], "vrctl vif: bad MAC address"),
         (&["vif", "--create", "vh", "--mac", "00:00:5e:00:01:00", "--ip6", "fd00::zz"], "vrctl vif: bad IPv6 address"),
+        (&["flow", "--match", "1.1.1.1:x"], "vrctl flow: bad --match: bad port \"x\" in \"1.1.1.1:x\"\n"),
+        (&["flow", "--match", "1.1.1.1,fd00::1"], "vrctl flow: bad --match: 1.1.1.1 and fd00::1 are of different families\n"),
+        (&["flow", "--match", "10.0.0.1 & proto gre"], "vrctl flow: bad --match: unknown protocol \"gre\""),
+        (&["flow", "--match", "a,b,c"], "vrctl flow: bad --match: bad IP address \"a\"\n"),
+        (&["flow", "-p", "0"], "vrctl flow: -p needs a count of 1..4000000\n"),
+        (&["flow", "-p", "4000001"], "vrctl flow: -p needs a count of 1..4000000\n"),
+        (&["flow", "-s", "--interval", "0"], "vrctl flow: --interval must be more than 0 and at most 3600 seconds\n"),
+        (&["flow", "-l", "--keep"], "vrctl flow: --vrf and --keep go with -p\n"),
+        (&["flow", "-l", "--vrf", "2"], "vrctl flow: --vrf and --keep go with -p\n"),
+        (&["flow", "-l", "--interval", "2"], "vrctl flow: --interval goes with -s\n"),
+        (&["flow"], "vrctl flow: one of -l, --match, --get, -s, -p, -F, -f, -d, -i\n"),
     ];
     for (args, want) in cases {
         let (code, err) = fails(args);
@@ -52,7 +63,16 @@ fn bad_input_is_refused_before_sending() {
 
 #[test]
 fn usage_errors_exit_64() {
-    for args in [&["nh"][..], &["rt", "--dump", "x"], &["vrfstats"], &["vrouter"], &["dropstats", "--clear", "--core", "1"]] {
+    for args in [
+        &["nh"][..],
+        &["rt", "--dump", "x"],
+        &["vrfstats"],
+        &["vrouter"],
+        &["dropstats", "--clear", "--core", "1"],
+        &["flow", "-l", "--get", "3"],
+        &["flow", "--match", "10.0.0.1", "-F"],
+        &["flow", "--get", "x"],
+    ] {
         assert_eq!(fails(args).0, 64, "{args:?}");
     }
     assert_eq!(vrctl(&["--help"], None).status.code(), Some(0));
