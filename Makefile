@@ -20,6 +20,7 @@ kmod: kernel
 tools: setup
 	cargo build --release --locked -p vrctl -p vrouter-agent -p vrouter-cni -p vr-cri
 	@[ out/cri/pause.tar -nt tests/cri/pause.c ] || bash tests/cri/build-pause-image.sh out/cri/pause.tar
+	@mkdir -p out && [ out/udpflood -nt tests/vm/tools/udpflood.c ] || gcc -O2 -Wall -o out/udpflood tests/vm/tools/udpflood.c
 
 # Regenerate the C header and YNL spec from kmod/uapi/src/wire.rs.
 uapi:
@@ -36,7 +37,7 @@ test: test-host test-vm
 # Native benchmark of the datapath core, then the in-VM comparison with Linux.
 bench: kmod tools
 	cargo bench --locked -p vrouter-core --bench lpm
-	qemu/vm-run.sh "tests/bench/vm-bench.sh && tests/bench/cni-latency.sh"
+	qemu/vm-run.sh "tests/bench/vm-bench.sh && tests/bench/cni-latency.sh && tests/bench/flow-bench.sh"
 
 demo: kmod tools
 	qemu/vm-run.sh tests/demo.sh

@@ -39,7 +39,19 @@ addr6() { ip -n "$1" -6 -o addr show eth0 scope global | awk '{sub(/\/.*/, "", $
 cleanup
 step "insmod kmod/vrouter.ko; vrouter-agent --config $AGENT_DIR/agent.toml"
 insmod kmod/vrouter.ko
-agent_config
+# The default network takes ICMP and TCP 8080 in, nothing else: its pods' new flows go to
+# the agent, which answers each with Forward or Drop.
+AGENT_NET_EXTRA='[networks.policy]
+default-ingress = "deny"
+[[networks.policy.rules]]
+direction = "ingress"
+action = "allow"
+proto = "icmp"
+[[networks.policy.rules]]
+direction = "ingress"
+action = "allow"
+proto = "tcp"
+ports = 8080' agent_config
 AGENT_LOG_LEVEL=info agent_start
 sed -n '1,12p' "$AGENT_DIR/agent.toml"
 run curl -s "$AGENT_URL/health"; echo
@@ -56,6 +68,20 @@ run ip netns exec vtpod-a ping -c 3 -i 0.2 -W 2 "$(addr vtpod-b)"
 run ip netns exec vtpod-a ping -6 -c 3 -i 0.2 -W 2 "$(addr6 vtpod-b)"
 step "pod c is isolated (namespace secure, VRF 100): a cannot reach it"
 ip netns exec vtpod-a ping -c 2 -W 1 "$(addr vtpod-c)" && echo "UNEXPECTED: reached c" || echo "no reply, as intended"
+
+step "policy: TCP 8080 is allowed into pod b, TCP 9999 is not"
+ip netns exec vtpod-b python3 -c '
+import socket
+s = socket.socket(); s.bind(("0.0.0.0", 8080)); s.listen(4)
+c, _ = s.accept(); c.sendall(b"hello from b\n"); c.close()' &
+sleep 1
+tcp() { ip netns exec vtpod-a python3 -c 'import socket, sys; s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3); print(s.recv(100).decode().strip())' "$@"; }
+tcp "$(addr vtpod-b)" 8080 || echo "UNEXPECTED: 8080 refused"
+tcp "$(addr vtpod-b)" 9999 2>/dev/null && echo "UNEXPECTED: 9999 reached" || echo "9999: no connection, as the policy says"
+step "vrctl flow -l ; vrctl flow -s"
+vrctl flow -l
+vrctl flow -s --interval 1
+vrctl dropstats | grep -E 'Flow Action Drop|New Flow Drops'
 
 step "the agent's ports (GET /ports)"
 curl -s "$AGENT_URL/ports" | jq -r '.[] | "\(.["vm-name"])  \(.["ip-address"])  \(.["v6-ip-address"])  vrf \(.vrf)  \(.["host-ifname"])  vif \(.vif)  \(.state)"'

@@ -2,10 +2,13 @@
 //! every key). Parsing is strict: an unknown key, a wrong type or an inconsistent value is
 //! one error that names the field.
 
-use ipnet::{Ipv4Net, Ipv6Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 /// The VRF of the host (vhost0) and the fabric; pod networks live in others.
 pub const HOST_VRF: u32 = 0;
@@ -54,6 +57,32 @@ pub struct Config {
     /// The VRF of the first isolated namespace; the next ones follow in list order.
     #[serde(default = "default_isolated_vrf_base")]
     pub isolated_vrf_base: u32,
+    #[serde(default)]
+    pub flows: Flows,
+    #[serde(default)]
+    pub services: Vec<ServiceEntry>,
+}
+
+/// The flow table as the agent manages it (the flow-miss loop).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Flows {
+    /// An entry without packets for this long is deleted.
+    #[serde(default = "default_aging")]
+    pub aging_seconds: u64,
+    /// A Hold entry older than this is evaluated again from a table dump: it covers
+    /// FLOW_MISS notifications that were lost (socket overrun, agent restart).
+    #[serde(default = "default_one_second")]
+    pub hold_audit_seconds: f64,
+    /// Seconds between two passes over the table (aging, Hold audit).
+    #[serde(default = "default_one_second")]
+    pub sweep_interval_seconds: f64,
+}
+
+impl Default for Flows {
+    fn default() -> Self {
+        Flows { aging_seconds: default_aging(), hold_audit_seconds: 1.0, sweep_interval_seconds: 1.0 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,7 +111,187 @@ pub struct Network {
     /// Namespaces placed in this network; empty = the default network.
     #[serde(default)]
     pub namespaces: Vec<String>,
+    /// With a policy the network's pods send every new flow to the agent for a verdict.
+    pub policy: Option<Policy>,
 }
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    #[default]
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Flows towards the network's pods; the peer is the source.
+    Ingress,
+    /// Flows from the network's pods; the peer is the destination.
+    Egress,
+}
+
+/// A rule's protocol: `icmp` is ICMP for IPv4 peers and ICMPv6 for IPv6 peers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Icmp,
+    #[default]
+    Any,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Policy {
+    #[serde(default)]
+    pub default_ingress: Action,
+    #[serde(default)]
+    pub default_egress: Action,
+    /// Evaluated in order; the first rule that matches decides.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Rule {
+    pub direction: Direction,
+    pub action: Action,
+    #[serde(default)]
+    pub proto: Proto,
+    /// The peer's prefix (an address alone is a host prefix); none = any peer.
+    #[serde(default, deserialize_with = "de_cidr")]
+    pub cidr: Option<IpNet>,
+    /// Destination ports (tcp and udp rules only); none = any port.
+    pub ports: Option<PortRange>,
+}
+
+/// Destination ports `lo..=hi`: in TOML a port number, `"80"` or `"8000-8080"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub lo: u16,
+    pub hi: u16,
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.lo == self.hi {
+            write!(f, "{}", self.lo)
+        } else {
+            write!(f, "{}-{}", self.lo, self.hi)
+        }
+    }
+}
+
+fn port_number(s: &str) -> Result<u16, String> {
+    match s.trim().parse::<u16>() {
+        Ok(0) | Err(_) => Err(format!("{s:?} is not a port (1..65535)")),
+        Ok(p) => Ok(p),
+    }
+}
+
+impl FromStr for PortRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<PortRange, String> {
+        let (lo, hi) = match s.split_once('-') {
+            Some((a, b)) => (port_number(a)?, port_number(b)?),
+            None => {
+                let p = port_number(s)?;
+                (p, p)
+            }
+        };
+        if lo > hi {
+            return Err(format!("port range {s:?} is empty (low end above high end)"));
+        }
+        Ok(PortRange { lo, hi })
+    }
+}
+
+impl<'de> Deserialize<'de> for PortRange {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<PortRange, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = PortRange;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a port (1..65535) or a range \"lo-hi\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<PortRange, E> {
+                u16::try_from(v)
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .map(|p| PortRange { lo: p, hi: p })
+                    .ok_or_else(|| E::custom(format!("{v} is not a port (1..65535)")))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<PortRange, E> {
+                s.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A prefix without host bits, or an address alone as its host prefix.
+fn de_cidr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IpNet>, D::Error> {
+    let s = String::deserialize(d)?;
+    let net = match s.parse::<IpNet>() {
+        Ok(n) => n,
+        Err(_) => s.parse::<IpAddr>().map(IpNet::from).map_err(|_| de::Error::custom(format!("{s:?} is not a prefix")))?,
+    };
+    if net.trunc() != net {
+        return Err(de::Error::custom(format!("{net} has host bits set (did you mean {}?)", net.trunc())));
+    }
+    Ok(Some(net))
+}
+
+/// A `[[services]]` entry as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServiceEntry {
+    pub name: String,
+    /// Default: the default network.
+    pub network: Option<String>,
+    pub vip: IpAddr,
+    pub port: u16,
+    #[serde(default)]
+    pub proto: ServiceProto,
+    /// `address:port`, IPv6 as `[address]:port`; the VIP's family.
+    pub backends: Vec<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceProto {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+impl ServiceProto {
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceProto::Tcp => "tcp",
+            ServiceProto::Udp => "udp",
+        }
+    }
+}
+
+/// A service after checks, with its network resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceDef {
+    pub name: String,
+    pub network: String,
+    pub vrf: u32,
+    pub vip: IpAddr,
+    pub port: u16,
+    pub proto: ServiceProto,
+    pub backends: Vec<SocketAddr>,
+}
+
+/// At most this many backends per service (a composite nexthop's member limit).
+pub const MAX_BACKENDS: usize = vrouter_uapi::COMPOSITE_MAX;
 
 fn default_cluster() -> String {
     "k8s".into()
@@ -108,6 +317,12 @@ fn default_vhost_name() -> String {
 fn default_isolated_vrf_base() -> u32 {
     100
 }
+fn default_aging() -> u64 {
+    180
+}
+fn default_one_second() -> f64 {
+    1.0
+}
 
 /// A network after defaults and isolation are applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +331,7 @@ pub struct Net {
     pub vrf: u32,
     pub uuid: String,
     pub namespaces: Vec<String>,
+    pub policy: Option<Policy>,
 }
 
 /// The config, checked and completed.
@@ -127,6 +343,7 @@ pub struct Node {
     pub dns: Ipv4Addr,
     pub dns_v6: Option<Ipv6Addr>,
     pub networks: Vec<Net>,
+    pub services: Vec<ServiceDef>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -220,17 +437,29 @@ impl Node {
         if raw.vhost.name.is_empty() || raw.vhost.name.len() > 15 {
             return Err(bad("vhost.name", format!("{:?} is not a valid interface name", raw.vhost.name)));
         }
+        let f = &raw.flows;
+        if f.aging_seconds == 0 {
+            return Err(bad("flows.aging-seconds", "must be above 0".into()));
+        }
+        for (key, v) in [("hold-audit-seconds", f.hold_audit_seconds), ("sweep-interval-seconds", f.sweep_interval_seconds)] {
+            if !(v > 0.0 && v <= 3600.0) {
+                return Err(bad(&format!("flows.{key}"), format!("{v} is outside (0, 3600] seconds")));
+            }
+        }
         let networks = networks(&raw).map_err(|(field, why)| bad(&field, why))?;
-        Ok(Node { gateway, gateway_v6, dns, dns_v6, networks, raw })
+        let mut node = Node { gateway, gateway_v6, dns, dns_v6, networks, services: Vec::new(), raw };
+        node.services = services(&node).map_err(|(field, why)| bad(&field, why))?;
+        Ok(node)
     }
 
     /// The network a pod of `namespace` belongs to.
     pub fn network_for(&self, namespace: &str) -> &Net {
-        self.networks
-            .iter()
-            .find(|n| n.namespaces.iter().any(|ns| ns == namespace))
-            .or_else(|| self.networks.iter().find(|n| n.namespaces.is_empty()))
-            .unwrap_or(&self.networks[0])
+        self.networks.iter().find(|n| n.namespaces.iter().any(|ns| ns == namespace)).unwrap_or_else(|| self.default_network())
+    }
+
+    /// The network without namespaces (there is always one, explicit or implicit).
+    pub fn default_network(&self) -> &Net {
+        self.networks.iter().find(|n| n.namespaces.is_empty()).unwrap_or(&self.networks[0])
     }
 
     pub fn network(&self, name: &str) -> Option<&Net> {
@@ -299,11 +528,17 @@ fn networks(raw: &Config) -> Result<Vec<Net>, (String, String)> {
                 return Err((f("namespaces"), format!("namespace {ns:?} is already in network {:?}", o.name)));
             }
         }
+        for (j, r) in n.policy.iter().flat_map(|p| p.rules.iter()).enumerate() {
+            if r.ports.is_some() && !matches!(r.proto, Proto::Tcp | Proto::Udp) {
+                return Err((f(&format!("policy.rules[{j}].ports")), "ports need proto \"tcp\" or \"udp\"".into()));
+            }
+        }
         out.push(Net {
             name: n.name.clone(),
             vrf: n.vrf,
             uuid: n.uuid.clone().unwrap_or_else(|| derived_uuid("vn", &n.name)),
             namespaces: n.namespaces.clone(),
+            policy: n.policy.clone(),
         });
     }
     if !out.iter().any(|n| n.namespaces.is_empty()) {
@@ -311,7 +546,7 @@ fn networks(raw: &Config) -> Result<Vec<Net>, (String, String)> {
         if out.iter().any(|o| o.vrf == 1) {
             return Err(("networks".into(), "no default network (one without namespaces) and VRF 1 is taken".into()));
         }
-        out.push(Net { uuid: derived_uuid("vn", &name), name, vrf: 1, namespaces: Vec::new() });
+        out.push(Net { uuid: derived_uuid("vn", &name), name, vrf: 1, namespaces: Vec::new(), policy: None });
     }
     for (i, ns) in raw.isolated_namespaces.iter().enumerate() {
         let field = format!("isolated-namespaces[{i}]");
@@ -330,7 +565,73 @@ fn networks(raw: &Config) -> Result<Vec<Net>, (String, String)> {
             return Err((field, format!("its VRF {vrf} (isolated-vrf-base + {i}) is network {:?}'s", o.name)));
         }
         let name = format!("{}-{ns}-pod-network", raw.cluster_name);
-        out.push(Net { uuid: derived_uuid("vn", &name), name, vrf, namespaces: vec![ns.clone()] });
+        out.push(Net { uuid: derived_uuid("vn", &name), name, vrf, namespaces: vec![ns.clone()], policy: None });
+    }
+    Ok(out)
+}
+
+fn services(node: &Node) -> Result<Vec<ServiceDef>, (String, String)> {
+    let raw = &node.raw;
+    let mut out: Vec<ServiceDef> = Vec::new();
+    for (i, s) in raw.services.iter().enumerate() {
+        let f = |k: &str| format!("services[{i}].{k}");
+        if s.name.is_empty() {
+            return Err((f("name"), "must not be empty".into()));
+        }
+        let net = match &s.network {
+            Some(n) => node.network(n).ok_or_else(|| (f("network"), format!("{n:?} is not a configured network")))?,
+            None => node.default_network(),
+        };
+        let vip = s.vip;
+        if vip.is_unspecified() || vip.is_loopback() || vip.is_multicast() || vip == IpAddr::V4(Ipv4Addr::BROADCAST) {
+            return Err((f("vip"), format!("{vip} is not a unicast address")));
+        }
+        let in_pods = match vip {
+            IpAddr::V4(a) => raw.pod_cidr.contains(&a),
+            IpAddr::V6(a) => raw.pod_cidr_v6.is_some_and(|n| n.contains(&a)),
+        };
+        if in_pods {
+            return Err((f("vip"), format!("{vip} is inside the pod CIDRs (a VIP must not be a pod address)")));
+        }
+        // The DNS addresses have host routes of their own in every network's VRF.
+        if IpAddr::from(node.dns) == vip || node.dns_v6.map(IpAddr::from) == Some(vip) {
+            return Err((f("vip"), format!("{vip} is the pods' DNS server")));
+        }
+        if s.port == 0 {
+            return Err((f("port"), "must be 1..65535".into()));
+        }
+        if s.backends.is_empty() || s.backends.len() > MAX_BACKENDS {
+            return Err((f("backends"), format!("{} backends; a service has 1..{MAX_BACKENDS}", s.backends.len())));
+        }
+        for (j, b) in s.backends.iter().enumerate() {
+            let field = format!("services[{i}].backends[{j}]");
+            if b.is_ipv4() != vip.is_ipv4() {
+                return Err((field, format!("{b} is not of the VIP's family ({vip})")));
+            }
+            if b.port() == 0 || b.ip().is_unspecified() || b.ip().is_multicast() {
+                return Err((field, format!("{b} is not a unicast address and port")));
+            }
+            if s.backends[..j].contains(b) {
+                return Err((field, format!("{b} appears twice")));
+            }
+        }
+        if let Some((k, o)) =
+            out.iter().enumerate().find(|(_, o)| o.vrf == net.vrf && o.vip == vip && o.port == s.port && o.proto == s.proto)
+        {
+            return Err((
+                format!("services[{i}]"),
+                format!("{}:{}/{} in network {:?} is already services[{k}] ({:?})", vip, s.port, s.proto.name(), net.name, o.name),
+            ));
+        }
+        out.push(ServiceDef {
+            name: s.name.clone(),
+            network: net.name.clone(),
+            vrf: net.vrf,
+            vip,
+            port: s.port,
+            proto: s.proto,
+            backends: s.backends.clone(),
+        });
     }
     Ok(out)
 }
@@ -364,6 +665,9 @@ mod tests {
         let n = Node::parse(text).unwrap();
         assert!(n.gateway_v6.is_some());
         assert!(n.networks.len() >= 2);
+        assert!(n.networks.iter().any(|n| n.policy.as_ref().is_some_and(|p| !p.rules.is_empty())));
+        assert!(n.services.len() >= 2 && n.services.iter().any(|s| s.vip.is_ipv6()));
+        assert_eq!(n.raw.flows.aging_seconds, 180);
     }
 
     #[test]
@@ -390,6 +694,121 @@ mod tests {
             .contains("networks[1].namespaces: only one"));
         assert!(err("state-dir = \"/x\"\npod-cidr = \"10.32.0.0/24\"\n").contains("node-name"));
         assert!(err(&format!("{MIN}resync-interval = \"fast\"\n")).contains("resync-interval"));
+    }
+
+    #[test]
+    fn flows_defaults_and_limits() {
+        let n = Node::parse(MIN).unwrap();
+        let f = &n.raw.flows;
+        assert_eq!((f.aging_seconds, f.hold_audit_seconds, f.sweep_interval_seconds), (180, 1.0, 1.0));
+        let n = Node::parse(&format!("{MIN}[flows]\naging-seconds = 60\nhold-audit-seconds = 0.5\nsweep-interval-seconds = 2\n")).unwrap();
+        assert_eq!((n.raw.flows.aging_seconds, n.raw.flows.hold_audit_seconds, n.raw.flows.sweep_interval_seconds), (60, 0.5, 2.0));
+        assert!(err(&format!("{MIN}[flows]\naging-seconds = 0\n")).contains("flows.aging-seconds: must be above 0"));
+        assert!(err(&format!("{MIN}[flows]\naging-seconds = -1\n")).contains("line 5: aging-seconds"));
+        assert!(err(&format!("{MIN}[flows]\nhold-audit-seconds = 0\n")).contains("flows.hold-audit-seconds: "));
+        assert!(err(&format!("{MIN}[flows]\nsweep-interval-seconds = nan\n")).contains("flows.sweep-interval-seconds: "));
+        assert!(err(&format!("{MIN}[flows]\naging = 5\n")).contains("aging"));
+    }
+
+    const POLICY: &str = "[[networks]]\nname = \"web\"\nvrf = 1\n[networks.policy]\ndefault-ingress = \"deny\"\n";
+
+    fn rule(body: &str) -> String {
+        format!("{MIN}{POLICY}[[networks.policy.rules]]\n{body}")
+    }
+
+    #[test]
+    fn policies_parse_with_defaults() {
+        let n = Node::parse(&rule("direction = \"ingress\"\naction = \"allow\"\nproto = \"tcp\"\nports = \"8000-8080\"\ncidr = \"10.0.0.0/8\"\n\
+             [[networks.policy.rules]]\ndirection = \"egress\"\naction = \"deny\"\nports = 53\nproto = \"udp\"\n\
+             [[networks.policy.rules]]\ndirection = \"egress\"\naction = \"deny\"\ncidr = \"fd00::1\"\n"))
+        .unwrap();
+        let p = n.network("web").unwrap().policy.as_ref().unwrap();
+        assert_eq!((p.default_ingress, p.default_egress), (Action::Deny, Action::Allow));
+        assert_eq!(p.rules.len(), 3);
+        assert_eq!(p.rules[0].ports, Some(PortRange { lo: 8000, hi: 8080 }));
+        assert_eq!(p.rules[0].cidr, Some("10.0.0.0/8".parse().unwrap()));
+        assert_eq!(p.rules[1].ports, Some(PortRange { lo: 53, hi: 53 }));
+        assert_eq!((p.rules[2].proto, p.rules[2].ports), (Proto::Any, None));
+        assert_eq!(p.rules[2].cidr, Some("fd00::1/128".parse().unwrap()));
+        // No [[networks]]: the implicit default network has no policy; isolated ones neither.
+        let n = Node::parse(&format!("{MIN}isolated-namespaces = [\"x\"]\n")).unwrap();
+        assert!(n.networks.iter().all(|n| n.policy.is_none()));
+    }
+
+    #[test]
+    fn policy_errors_name_the_field() {
+        let e = err(&rule("direction = \"in\"\naction = \"allow\"\n"));
+        assert!(e.contains("line 10: direction: unknown variant `in`"), "{e}");
+        assert!(err(&rule("direction = \"ingress\"\naction = \"permit\"\n")).contains("action: unknown variant"));
+        assert!(err(&rule("direction = \"ingress\"\n")).contains("action"));
+        assert!(err(&rule("direction = \"ingress\"\naction = \"deny\"\nproto = \"sctp\"\n")).contains("proto: unknown variant"));
+        assert!(err(&rule("direction = \"ingress\"\naction = \"deny\"\nproto = \"icmp\"\nports = 80\n"))
+            .contains("networks[0].policy.rules[0].ports: ports need proto"));
+        assert!(err(&rule("direction = \"ingress\"\naction = \"deny\"\nports = \"1-2\"\n")).contains("rules[0].ports: ports need proto"));
+        for bad in ["0", "65536", "\"90-80\"", "\"x\"", "\"1-\""] {
+            let e = err(&rule(&format!("direction = \"ingress\"\naction = \"deny\"\nproto = \"tcp\"\nports = {bad}\n")));
+            assert!(e.contains("line 13: ports: "), "{bad}: {e}");
+        }
+        let e = err(&rule("direction = \"ingress\"\naction = \"deny\"\ncidr = \"10.1.2.3/8\"\n"));
+        assert!(e.contains("line 12: cidr: 10.1.2.3/8 has host bits set (did you mean 10.0.0.0/8?)"), "{e}");
+        assert!(err(&rule("direction = \"ingress\"\naction = \"deny\"\ncidr = \"ten\"\n")).contains("cidr: \"ten\" is not a prefix"));
+        assert!(err(&rule("direction = \"ingress\"\naction = \"deny\"\nport = 80\n")).contains("port"));
+        assert!(err(&format!("{MIN}{POLICY}default-egress = \"block\"\n")).contains("default-egress: unknown variant"));
+    }
+
+    fn service(body: &str) -> String {
+        format!("{MIN}pod-cidr-v6 = \"fd00:32::/112\"\n[[networks]]\nname = \"blue\"\nvrf = 2\nnamespaces = [\"blue\"]\n[[services]]\n{body}")
+    }
+
+    #[test]
+    fn services_parse_and_resolve_their_network() {
+        let n = Node::parse(&service(
+            "name = \"web\"\nvip = \"10.96.0.10\"\nport = 80\nbackends = [\"10.32.0.5:8080\", \"10.32.0.6:8080\"]\n\
+             [[services]]\nname = \"dns\"\nnetwork = \"blue\"\nvip = \"fd00:96::a\"\nport = 53\nproto = \"udp\"\nbackends = [\"[fd00:32::5]:53\"]\n\
+             [[services]]\nname = \"web-udp\"\nvip = \"10.96.0.10\"\nport = 80\nproto = \"udp\"\nbackends = [\"10.32.0.5:8080\"]\n",
+        ))
+        .unwrap();
+        assert_eq!(n.services.len(), 3);
+        let web = &n.services[0];
+        assert_eq!((web.network.as_str(), web.vrf, web.proto), ("k8s-default-pod-network", 1, ServiceProto::Tcp));
+        assert_eq!(web.backends[1], "10.32.0.6:8080".parse().unwrap());
+        let dns = &n.services[1];
+        assert_eq!((dns.network.as_str(), dns.vrf, dns.proto, dns.port), ("blue", 2, ServiceProto::Udp, 53));
+        // The same VIP and port in another network or with another protocol is another service.
+        let twin = "name = \"a\"\nvip = \"10.96.0.1\"\nport = 80\nbackends = [\"10.32.0.5:80\"]\n[[services]]\nname = \"b\"\nnetwork = \"blue\"\nvip = \"10.96.0.1\"\nport = 80\nbackends = [\"10.32.0.5:80\"]\n";
+        assert_eq!(Node::parse(&service(twin)).unwrap().services.len(), 2);
+    }
+
+    #[test]
+    fn service_errors_name_the_field() {
+        let ok = "name = \"web\"\nvip = \"10.96.0.10\"\nport = 80\nbackends = [\"10.32.0.5:8080\"]\n";
+        let with = |k: &str, v: &str| {
+            let body: String = ok.lines().filter(|l| !l.starts_with(&format!("{k} ="))).map(|l| format!("{l}\n")).collect();
+            err(&service(&format!("{body}{k} = {v}\n")))
+        };
+        assert!(with("name", "\"\"").contains("services[0].name: must not be empty"));
+        assert!(with("network", "\"red\"").contains("services[0].network: \"red\" is not a configured network"));
+        assert!(with("vip", "\"10.32.0.9\"").contains("services[0].vip: 10.32.0.9 is inside the pod CIDRs"));
+        assert!(with("vip", "\"fd00:32::9\"").contains("services[0].vip: fd00:32::9 is inside the pod CIDRs"));
+        assert!(with("vip", "\"10.32.0.1\"").contains("services[0].vip: "));
+        assert!(with("vip", "\"0.0.0.0\"").contains("is not a unicast address"));
+        assert!(with("vip", "\"224.0.0.1\"").contains("is not a unicast address"));
+        assert!(with("vip", "\"10.96.0.300\"").contains("vip: "));
+        assert!(with("port", "0").contains("services[0].port: must be 1..65535"));
+        assert!(with("port", "70000").contains("port: "));
+        assert!(with("proto", "\"icmp\"").contains("proto: unknown variant"));
+        assert!(with("backends", "[]").contains("services[0].backends: 0 backends"));
+        let many: Vec<String> = (0..65).map(|i| format!("\"10.33.0.{i}:80\"")).collect();
+        assert!(with("backends", &format!("[{}]", many.join(","))).contains("services[0].backends: 65 backends"));
+        assert!(with("backends", "[\"[fd00:32::5]:80\"]").contains("services[0].backends[0]: [fd00:32::5]:80 is not of the VIP's family"));
+        assert!(with("backends", "[\"10.32.0.5:80\", \"10.32.0.5:80\"]").contains("services[0].backends[1]: 10.32.0.5:80 appears twice"));
+        assert!(with("backends", "[\"10.32.0.5:0\"]").contains("services[0].backends[0]: "));
+        assert!(with("backends", "[\"10.32.0.5\"]").contains("backends: "));
+        assert!(with("weight", "1").contains("weight"));
+        let e = err(&service(&format!("{ok}[[services]]\nname = \"again\"\nnetwork = \"k8s-default-pod-network\"\n{}", &ok[13..])));
+        assert!(e.contains("services[1]: 10.96.0.10:80/tcp in network \"k8s-default-pod-network\" is already services[0] (\"web\")"), "{e}");
+        let dns = err(&format!("{MIN}dns = \"10.96.0.53\"\n[[services]]\nname = \"d\"\nvip = \"10.96.0.53\"\nport = 53\nbackends = [\"10.32.0.5:53\"]\n"));
+        assert!(dns.contains("services[0].vip: 10.96.0.53 is the pods' DNS server"));
     }
 
     #[test]

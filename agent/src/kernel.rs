@@ -1,8 +1,9 @@
 //! Programming vrouter.ko: the agent is the single writer of its tables.
 //!
 //! Two ways in, one model: [`Desired`] is everything the kernel should hold for this node
-//! (the vhost vif, the Receive nexthop, per-network gateway and default routes, and for
-//! every bound port a Virtual vif, an Encap nexthop and /32 + /128 routes).
+//! (the vhost vif, the Receive nexthop, per-network gateway and default routes, for every
+//! bound port a Virtual vif, an Encap nexthop and /32 + /128 routes, and for every service
+//! VIP an ECMP composite over its local backends' nexthops with a host route to it).
 //! - [`Kernel::add_port`] / [`Kernel::remove_port`] make the few changes of one CNI call
 //!   directly (the fast path of ADD and DEL);
 //! - [`Kernel::reconcile`] reads the tables back and makes the smallest set of changes that
@@ -12,18 +13,30 @@
 //! Ownership: Virtual vifs, the vhost vif, nexthop 1 and nexthops from [`NH_BASE`] on, and
 //! every route of the VRFs the networks use belong to the agent; anything else (other
 //! nexthop ids, other VRFs) is left alone for the operator.
+//! Within the agent's ids, ports count up from [`NH_BASE`] and VIP composites sit near
+//! [`NH_VIP_TOP`]; the vifs of networks with a policy or a service carry vif flag POLICY.
 
+use crate::policy::Service;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use tracing::debug;
 use vrouter_client::nh::eth_header;
 use vrouter_client::vif::{format_mac, parse_mac};
-use vrouter_client::{errno, Client, Error, NexthopAdd, Route, VifAdd, VifSelector};
-use vrouter_uapi::{addr_family, nh_type, rt_flag, vif_flag, vif_type, VROUTER_MAC};
+use vrouter_client::{errno, Client, Error, Nexthop, NexthopAdd, Route, VifAdd, VifSelector};
+use vrouter_uapi::{
+    addr_family, nh_flag, nh_type, rt_flag, vif_flag, vif_type, COMPOSITE_MAX, NH_FLAGS_SETTABLE, VROUTER_MAC,
+};
 
+/// The Discard nexthop (always present): where a VIP without a local backend leads.
+pub const NH_DISCARD: u32 = 0;
 /// The Receive nexthop: to the host through the vhost vif.
 pub const NH_RECEIVE: u32 = 1;
 /// Port nexthops are numbered from here.
 pub const NH_BASE: u32 = 100;
+/// Service VIP composites are numbered from here down (see [`vip_wants`]).
+pub const NH_VIP_TOP: u32 = vrouter_uapi::DEFAULT_NEXTHOPS - 1;
+/// VIP ids are hashed into this many ids below [`NH_VIP_TOP`].
+const NH_VIP_SLOTS: u32 = 4096;
 
 /// The node-wide part of the desired state.
 #[derive(Debug, Clone)]
@@ -45,11 +58,37 @@ pub struct PortWant {
     pub mac: [u8; 6],
     pub ipv4: Ipv4Addr,
     pub ipv6: Option<Ipv6Addr>,
+    /// The vif sends new flows to the agent (vif flag POLICY): the network has a policy
+    /// or a service.
+    pub policy: bool,
+}
+
+impl PortWant {
+    fn has_addr(&self, a: IpAddr) -> bool {
+        match a {
+            IpAddr::V4(a) => a == self.ipv4,
+            IpAddr::V6(a) => Some(a) == self.ipv6,
+        }
+    }
+}
+
+/// A service address in a VRF: a proxied host route to an ECMP composite over the Encap
+/// nexthops of the backends that are local pods. One per (VRF, VIP), for every service on
+/// that VIP whatever its port: a route cannot tell ports apart (the flow loop does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VipWant {
+    pub vrf: u32,
+    pub vip: IpAddr,
+    /// The composite's id, fixed for the agent's lifetime.
+    pub nh: u32,
+    /// Backend addresses of the VIP's services, in config order, each once.
+    pub backends: Vec<IpAddr>,
 }
 
 pub struct Desired<'a> {
     pub node: &'a NodeWant,
     pub ports: Vec<PortWant>,
+    pub vips: &'a [VipWant],
 }
 
 /// What a reconciliation did.
@@ -101,15 +140,19 @@ pub fn valid_ifname(name: &str) -> bool {
     !name.is_empty() && name.len() < 16 && !name.contains(['/', ' ', ':']) && name != "." && name != ".."
 }
 
+/// A /32 or /128 whose address the datapath answers ARP and ND for.
+fn host_route(vrf: u32, addr: IpAddr, nh: u32) -> Route {
+    let len = if addr.is_ipv4() { 32 } else { 128 };
+    let mut r = Route::new(vrf, addr, len, nh);
+    r.flags = rt_flag::PROXY_ARP;
+    r
+}
+
 pub fn port_routes(p: &PortWant) -> Vec<Route> {
     let mut v = Vec::with_capacity(2);
-    let mut r = Route::new(p.vrf, IpAddr::V4(p.ipv4), 32, p.nh);
-    r.flags = rt_flag::PROXY_ARP;
-    v.push(r);
+    v.push(host_route(p.vrf, IpAddr::V4(p.ipv4), p.nh));
     if let Some(a) = p.ipv6 {
-        let mut r = Route::new(p.vrf, IpAddr::V6(a), 128, p.nh);
-        r.flags = rt_flag::PROXY_ARP;
-        v.push(r);
+        v.push(host_route(p.vrf, IpAddr::V6(a), p.nh));
     }
     v
 }
@@ -129,10 +172,7 @@ fn node_routes(n: &NodeWant) -> Vec<Route> {
     let mut v = Vec::new();
     for (&vrf, addrs) in &n.vrfs {
         for a in addrs {
-            let len = if a.is_ipv4() { 32 } else { 128 };
-            let mut r = Route::new(vrf, *a, len, NH_RECEIVE);
-            r.flags = rt_flag::PROXY_ARP;
-            v.push(r);
+            v.push(host_route(vrf, *a, NH_RECEIVE));
         }
         v.push(Route::new(vrf, IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0, NH_RECEIVE));
         v.push(Route::new(vrf, IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0, NH_RECEIVE));
@@ -140,10 +180,113 @@ fn node_routes(n: &NodeWant) -> Vec<Route> {
     v
 }
 
+/// The local backends' nexthops of a VIP: each pod once, in backend order (a stable order
+/// keeps the datapath's member choice for a flow). Backends on other nodes are skipped;
+/// the flow loop translates to them.
+fn vip_members(v: &VipWant, live: &[&PortWant]) -> Vec<u32> {
+    let mut m = Vec::new();
+    for &b in &v.backends {
+        match live.iter().find(|p| p.vrf == v.vrf && p.has_addr(b)) {
+            Some(p) if !m.contains(&p.nh) => m.push(p.nh),
+            Some(_) => {}
+            None => debug!(vrf = v.vrf, vip = %v.vip, backend = %b, "service backend is not a local pod; not in the composite"),
+        }
+    }
+    m
+}
+
+fn vip_nh(v: &VipWant, members: Vec<u32>) -> NexthopAdd {
+    NexthopAdd {
+        id: v.nh,
+        kind: nh_type::COMPOSITE,
+        family: if v.vip.is_ipv4() { addr_family::INET } else { addr_family::INET6 },
+        flags: nh_flag::COMPOSITE_ECMP,
+        vrf: v.vrf,
+        members,
+        ..Default::default()
+    }
+}
+
+/// Whether the kernel's nexthop is what `w` would make (VALID is the kernel's own flag).
+fn same_nh(h: &Nexthop, w: &NexthopAdd) -> bool {
+    let labels = if w.labels.is_empty() { h.labels.iter().all(|&l| l == 0) } else { h.labels == w.labels };
+    h.kind == w.kind
+        && h.family == w.family
+        && h.flags & NH_FLAGS_SETTABLE == w.flags
+        && h.vrf == w.vrf
+        && h.oif == w.oif
+        && h.encap == w.encap
+        && h.members == w.members
+        && labels
+}
+
+/// The composite ids of `services`' VIPs, avoiding `used` (the ports' nexthops). Each
+/// (VRF, VIP) hashes to a slot below [`NH_VIP_TOP`] and takes the first free id from
+/// there, in (VRF, VIP) order: an id depends neither on the order of `[[services]]` nor on
+/// anything else that changes while the agent runs, and mostly stays across restarts.
+pub fn vip_wants(services: &[Service], used: &BTreeSet<u32>) -> (Vec<VipWant>, Vec<String>) {
+    let mut vips: Vec<VipWant> = Vec::new();
+    for s in services {
+        let i = match vips.iter().position(|v| v.vrf == s.vrf && v.vip == s.vip) {
+            Some(i) => i,
+            None => {
+                vips.push(VipWant { vrf: s.vrf, vip: s.vip, nh: 0, backends: Vec::new() });
+                vips.len() - 1
+            }
+        };
+        for b in &s.backends {
+            if !vips[i].backends.contains(&b.ip()) {
+                vips[i].backends.push(b.ip());
+            }
+        }
+    }
+    vips.sort_by_key(|v| (v.vrf, v.vip));
+    let mut taken = used.clone();
+    let mut problems = Vec::new();
+    vips.retain_mut(|v| {
+        let slot = vip_slot(v.vrf, v.vip);
+        // The hashed block first, wrapping around in it, then the rest of the range down.
+        let block = (0..NH_VIP_SLOTS).map(|k| NH_VIP_TOP - (slot + k) % NH_VIP_SLOTS);
+        let mut ids = block.chain((NH_BASE..=NH_VIP_TOP - NH_VIP_SLOTS).rev());
+        match ids.find(|id| !taken.contains(id)) {
+            Some(id) => {
+                taken.insert(id);
+                v.nh = id;
+                true
+            }
+            None => {
+                problems.push(format!("service VIP {} in VRF {}: no free nexthop id", v.vip, v.vrf));
+                false
+            }
+        }
+    });
+    (vips, problems)
+}
+
+fn vip_slot(vrf: u32, vip: IpAddr) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    let octets = match vip {
+        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        IpAddr::V6(a) => a.octets(),
+    };
+    for b in vrf.to_be_bytes().into_iter().chain(octets) {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    h % NH_VIP_SLOTS
+}
+
 const VIF_FLAGS: u32 = vif_flag::L3_ENABLED | vif_flag::L2_ENABLED;
 
-fn virtual_vif(name: &str, vrf: u32) -> VifAdd {
-    VifAdd { kind: vif_type::VIRTUAL, name: Some(name.into()), vrf, flags: VIF_FLAGS, ..Default::default() }
+fn vif_flags(p: &PortWant) -> u32 {
+    if p.policy {
+        VIF_FLAGS | vif_flag::POLICY
+    } else {
+        VIF_FLAGS
+    }
+}
+
+fn virtual_vif(p: &PortWant) -> VifAdd {
+    VifAdd { kind: vif_type::VIRTUAL, name: Some(p.host_ifname.clone()), vrf: p.vrf, flags: vif_flags(p), ..Default::default() }
 }
 
 /// A connection to the module, opened per batch of work: a fresh socket resolves the
@@ -171,13 +314,25 @@ impl Kernel {
     fn ensure_vif(&mut self, p: &PortWant) -> Result<u32, KernelError> {
         let by_name = VifSelector::Name(p.host_ifname.clone());
         match self.c.vif_get(&by_name, None) {
-            Ok(v) if v.kind == vif_type::VIRTUAL && v.vrf == p.vrf => return Ok(v.idx),
+            Ok(v) if v.kind == vif_type::VIRTUAL && v.vrf == p.vrf => {
+                if v.flags != vif_flags(p) {
+                    self.set_vif_flags(p)?;
+                }
+                return Ok(v.idx);
+            }
             Ok(_) => self.c.vif_del(&by_name).map_err(refused(format!("replacing vif {}", p.host_ifname)))?,
             Err(e) if is_enoent(&e) => {}
             Err(e) => return Err(refused(format!("vif {}", p.host_ifname))(e)),
         }
-        let v = self.c.vif_add(&virtual_vif(&p.host_ifname, p.vrf)).map_err(refused(format!("vif for {}", p.host_ifname)))?;
+        let v = self.c.vif_add(&virtual_vif(p)).map_err(refused(format!("vif for {}", p.host_ifname)))?;
         Ok(v.idx)
+    }
+
+    /// VIF_NEW for a device that is attached already changes its flags in place: the pod
+    /// keeps forwarding. A module that refuses it (EEXIST) gets no delete and re-add; the
+    /// error is reported and the vif keeps its old flags.
+    fn set_vif_flags(&mut self, p: &PortWant) -> Result<(), KernelError> {
+        self.c.vif_add(&virtual_vif(p)).map(|_| ()).map_err(refused(format!("flags {:#x} of vif {}", vif_flags(p), p.host_ifname)))
     }
 
     /// Removes what `add_port` made; what is already gone is fine.
@@ -189,6 +344,11 @@ impl Kernel {
             }
         }
         match self.c.nh_del(p.nh) {
+            // Still a member of a service composite: the next reconciliation takes it
+            // out, then deletes it. The vif goes now all the same.
+            Err(e) if e.errno() == Some(errno::EBUSY) => {
+                debug!(nh = p.nh, host_ifname = %p.host_ifname, "port nexthop still in a composite; left to the reconciliation")
+            }
             Err(e) if !is_enoent(&e) => return Err(refused(format!("nexthop {}", p.nh))(e)),
             _ => {}
         }
@@ -237,7 +397,7 @@ impl Kernel {
         }
         let nhs: BTreeMap<u32, _> = self.c.nh_dump().map_err(refused("nexthop dump"))?.into_iter().map(|h| (h.id, h)).collect();
         let rcv = NexthopAdd { id: NH_RECEIVE, kind: nh_type::RECEIVE, oif: Some(vhost), ..Default::default() };
-        if !nhs.get(&NH_RECEIVE).is_some_and(|h| h.kind == rcv.kind && h.oif == rcv.oif) {
+        if !nhs.get(&NH_RECEIVE).is_some_and(|h| same_nh(h, &rcv)) {
             self.c.nh_add(&rcv).map_err(refused("receive nexthop 1"))?;
             s.added += 1;
         }
@@ -250,7 +410,18 @@ impl Kernel {
                 continue;
             }
             let vif = match by_name.get(p.host_ifname.as_str()) {
-                Some(v) if v.kind == vif_type::VIRTUAL && v.vrf == p.vrf => Ok(v.idx),
+                Some(v) if v.kind == vif_type::VIRTUAL && v.vrf == p.vrf => {
+                    // A flag change must not take a forwarding port down: on failure
+                    // the port stays programmed with its old flags.
+                    if v.flags != vif_flags(p) {
+                        match self.set_vif_flags(p) {
+                            Ok(()) => s.added += 1,
+                            Err(e) if e.unavailable() => return Err(e),
+                            Err(e) => s.errors.push(e.to_string()),
+                        }
+                    }
+                    Ok(v.idx)
+                }
                 _ => {
                     s.added += 1;
                     self.ensure_vif(p)
@@ -265,8 +436,7 @@ impl Kernel {
                 }
             };
             let nh = port_nh(p, vif);
-            let same = nhs.get(&p.nh).is_some_and(|h| h.kind == nh.kind && h.oif == nh.oif && h.encap == nh.encap);
-            if !same {
+            if !nhs.get(&p.nh).is_some_and(|h| same_nh(h, &nh)) {
                 if let Err(e) = self.c.nh_add(&nh) {
                     s.errors.push(refused(format!("nexthop {} for {}", p.nh, p.host_ifname))(e).to_string());
                     continue;
@@ -277,9 +447,54 @@ impl Kernel {
             live.push(p);
         }
 
+        // Service VIPs, once their members exist: a composite over the live backends and
+        // a route to it. A VIP without a local backend keeps its route, to the discard
+        // nexthop: it fails here, visibly (drop counters), instead of following the VRF's
+        // default route to the host, and ARP/ND for it do not change as backends come
+        // and go. The kernel refuses a composite without members anyway.
+        let mut vip_nhs = BTreeSet::new();
+        let mut vip_routes = Vec::with_capacity(want.vips.len());
+        for v in want.vips {
+            let mut members = vip_members(v, &live);
+            if members.len() > COMPOSITE_MAX {
+                // Several services on one VIP can add up to more than a composite holds.
+                let why = format!("{} local backends, the composite takes the first {COMPOSITE_MAX}", members.len());
+                s.errors.push(format!("service VIP {} in VRF {}: {why}", v.vip, v.vrf));
+                members.truncate(COMPOSITE_MAX);
+            }
+            let target = if members.is_empty() {
+                NH_DISCARD
+            } else {
+                let nh = vip_nh(v, members);
+                if nhs.get(&v.nh).is_some_and(|h| same_nh(h, &nh)) {
+                    v.nh
+                } else {
+                    match self.c.nh_add(&nh) {
+                        Ok(_) => {
+                            s.added += 1;
+                            v.nh
+                        }
+                        Err(e) => {
+                            s.errors.push(refused(format!("composite nexthop {} for VIP {}", v.nh, v.vip))(e).to_string());
+                            // The previous members still forward; with none, discard.
+                            if nhs.get(&v.nh).is_some_and(|h| h.kind == nh_type::COMPOSITE) {
+                                v.nh
+                            } else {
+                                NH_DISCARD
+                            }
+                        }
+                    }
+                }
+            };
+            if target == v.nh {
+                vip_nhs.insert(v.nh);
+            }
+            vip_routes.push(host_route(v.vrf, v.vip, target));
+        }
+
         // Routes of the agent's VRFs: add what is missing or different, delete the rest.
         let mut routes: BTreeMap<(u32, IpAddr, u8), Route> = BTreeMap::new();
-        for r in node_routes(n).into_iter().chain(live.iter().flat_map(|p| port_routes(p))) {
+        for r in node_routes(n).into_iter().chain(live.iter().flat_map(|p| port_routes(p))).chain(vip_routes) {
             routes.insert((r.vrf, r.prefix, r.prefix_len), r);
         }
         for &vrf in n.vrfs.keys() {
@@ -318,9 +533,12 @@ impl Kernel {
             }
         }
 
-        // Stale nexthops, then stale vifs (a nexthop refers to its vif).
-        let wanted_nh: BTreeSet<u32> = live.iter().map(|p| p.nh).collect();
-        for &id in nhs.keys().filter(|&&id| id >= NH_BASE && !wanted_nh.contains(&id)) {
+        // Stale nexthops, composites first (they hold their members), then stale vifs (a
+        // nexthop refers to its vif).
+        let wanted_nh: BTreeSet<u32> = live.iter().map(|p| p.nh).chain(vip_nhs).collect();
+        let mut stale: Vec<&Nexthop> = nhs.values().filter(|h| h.id >= NH_BASE && !wanted_nh.contains(&h.id)).collect();
+        stale.sort_by_key(|h| h.kind != nh_type::COMPOSITE);
+        for id in stale.into_iter().map(|h| h.id) {
             match self.c.nh_del(id) {
                 Ok(()) => s.removed += 1,
                 Err(e) if is_enoent(&e) => {}
@@ -361,6 +579,7 @@ mod tests {
             mac: [2, 0, 10, 0, 0, 2],
             ipv4: Ipv4Addr::new(10, 0, 0, 2),
             ipv6: Some("fd00::2".parse().unwrap()),
+            policy: false,
         };
         let r = port_routes(&p);
         assert_eq!(r.len(), 2);
@@ -385,6 +604,131 @@ mod tests {
         assert_eq!(r.len(), 5);
         assert!(r.iter().all(|r| r.nh_id == NH_RECEIVE));
         assert_eq!(r.iter().filter(|r| r.flags == rt_flag::PROXY_ARP).count(), 1);
+    }
+
+    fn port(vrf: u32, nh: u32, last: u8) -> PortWant {
+        PortWant {
+            host_ifname: format!("tap{nh}"),
+            vrf,
+            nh,
+            mac: [2, 0, 10, 32, 0, last],
+            ipv4: Ipv4Addr::new(10, 32, 0, last),
+            ipv6: Some(format!("fd00:32::{last}").parse().unwrap()),
+            policy: true,
+        }
+    }
+
+    fn services(text: &str) -> Vec<Service> {
+        let cfg = format!(
+            "node-name = \"n\"\nstate-dir = \"/x\"\npod-cidr = \"10.32.0.0/24\"\npod-cidr-v6 = \"fd00:32::/112\"\n\
+             [[networks]]\nname = \"a\"\nvrf = 1\n[[networks]]\nname = \"b\"\nvrf = 2\nnamespaces = [\"b\"]\n{text}"
+        );
+        crate::policy::Services::from_node(&crate::config::Node::parse(&cfg).unwrap()).all().to_vec()
+    }
+
+    fn svc(name: &str, net: &str, vip: &str, port: u16, backends: &[&str]) -> String {
+        let b: Vec<String> = backends.iter().map(|b| format!("{b:?}")).collect();
+        format!(
+            "[[services]]\nname = \"{name}\"\nnetwork = \"{net}\"\nvip = \"{vip}\"\nport = {port}\nbackends = [{}]\n",
+            b.join(", ")
+        )
+    }
+
+    #[test]
+    fn one_vip_want_per_vrf_and_vip_with_the_union_of_backends() {
+        let all = services(&[
+            svc("web", "a", "10.96.0.1", 80, &["10.32.0.5:8080", "10.32.0.6:8080"]),
+            svc("web-tls", "a", "10.96.0.1", 443, &["10.32.0.6:8443", "10.32.0.7:8443"]),
+            svc("web", "b", "10.96.0.1", 80, &["10.32.0.9:80"]),
+            svc("dns6", "a", "fd00:96::a", 53, &["[fd00:32::5]:53"]),
+        ]
+        .concat());
+        let (v, problems) = vip_wants(&all, &BTreeSet::new());
+        assert!(problems.is_empty());
+        assert_eq!(v.len(), 3);
+        let a = v.iter().find(|w| w.vrf == 1 && w.vip.is_ipv4()).unwrap();
+        let ips: Vec<IpAddr> = ["10.32.0.5", "10.32.0.6", "10.32.0.7"].iter().map(|s| s.parse().unwrap()).collect();
+        assert_eq!(a.backends, ips);
+        let ids: BTreeSet<u32> = v.iter().map(|w| w.nh).collect();
+        assert_eq!(ids.len(), 3);
+        assert!(ids.iter().all(|&id| id > NH_VIP_TOP - NH_VIP_SLOTS && id <= NH_VIP_TOP));
+    }
+
+    #[test]
+    fn vip_ids_are_stable_avoid_port_ids_and_ignore_config_order() {
+        let one = svc("x", "a", "10.96.0.1", 80, &["10.32.0.5:80"]);
+        let two = svc("y", "b", "10.96.0.2", 80, &["10.32.0.6:80"]);
+        let (v1, _) = vip_wants(&services(&format!("{one}{two}")), &BTreeSet::new());
+        let (v2, _) = vip_wants(&services(&format!("{two}{one}")), &BTreeSet::new());
+        assert_eq!(v1, v2);
+        let (again, _) = vip_wants(&services(&format!("{one}{two}")), &BTreeSet::new());
+        assert_eq!(v1, again);
+        // A port that already holds a VIP's preferred id pushes the VIP to the next one.
+        let used: BTreeSet<u32> = v1.iter().map(|w| w.nh).collect();
+        let (v3, _) = vip_wants(&services(&format!("{one}{two}")), &used);
+        assert!(v3.iter().all(|w| !used.contains(&w.nh) && w.nh >= NH_BASE));
+        assert_eq!(v3.iter().map(|w| w.nh).collect::<BTreeSet<_>>().len(), 2);
+    }
+
+    #[test]
+    fn composite_members_are_the_local_backends_in_order() {
+        let all = services(&svc("web", "a", "10.96.0.1", 80, &["10.32.0.7:80", "10.32.0.99:80", "10.32.0.5:80", "10.32.0.7:81"]));
+        let (v, _) = vip_wants(&all, &BTreeSet::new());
+        let (p5, p7, other_vrf) = (port(1, 105, 5), port(1, 107, 7), port(2, 199, 99));
+        // .99 is a pod of another network's VRF here, so not a member; .7 counts once.
+        assert_eq!(vip_members(&v[0], &[&p5, &p7, &other_vrf]), [107, 105]);
+        assert_eq!(vip_members(&v[0], &[&p5]), [105]);
+        assert!(vip_members(&v[0], &[]).is_empty());
+        let nh = vip_nh(&v[0], vec![107, 105]);
+        assert_eq!((nh.kind, nh.flags, nh.family, nh.vrf, nh.id), (nh_type::COMPOSITE, nh_flag::COMPOSITE_ECMP, addr_family::INET, 1, v[0].nh));
+        assert_eq!(nh.oif, None);
+        let r = host_route(v[0].vrf, v[0].vip, nh.id);
+        assert_eq!((r.prefix_len, r.flags, r.nh_id), (32, rt_flag::PROXY_ARP, v[0].nh));
+
+        let all6 = services(&svc("dns", "a", "fd00:96::a", 53, &["[fd00:32::7]:53"]));
+        let (v6, _) = vip_wants(&all6, &BTreeSet::new());
+        assert_eq!(vip_members(&v6[0], &[&p5, &p7]), [107]);
+        assert_eq!(vip_nh(&v6[0], vec![107]).family, addr_family::INET6);
+        assert_eq!(host_route(1, v6[0].vip, NH_DISCARD).prefix_len, 128);
+    }
+
+    #[test]
+    fn kernel_nexthops_compare_without_the_valid_flag() {
+        let v = VipWant { vrf: 1, vip: "10.96.0.1".parse().unwrap(), nh: 60000, backends: vec![] };
+        let w = vip_nh(&v, vec![105, 107]);
+        let have = Nexthop {
+            id: 60000,
+            kind: nh_type::COMPOSITE,
+            family: addr_family::INET,
+            flags: nh_flag::VALID | nh_flag::COMPOSITE_ECMP,
+            vrf: 1,
+            oif: None,
+            encap: vec![],
+            members: vec![105, 107],
+            labels: vec![0, 0],
+            ref_cnt: 2,
+            rid: 0,
+        };
+        assert!(same_nh(&have, &w));
+        assert!(!same_nh(&Nexthop { members: vec![107, 105], ..have.clone() }, &w));
+        assert!(!same_nh(&Nexthop { members: vec![105], ..have.clone() }, &w));
+        assert!(!same_nh(&Nexthop { flags: nh_flag::VALID, ..have.clone() }, &w));
+        assert!(!same_nh(&Nexthop { labels: vec![0, 9], ..have.clone() }, &w));
+        let p = port(1, 105, 5);
+        let enc = port_nh(&p, 7);
+        let have = Nexthop { id: 105, kind: nh_type::ENCAP, flags: nh_flag::VALID, vrf: 0, oif: Some(7), encap: enc.encap.clone(), members: vec![], labels: vec![], ..have };
+        assert!(same_nh(&have, &enc));
+        assert!(!same_nh(&have, &port_nh(&p, 8)));
+    }
+
+    #[test]
+    fn policy_ports_get_the_policy_vif_flag() {
+        let mut p = port(1, 105, 5);
+        assert_eq!(virtual_vif(&p).flags, vif_flag::L3_ENABLED | vif_flag::L2_ENABLED | vif_flag::POLICY);
+        p.policy = false;
+        let v = virtual_vif(&p);
+        assert_eq!(v.flags, vif_flag::L3_ENABLED | vif_flag::L2_ENABLED);
+        assert_eq!((v.kind, v.vrf, v.name.as_deref(), v.idx), (vif_type::VIRTUAL, 1, Some("tap105"), None));
     }
 
     #[test]

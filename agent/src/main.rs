@@ -11,9 +11,11 @@
 
 mod api;
 mod config;
+mod flows;
 mod ipam;
 mod kernel;
 mod metrics;
+mod policy;
 mod ports;
 mod store;
 
@@ -92,6 +94,15 @@ async fn resync(shared: &Arc<api::Shared>) {
     }
 }
 
+/// The flow loop's view of the ports: which network a pod address belongs to.
+struct PortDirectory(Arc<api::Shared>);
+
+impl flows::Directory for PortDirectory {
+    fn network_of(&self, vrf: u32, ip: std::net::IpAddr) -> Option<String> {
+        self.0.agent.lock().ok()?.network_of(vrf, ip).map(str::to_owned)
+    }
+}
+
 async fn shutdown_signal() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
@@ -121,6 +132,16 @@ async fn main() {
     let listen = node.raw.listen;
     let interval = Duration::from_secs_f64(node.raw.resync_interval);
     let metrics = Arc::new(metrics::Metrics::new());
+    // Flows are the agent's business only when some network has a policy or a service.
+    let flow_agent = (!policy::flow_networks(&node).is_empty()).then(|| {
+        let f = &node.raw.flows;
+        let settings = flows::Settings {
+            aging: u32::try_from(f.aging_seconds).unwrap_or(u32::MAX),
+            hold_audit: f.hold_audit_seconds.ceil() as u32,
+            sweep: Duration::from_secs_f64(f.sweep_interval_seconds),
+        };
+        (policy::Policies::from_node(&node), policy::Services::from_node(&node), settings)
+    });
     let (agent, problems) = match ports::Agent::load(node, metrics.clone()) {
         Ok(x) => x,
         Err(e) => {
@@ -145,6 +166,12 @@ async fn main() {
     info!(%listen, ports = n_ports, "port API listening");
 
     resync(&shared).await;
+    if let Some((policies, services, settings)) = flow_agent {
+        let dir = PortDirectory(shared.clone());
+        let agent = flows::FlowAgent::new(policies, services, dir, settings, shared.metrics.clone());
+        std::thread::Builder::new().name("flows".into()).spawn(move || agent.run()).ok();
+        info!("flow verdicts on");
+    }
     let bg = shared.clone();
     tokio::spawn(async move {
         let mut t = tokio::time::interval(interval);

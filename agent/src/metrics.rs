@@ -1,5 +1,6 @@
 //! Prometheus metrics (`GET /metrics`): ports by state, addresses in use, kernel sync
-//! errors, reconciliations, and request latencies per route.
+//! errors, reconciliations, request latencies per route, and the flow table (entries,
+//! misses, setups, denials, aging; the setup rate is `rate(flow_setups_total)`).
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -34,6 +35,13 @@ pub struct Metrics {
     reconciles: Counter,
     kernel_ready: Gauge,
     requests: Family<RequestLabels, Histogram>,
+    flows: Family<StateLabel, Gauge>,
+    flow_events: Family<EventLabel, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabel {
+    event: &'static str,
 }
 
 fn latency_histogram() -> Histogram {
@@ -56,7 +64,15 @@ impl Metrics {
         registry.register("reconciles", "Reconciliations of the kernel tables", reconciles.clone());
         registry.register("kernel_ready", "1 when the kernel module is reachable and synced", kernel_ready.clone());
         registry.register("http_request_duration_seconds", "Port API request latency", requests.clone());
-        Metrics { registry, ports, addresses, kernel_errors, reconciles, kernel_ready, requests }
+        let flows = Family::<StateLabel, Gauge>::default();
+        let flow_events = Family::<EventLabel, Counter>::default();
+        registry.register("flows", "Flow table entries at the last sweep, by state", flows.clone());
+        registry.register(
+            "flow_events",
+            "Flow events: miss, setup, denied, error, aged, closed, audited (Hold decided from a dump), overrun",
+            flow_events.clone(),
+        );
+        Metrics { registry, ports, addresses, kernel_errors, reconciles, kernel_ready, requests, flows, flow_events }
     }
 
     pub fn set_ports(&self, reserved: i64, active: i64, down: i64) {
@@ -86,6 +102,44 @@ impl Metrics {
         self.requests.get_or_create(&labels).observe(seconds);
     }
 
+    fn flow_event(&self, event: &'static str, n: u64) {
+        self.flow_events.get_or_create(&EventLabel { event }).inc_by(n);
+    }
+
+    pub fn flow_misses(&self, n: u64) {
+        self.flow_event("miss", n);
+    }
+
+    pub fn flow_setup(&self) {
+        self.flow_event("setup", 1);
+    }
+
+    pub fn flow_denied(&self) {
+        self.flow_event("denied", 1);
+    }
+
+    pub fn flow_error(&self) {
+        self.flow_event("error", 1);
+    }
+
+    pub fn flow_overrun(&self) {
+        self.flow_event("overrun", 1);
+    }
+
+    pub fn flow_audited(&self, n: u64) {
+        self.flow_event("audited", n);
+    }
+
+    pub fn flows_swept(&self, aged: u64, closed: u64) {
+        self.flow_event("aged", aged);
+        self.flow_event("closed", closed);
+    }
+
+    pub fn set_flows(&self, active: u64, hold: u64) {
+        self.flows.get_or_create(&StateLabel { state: "active" }).set(active as i64);
+        self.flows.get_or_create(&StateLabel { state: "hold" }).set(hold as i64);
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
@@ -110,12 +164,16 @@ mod tests {
         m.set_ports(1, 2, 0);
         m.set_addresses(3, 1);
         m.kernel_error();
+        m.flow_setup();
+        m.set_flows(4, 1);
         m.observe_request(RequestLabels { method: "POST".into(), route: "/vm".into(), status: 200 }, 0.001);
         let t = m.render();
         for needle in [
             "vrouter_agent_ports{state=\"active\"} 2",
             "vrouter_agent_addresses_in_use{family=\"ipv4\"} 3",
             "vrouter_agent_kernel_sync_errors_total 1",
+            "vrouter_agent_flow_events_total{event=\"setup\"} 1",
+            "vrouter_agent_flows{state=\"hold\"} 1",
             "vrouter_agent_http_request_duration_seconds_count{method=\"POST\",route=\"/vm\",status=\"200\"} 1",
         ] {
             assert!(t.contains(needle), "{needle} missing in\n{t}");

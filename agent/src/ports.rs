@@ -8,8 +8,9 @@
 
 use crate::config::Node;
 use crate::ipam::Ipam;
-use crate::kernel::{self, Desired, Kernel, KernelError, NodeWant, PortWant, Summary, NH_BASE};
+use crate::kernel::{self, Desired, Kernel, KernelError, NodeWant, PortWant, Summary, VipWant, NH_BASE};
 use crate::metrics::Metrics;
+use crate::policy::{self, Services};
 use crate::store::{Binding, Port, Store, StoreError};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
@@ -74,6 +75,10 @@ pub struct Agent {
     ipam: Ipam,
     ports: BTreeMap<String, Entry>,
     want: NodeWant,
+    /// Service VIPs with their composite ids (fixed at load; ports' ids avoid them).
+    vips: Vec<VipWant>,
+    /// Networks whose ports' vifs send new flows to the agent.
+    flow_nets: BTreeSet<String>,
     /// The last reconciliation reached the kernel and set up the node.
     kernel_ok: bool,
     kernel_reason: String,
@@ -139,6 +144,9 @@ impl Agent {
             ports.insert(p.vmi_uuid.clone(), Entry { port: p, vif: None });
         }
         let want = node_want(&node);
+        let (vips, vip_problems) = kernel::vip_wants(Services::from_node(&node).all(), &nhs.iter().copied().collect());
+        problems.extend(vip_problems);
+        let flow_nets = policy::flow_networks(&node);
         let next_nh = ports.values().map(|e| e.port.nh + 1).max().filter(|n| *n < NH_LIMIT).unwrap_or(NH_BASE);
         let a = Agent {
             node,
@@ -146,6 +154,8 @@ impl Agent {
             ipam,
             ports,
             want,
+            vips,
+            flow_nets,
             kernel_ok: false,
             kernel_reason: "not synced yet".into(),
             next_nh,
@@ -175,7 +185,20 @@ impl Agent {
             mac: kernel::mac_bytes(&p.mac)?,
             ipv4: p.ipv4,
             ipv6: p.ipv6,
+            policy: self.flow_nets.contains(&p.network),
         })
+    }
+
+    /// The network of the bound port that holds `ip` in `vrf`: what the flow loop hands to
+    /// `Policies::evaluate` for each end of a flow (None: not a pod of this node).
+    pub fn network_of(&self, vrf: u32, ip: IpAddr) -> Option<&str> {
+        self.ports
+            .values()
+            .find(|e| {
+                let p = &e.port;
+                p.vrf == vrf && p.binding.is_some() && (IpAddr::V4(p.ipv4) == ip || p.ipv6.map(IpAddr::V6) == Some(ip))
+            })
+            .map(|e| e.port.network.as_str())
     }
 
     fn vm_cfg(&self, p: &Port) -> VmCfg {
@@ -226,7 +249,7 @@ impl Agent {
                 return Err(ApiErr::new(503, e.to_string()));
             }
         };
-        let used: BTreeSet<u32> = self.ports.values().map(|e| e.port.nh).collect();
+        let used: BTreeSet<u32> = self.ports.values().map(|e| e.port.nh).chain(self.vips.iter().map(|v| v.nh)).collect();
         let nh = (self.next_nh..NH_LIMIT).chain(NH_BASE..self.next_nh).find(|n| !used.contains(n)).unwrap_or(NH_BASE);
         self.next_nh = if nh + 1 >= NH_LIMIT { NH_BASE } else { nh + 1 };
         let port = Port {
@@ -521,7 +544,7 @@ impl Agent {
     pub fn reconcile(&mut self) -> Result<Summary, KernelError> {
         let result = Kernel::connect().and_then(|mut k| {
             let ports = self.ports.values().filter_map(|e| self.want(&e.port)).collect();
-            k.reconcile(&Desired { node: &self.want, ports })
+            k.reconcile(&Desired { node: &self.want, ports, vips: &self.vips })
         });
         self.metrics.reconciled();
         match &result {

@@ -4,7 +4,9 @@ AGENT_DIR=/tmp/vt-agent
 AGENT_URL=http://127.0.0.1:9091
 
 # agent_config [extra toml lines...]: writes $AGENT_DIR/agent.toml (pods 10.32.0.0/24,
-# fd00:32::/120; VRF 1 default network; namespace "blue" in VRF 2; "secure" isolated)
+# fd00:32::/120; VRF 1 default network; namespace "blue" in VRF 2; "secure" isolated).
+# AGENT_NET_EXTRA is appended to the default network's table (its policy), AGENT_TAIL to
+# the file ([flows], [[services]]).
 agent_config() {
   mkdir -p "$AGENT_DIR/state"
   {
@@ -26,10 +28,12 @@ address-v6 = "fd00:ff::1"
 [[networks]]
 name = "k8s-default-pod-network"
 vrf = 1
+${AGENT_NET_EXTRA:-}
 [[networks]]
 name = "blue"
 vrf = 2
 namespaces = ["blue"]
+${AGENT_TAIL:-}
 EOF
   } > "$AGENT_DIR/agent.toml"
 }
@@ -65,6 +69,36 @@ wait_for() {
   local t=$1 i; shift
   for i in $(seq $(( t * 5 ))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
   return 1
+}
+# The CNI plugin, executed as a runtime executes it (environment + config on stdin).
+CNI_BIN=$PWD/target/release/vrouter-cni
+REF_CNI=/usr/lib/cni
+VERSIONS="0.3.1 0.4.0 1.0.0 1.1.0"
+
+conf() { # conf <version> [extra json members]
+  echo "{\"cniVersion\":\"$1\",\"name\":\"vrouter\",\"type\":\"vrouter-cni\"${2:+,$2},\"contrail\":{\"cluster-name\":\"k8s\",\"vrouter-port\":9091,\"poll-timeout\":0.1,\"poll-retries\":30}}"
+}
+# cni <command> <container id> <netns name> <ifname> <config json> [pod name]: stdout is
+# the plugin's; its exit status is returned
+cni() {
+  local c=$1 id=$2 ns=$3 ifn=$4 cfg=$5 pod=${6:-$3}
+  echo "$cfg" | env -i PATH="$PATH" CNI_COMMAND="$c" CNI_CONTAINERID="$id" CNI_NETNS="/run/netns/$ns" \
+    CNI_IFNAME="$ifn" CNI_PATH="$REF_CNI" \
+    CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$pod;K8S_POD_INFRA_CONTAINER_ID=$id;K8S_POD_UID=$(pod_uid "$pod")" \
+    "$CNI_BIN" 2>>"$AGENT_DIR/cni.log"
+}
+# pod_uid <pod>: a stable, uuid-shaped uid per pod name (as random as real ones in its prefix)
+pod_uid() { local h; h=$(printf %s "$1" | md5sum); echo "${h:0:8}-${h:8:4}-4${h:13:3}-8${h:17:3}-${h:20:12}"; }
+# cni_ok: as cni, failing the test with the error JSON on a non-zero exit
+cni_ok() { local out; out=$(cni "$@") || fail "CNI $1 $2: $out"; echo "$out"; }
+# cni_code <expected code> <args of cni...>: the call fails with that code in the JSON and exit status
+cni_code() {
+  local want=$1 out rc; shift
+  out=$(cni "$@"); rc=$?
+  expect_eq "exit status of $1 ($out)" "$want" "$rc"
+  expect_eq "error code of $1" "$want" "$(jq -r .code <<<"$out")"
+  jq -e '.msg | length > 0' <<<"$out" >/dev/null || fail "error JSON without msg: $out"
+  echo "$out"
 }
 agent_cleanup() {
   pkill -9 -x vrouter-agent 2>/dev/null || true

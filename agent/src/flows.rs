@@ -1,0 +1,321 @@
+//! Flow verdicts: the agent's side of the kernel's flow table.
+//!
+//! A packet of a policy-enabled pod that misses the table makes a Hold entry and a
+//! FLOW_MISS notification. This thread evaluates the config's policy for it (and the
+//! services: a VIP is DNATed to one backend, its replies SNATed back) and installs the
+//! reverse entry, then the forward verdict, which releases the held packets. Both steps
+//! go out pipelined for a whole batch of misses.
+//!
+//! Every `sweep-interval` it dumps the table: idle pairs older than `aging-seconds` and
+//! closed TCP connections are deleted, and Hold entries older than `hold-audit-seconds`
+//! are decided again (their notification was lost: the listener's socket overflowed
+//! under a flood, or the agent was restarting).
+
+use crate::metrics::Metrics;
+use crate::policy::{FlowQuery, Policies, Services, Verdict};
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{debug, info, warn};
+use vrouter_client::flow::{Flow, FlowKey, FlowSpec};
+use vrouter_client::{Client, Error};
+use vrouter_uapi::{flow_action, flow_flag, flow_tcp};
+
+/// Most misses decided in one pipelined round.
+const BATCH: usize = 512;
+/// Listener receive buffer: about 16K notifications before it overflows.
+const RECV_BUFFER: usize = 8 << 20;
+const ENOENT: i32 = 2;
+const EEXIST: i32 = 17;
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub aging: u32,
+    pub hold_audit: u32,
+    pub sweep: Duration,
+}
+
+/// Where pod addresses live: the network of the local port holding `ip` in `vrf`.
+pub trait Directory: Send + 'static {
+    fn network_of(&self, vrf: u32, ip: IpAddr) -> Option<String>;
+}
+
+/// What to install for one new flow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub forward: (u32, u32),
+    pub reverse_key: FlowKey,
+    pub reverse: (u32, u32),
+    /// Why a flow is dropped (for the log), None when allowed.
+    pub denied: Option<String>,
+}
+
+/// The policy decision for a new flow `key`.
+pub fn plan(key: &FlowKey, policies: &Policies, services: &Services, dir: &dyn Directory) -> Plan {
+    let src_net = dir.network_of(key.vrf, key.src);
+    let q = |dst: IpAddr, dport: u16| FlowQuery { proto: key.proto, src: key.src, dst, sport: key.sport, dport };
+    if let Some(svc) = services.lookup(key.vrf, key.proto, key.dst, key.dport) {
+        // The 5-tuple's hash picks the backend, the same one again if the miss is retried.
+        let Some(backend) = svc.pick(q(key.dst, key.dport).hash()) else {
+            return deny(key, format!("service {} has no backend", svc.name));
+        };
+        let (bip, bport) = (backend.ip(), backend.port());
+        let dst_net = dir.network_of(key.vrf, bip);
+        if let Verdict::Deny { rule } = policies.evaluate(src_net.as_deref(), dst_net.as_deref(), &q(bip, bport)) {
+            return deny(key, rule);
+        }
+        let port_nat = bport != key.dport;
+        let fwd_flags = flow_flag::DNAT | if port_nat { flow_flag::DPAT } else { 0 };
+        let rev_flags = flow_flag::SNAT | if port_nat { flow_flag::SPAT } else { 0 };
+        let reverse_key = FlowKey { vrf: key.vrf, src: bip, dst: key.src, proto: key.proto, sport: bport, dport: key.sport };
+        return Plan {
+            forward: (flow_action::NAT, fwd_flags),
+            reverse_key,
+            reverse: (flow_action::NAT, rev_flags),
+            denied: None,
+        };
+    }
+    let dst_net = dir.network_of(key.vrf, key.dst);
+    match policies.evaluate(src_net.as_deref(), dst_net.as_deref(), &q(key.dst, key.dport)) {
+        Verdict::Allow => Plan {
+            forward: (flow_action::FORWARD, 0),
+            reverse_key: key.reverse(),
+            reverse: (flow_action::FORWARD, 0),
+            denied: None,
+        },
+        Verdict::Deny { rule } => deny(key, rule),
+    }
+}
+
+/// Denied flows drop in both directions, counted as "Flow Action Drop".
+fn deny(key: &FlowKey, why: String) -> Plan {
+    Plan { forward: (flow_action::DROP, 0), reverse_key: key.reverse(), reverse: (flow_action::DROP, 0), denied: Some(why) }
+}
+
+pub struct FlowAgent<D: Directory> {
+    policies: Policies,
+    services: Services,
+    dir: D,
+    settings: Settings,
+    metrics: Arc<Metrics>,
+}
+
+impl<D: Directory> FlowAgent<D> {
+    pub fn new(policies: Policies, services: Services, dir: D, settings: Settings, metrics: Arc<Metrics>) -> Self {
+        FlowAgent { policies, services, dir, settings, metrics }
+    }
+
+    /// Runs forever on its own thread; reconnects when the module goes away and returns.
+    pub fn run(self) {
+        loop {
+            match self.session() {
+                Ok(()) => {}
+                Err(e) => debug!(error = %e, "flow channel closed; retrying"),
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
+    fn session(&self) -> Result<(), Error> {
+        let mut listener = Client::connect()?.flow_misses()?;
+        let _ = listener.set_recv_buffer(RECV_BUFFER);
+        let mut writer = Client::connect()?;
+        info!("listening for flow misses");
+        // Whatever waited while we were away is decided at once.
+        let mut next_sweep = Instant::now();
+        loop {
+            let mut batch: Vec<Flow> = Vec::new();
+            let wait = next_sweep.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+            let mut overrun = false;
+            match listener.next_miss_timeout(wait) {
+                Ok(Some(f)) => batch.push(f),
+                Ok(None) => {}
+                Err(Error::Overrun) => overrun = true,
+                Err(e) => return Err(e),
+            }
+            // Drain what is queued already, up to a batch.
+            while !batch.is_empty() && batch.len() < BATCH {
+                match listener.next_miss_timeout(Duration::from_millis(1)) {
+                    Ok(Some(f)) => batch.push(f),
+                    Ok(None) => break,
+                    Err(Error::Overrun) => {
+                        overrun = true;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if overrun {
+                self.metrics.flow_overrun();
+                next_sweep = Instant::now();
+            }
+            if !batch.is_empty() {
+                self.metrics.flow_misses(batch.len() as u64);
+                self.decide(&mut writer, batch)?;
+            }
+            if Instant::now() >= next_sweep {
+                self.sweep(&mut writer)?;
+                next_sweep = Instant::now() + self.settings.sweep;
+            }
+        }
+    }
+
+    /// Installs the plans for Hold entries `held`: reverse entries first (a NAT forward
+    /// entry needs its reverse to exist), then the forward verdicts.
+    fn decide(&self, c: &mut Client, held: Vec<Flow>) -> Result<(), Error> {
+        // Both directions of one exchange may have missed: decide each pair once.
+        let mut seen = HashSet::new();
+        let mut todo = Vec::new();
+        for f in held.into_iter().filter(|f| f.is_hold()) {
+            if seen.contains(&f.key.reverse()) || !seen.insert(f.key) {
+                continue;
+            }
+            let p = plan(&f.key, &self.policies, &self.services, &self.dir);
+            if let Some(why) = &p.denied {
+                debug!(key = ?f.key, rule = %why, "flow denied");
+                self.metrics.flow_denied();
+            }
+            todo.push((f, p));
+        }
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let rev_specs: Vec<FlowSpec> = todo
+            .iter()
+            .map(|(f, p)| FlowSpec {
+                target: None,
+                key: Some(p.reverse_key),
+                action: p.reverse.0,
+                flags: p.reverse.1,
+                drop_reason: None,
+                rindex: Some(f.index),
+            })
+            .collect();
+        let made = c.flow_new_batch(&rev_specs)?;
+        // A reverse key with an entry already (its own Hold, or a leftover): take it over.
+        let mut retake = Vec::new();
+        let mut rev_index: Vec<Option<u32>> = Vec::with_capacity(todo.len());
+        for ((f, p), r) in todo.iter().zip(made) {
+            match r {
+                Ok(rev) => rev_index.push(Some(rev.index)),
+                Err(e) if e.errno() == Some(EEXIST) => {
+                    rev_index.push(None);
+                    retake.push((rev_index.len() - 1, f.index, p.clone()));
+                }
+                Err(e) => {
+                    warn!(error = %e, key = ?p.reverse_key, "reverse flow refused");
+                    self.metrics.flow_error();
+                    rev_index.push(None);
+                }
+            }
+        }
+        for (slot, fwd, p) in retake {
+            let spec = match c.flow_lookup(&p.reverse_key) {
+                Ok(existing) => FlowSpec {
+                    target: Some((existing.index, existing.gen)),
+                    key: None,
+                    action: p.reverse.0,
+                    flags: p.reverse.1,
+                    drop_reason: None,
+                    rindex: Some(fwd),
+                },
+                Err(_) => continue,
+            };
+            match c.flow_new(&spec) {
+                Ok(rev) => {
+                    if let Some(s) = rev_index.get_mut(slot) {
+                        *s = Some(rev.index);
+                    }
+                }
+                Err(e) => {
+                    warn!(error = %e, "reverse flow takeover refused");
+                    self.metrics.flow_error();
+                }
+            }
+        }
+        let mut fwd_specs = Vec::new();
+        let mut made_rev = Vec::new();
+        for ((f, p), rev) in todo.iter().zip(&rev_index) {
+            let Some(rev) = *rev else { continue };
+            fwd_specs.push(FlowSpec {
+                target: Some((f.index, f.gen)),
+                key: None,
+                action: p.forward.0,
+                flags: p.forward.1,
+                drop_reason: None,
+                rindex: Some(rev),
+            });
+            made_rev.push(rev);
+        }
+        let results = c.flow_new_batch(&fwd_specs)?;
+        let mut orphans = Vec::new();
+        for (r, rev) in results.into_iter().zip(made_rev) {
+            match r {
+                Ok(_) => self.metrics.flow_setup(),
+                // The Hold went (flushed, deleted) before the verdict: drop our reverse.
+                Err(e) if e.errno() == Some(ENOENT) => orphans.push((rev, None)),
+                Err(e) => {
+                    warn!(error = %e, "flow verdict refused");
+                    self.metrics.flow_error();
+                    orphans.push((rev, None));
+                }
+            }
+        }
+        if !orphans.is_empty() {
+            let _ = c.flow_del_batch(&orphans)?;
+        }
+        Ok(())
+    }
+
+    /// Ages idle pairs, removes closed TCP connections, decides stale Hold entries.
+    fn sweep(&self, c: &mut Client) -> Result<(), Error> {
+        let flows = c.flow_dump()?;
+        let by_index: HashMap<u32, &Flow> = flows.iter().map(|f| (f.index, f)).collect();
+        let mut holds = 0u64;
+        let mut stale_holds = Vec::new();
+        let mut delete: Vec<(u32, Option<u32>)> = Vec::new();
+        let mut gone = HashSet::new();
+        let (mut aged, mut closed) = (0u64, 0u64);
+        for f in &flows {
+            if f.is_hold() {
+                holds += 1;
+                if f.age >= self.settings.hold_audit {
+                    stale_holds.push(f.clone());
+                }
+                continue;
+            }
+            if gone.contains(&f.index) {
+                continue;
+            }
+            // The pair goes together: idle when both directions are, closed when either
+            // saw the connection die.
+            let rev = f.rindex.and_then(|r| by_index.get(&r)).filter(|r| r.rindex == Some(f.index) && !r.is_hold());
+            let idle = f.age >= self.settings.aging && rev.is_none_or(|r| r.age >= self.settings.aging);
+            let dead = f.tcp_flags & flow_tcp::DEAD != 0 || rev.is_some_and(|r| r.tcp_flags & flow_tcp::DEAD != 0);
+            if idle || dead {
+                if idle { aged += 1 } else { closed += 1 }
+                delete.push((f.index, Some(f.gen)));
+                gone.insert(f.index);
+                if let Some(r) = rev {
+                    delete.push((r.index, Some(r.gen)));
+                    gone.insert(r.index);
+                }
+            }
+        }
+        if !delete.is_empty() {
+            // An entry that went meanwhile is not an error.
+            let _ = c.flow_del_batch(&delete)?;
+        }
+        self.metrics.flows_swept(aged, closed);
+        self.metrics.set_flows((flows.len() as u64).saturating_sub(delete.len() as u64), holds);
+        if !stale_holds.is_empty() {
+            debug!(count = stale_holds.len(), "deciding Hold entries whose miss was not seen");
+            self.metrics.flow_audited(stale_holds.len() as u64);
+            for chunk in stale_holds.chunks(BATCH) {
+                self.decide(c, chunk.to_vec())?;
+            }
+        }
+        Ok(())
+    }
+}
