@@ -46,7 +46,11 @@ fn parse_key(req: &Request<'_>) -> Result<Option<FlowKey>> {
         _ => return Err(req.fail(EINVAL, req.attr(A::FAMILY), c_str!("family must be AF_INET or AF_INET6"))),
     };
     let mut key = FlowKey { vrf, family: family as u8, ..FlowKey::default() };
-    key.proto = req.attr(A::PROTO).and_then(|a| a.bytes().first().copied()).unwrap_or(0);
+    let proto = req.attr(A::PROTO);
+    key.proto = match proto.map(|a| a.bytes()) {
+        Some(&[p]) => p,
+        _ => return Err(req.fail(EINVAL, proto, c_str!("proto is one byte"))),
+    };
     for (id, out, msg) in [
         (A::SRC, &mut key.src, c_str!("src must be 4 bytes for AF_INET, 16 for AF_INET6")),
         (A::DST, &mut key.dst, c_str!("dst must be 4 bytes for AF_INET, 16 for AF_INET6")),

@@ -12,7 +12,7 @@ use crate::kapi::percpu::{self, CounterArray, PacketCtx};
 use crate::kapi::rcu;
 use crate::kapi::skb::Skb;
 use crate::uapi::{cmd, drop_reason as DR, flow_action, flow_attr as FA, FLOW_INDEX_NONE, FLOW_QUEUE_MAX};
-use crate::vrcore::flow::{self as core_flow, FlowEntry, FlowError, FlowKey, FlowTable, FlowView, Inserted, Setting, SlotBitmap};
+use crate::vrcore::flow::{self as core_flow, FlowEntry, FlowError, FlowKey, FlowTable, FlowView, Inserted, Setting, SlotBitmap, Verdict};
 use crate::vrcore::packet::{self, Headers, L4};
 use core::sync::atomic::{AtomicU32, AtomicU64};
 use kernel::alloc::KVVec;
@@ -204,9 +204,11 @@ fn miss(r: &Router, vif: &Vif, skb: Skb, key: &FlowKey, ctx: &PacketCtx) -> Step
         forward::drop_packet(r, vif, skb, DR::NEW_FLOWS, ctx);
         return Step::Done;
     };
-    match flows.table.insert(key, Setting::hold(), vif.idx, slot, percpu::seconds()) {
+    // The slot is claimed under the bucket lock, before the entry is visible: a packet or
+    // a delete that finds the entry always finds its slot owned.
+    let claim = |index, gen| flows.parking.claim(slot, owner(index, gen));
+    match flows.table.insert(key, Setting::hold(), vif.idx, slot, percpu::seconds(), claim) {
         Ok(Inserted::New { index, gen, evicted }) => {
-            flows.parking.claim(slot, owner(index, gen));
             flows.count(counter::CREATED, ctx);
             if evicted {
                 flows.count(counter::EVICTED, ctx);
@@ -280,14 +282,18 @@ pub fn set_verdict(r: &Router, index: u32, gen: u8, set: Setting) -> core::resul
         let before = r.flows.table.update(index, Some(gen), set)?;
         r.flows.count(counter::CHANGED, ctx);
         release_hold(r, &before, true, ctx, guard);
-        r.flows.table.view(index).ok_or(FlowError::NotFound)
+        // What was set, even if a delete raced in after the lock was dropped.
+        Ok(r.flows.table.view(index).unwrap_or(FlowView {
+            verdict: Verdict { action: set.action, drop_reason: set.drop_reason, flags: set.flags, rindex: set.rindex, ..before.verdict },
+            ..before
+        }))
     })
 }
 
 /// Adds an entry (no packet waits for it). Process context.
 pub fn add(r: &Router, key: &FlowKey, set: Setting) -> core::result::Result<Inserted, FlowError> {
     PacketCtx::with_bh_off(|ctx, _| {
-        let res = r.flows.table.insert(key, set, FLOW_INDEX_NONE, FLOW_INDEX_NONE, percpu::seconds())?;
+        let res = r.flows.table.insert(key, set, FLOW_INDEX_NONE, FLOW_INDEX_NONE, percpu::seconds(), |_, _| {})?;
         if let Inserted::New { evicted, .. } = res {
             r.flows.count(counter::ADDED, ctx);
             if evicted {

@@ -385,7 +385,18 @@ where
     /// Adds an entry for `key` unless one exists. Fills a free slot of the key's bucket,
     /// else reuses a dead TCP entry there (not a Hold: its packets are the owner's), else
     /// takes an overflow entry.
-    pub fn insert(&self, key: &FlowKey, set: Setting, vif: u32, hold_slot: u32, now: u32) -> Result<Inserted, FlowError> {
+    ///
+    /// `on_new(index, gen)` runs under the bucket lock before the entry is published, so
+    /// the owner can tie resources to it (a Hold's queue slot) before anyone sees it.
+    pub fn insert(
+        &self,
+        key: &FlowKey,
+        set: Setting,
+        vif: u32,
+        hold_slot: u32,
+        now: u32,
+        on_new: impl FnOnce(u32, u8),
+    ) -> Result<Inserted, FlowError> {
         let words = key.words();
         let bucket = self.bucket_of(key);
         let _guard = self.lock(bucket).ok_or(FlowError::OutOfRange)?;
@@ -416,6 +427,7 @@ where
         };
         let e = self.entries.get(index as usize).ok_or(FlowError::OutOfRange)?;
         let gen = ((e.ctl.load(Relaxed) >> CTL_GEN_SHIFT) as u8).wrapping_add(1);
+        on_new(index, gen);
         self.write(e, |e| {
             for (a, w) in e.key.iter().zip(words.iter()) {
                 a.store(*w, Relaxed);

@@ -54,11 +54,14 @@ fn insert_lookup_update_remove() {
     let t = table(64, 16);
     let k = key4([10, 0, 0, 1], [10, 0, 0, 2], 6, 1000, 80);
     assert!(t.lookup(&k).is_none());
-    let (i, g) = new_index(t.insert(&k, Setting::hold(), 7, 3, 100).unwrap());
+    let told = std::cell::Cell::new(None);
+    let (i, g) = new_index(t.insert(&k, Setting::hold(), 7, 3, 100, |i, g| told.set(Some((i, g)))).unwrap());
+    assert_eq!(told.get(), Some((i, g)), "the owner hears of the entry before anyone can see it");
     assert_eq!(t.used(), 1);
     let (hit, _, v) = t.lookup(&k).expect("found");
     assert_eq!((hit, v.action, v.gen), (i, flow_action::HOLD, g));
-    assert_eq!(t.insert(&k, fwd(), 0, FLOW_INDEX_NONE, 100).unwrap(), Inserted::Exists { index: i });
+    let again = t.insert(&k, fwd(), 0, FLOW_INDEX_NONE, 100, |_, _| panic!("no new entry, no call"));
+    assert_eq!(again.unwrap(), Inserted::Exists { index: i });
     // The reverse key is another flow.
     assert!(t.lookup(&k.reverse()).is_none());
     let view = t.view(i).unwrap();
@@ -85,7 +88,7 @@ fn insert_lookup_update_remove() {
     assert_eq!(t.remove(i, None), Err(FlowError::NotFound));
     assert_eq!(t.update(1_000, None, fwd()), Err(FlowError::OutOfRange));
     // The slot's next user gets a new generation.
-    let (i2, g2) = new_index(t.insert(&k, fwd(), 0, FLOW_INDEX_NONE, 5).unwrap());
+    let (i2, g2) = new_index(t.insert(&k, fwd(), 0, FLOW_INDEX_NONE, 5, |_, _| {}).unwrap());
     assert_eq!(i2, i);
     assert_ne!(g2, g);
 }
@@ -97,12 +100,12 @@ fn overflow_chains_and_full_table() {
     let keys: Vec<FlowKey> = (0..12).map(|p| key4([10, 0, 0, 1], [10, 0, 0, 2], 17, 5000 + p, 53)).collect();
     let mut idx = Vec::new();
     for k in &keys {
-        idx.push(new_index(t.insert(k, fwd(), 0, FLOW_INDEX_NONE, 0).unwrap()).0);
+        idx.push(new_index(t.insert(k, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {}).unwrap()).0);
     }
     assert_eq!((t.used(), t.oflow_used()), (12, 8));
     assert!(idx[4..].iter().all(|&i| i >= 4));
     let extra = key4([10, 0, 0, 1], [10, 0, 0, 2], 17, 9999, 53);
-    assert_eq!(t.insert(&extra, fwd(), 0, FLOW_INDEX_NONE, 0), Err(FlowError::Full));
+    assert_eq!(t.insert(&extra, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {}), Err(FlowError::Full));
     for (k, &i) in keys.iter().zip(&idx) {
         assert_eq!(t.lookup(k).map(|h| h.0), Some(i));
     }
@@ -115,7 +118,7 @@ fn overflow_chains_and_full_table() {
         assert_eq!(t.lookup(k).map(|h| h.0), want, "key {n}");
     }
     assert_eq!(t.oflow_used(), 5);
-    new_index(t.insert(&extra, fwd(), 0, FLOW_INDEX_NONE, 0).unwrap());
+    new_index(t.insert(&extra, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {}).unwrap());
     // Dumps walk every entry in use.
     let mut seen = 0;
     let mut at = 0;
@@ -130,13 +133,13 @@ fn overflow_chains_and_full_table() {
 fn dead_tcp_entries_are_reused_before_the_overflow_area() {
     let t = table(4, 0);
     let keys: Vec<FlowKey> = (0..4).map(|p| key4([10, 0, 0, 1], [10, 0, 0, 2], 6, 40000 + p, 80)).collect();
-    let idx: Vec<u32> = keys.iter().map(|k| new_index(t.insert(k, fwd(), 0, FLOW_INDEX_NONE, 0).unwrap()).0).collect();
+    let idx: Vec<u32> = keys.iter().map(|k| new_index(t.insert(k, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {}).unwrap()).0).collect();
     let newcomer = key4([10, 0, 0, 3], [10, 0, 0, 2], 6, 1, 80);
-    assert_eq!(t.insert(&newcomer, fwd(), 0, FLOW_INDEX_NONE, 0), Err(FlowError::Full));
+    assert_eq!(t.insert(&newcomer, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {}), Err(FlowError::Full));
     let victim = t.entry(idx[2]).unwrap();
     victim.add_tcp_flags(flow_tcp::FIN | flow_tcp::DEAD);
     assert_ne!(t.view(idx[2]).unwrap().verdict.flags & flow_flag::EVICT_CANDIDATE, 0);
-    match t.insert(&newcomer, fwd(), 0, FLOW_INDEX_NONE, 0).unwrap() {
+    match t.insert(&newcomer, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {}).unwrap() {
         Inserted::New { index, evicted, .. } => assert_eq!((index, evicted), (idx[2], true)),
         other => panic!("{other:?}"),
     }
@@ -146,17 +149,17 @@ fn dead_tcp_entries_are_reused_before_the_overflow_area() {
     // A Hold entry is never evicted: its queued packets belong to the owner.
     let t = table(4, 0);
     for k in &keys {
-        let i = new_index(t.insert(k, Setting::hold(), 0, 0, 0).unwrap()).0;
+        let i = new_index(t.insert(k, Setting::hold(), 0, 0, 0, |_, _| {}).unwrap()).0;
         t.entry(i).unwrap().add_tcp_flags(flow_tcp::DEAD);
     }
-    assert_eq!(t.insert(&newcomer, fwd(), 0, FLOW_INDEX_NONE, 0), Err(FlowError::Full));
+    assert_eq!(t.insert(&newcomer, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {}), Err(FlowError::Full));
 }
 
 #[test]
 fn counters_and_age() {
     let t = table(8, 0);
     let k = key4([1, 1, 1, 1], [2, 2, 2, 2], 17, 1, 2);
-    let (i, _) = new_index(t.insert(&k, fwd(), 0, FLOW_INDEX_NONE, 10).unwrap());
+    let (i, _) = new_index(t.insert(&k, fwd(), 0, FLOW_INDEX_NONE, 10, |_, _| {}).unwrap());
     let e = t.entry(i).unwrap();
     e.hit(100, 11);
     e.hit(50, 12);
@@ -178,7 +181,7 @@ fn readers_never_see_a_torn_entry_while_writers_churn() {
             while !stop.load(Ordering::Relaxed) {
                 for k in keys.iter().filter(|k| k.sport % 2 == w) {
                     let set = Setting { action: flow_action::FORWARD, drop_reason: 0, flags: 0, rindex: u32::from(k.sport) };
-                    match t.insert(k, set, 0, FLOW_INDEX_NONE, 0) {
+                    match t.insert(k, set, 0, FLOW_INDEX_NONE, 0, |_, _| {}) {
                         Ok(Inserted::New { index, .. }) => {
                             let _ = t.remove(index, None);
                         }
@@ -226,7 +229,7 @@ fn concurrent_inserts_of_one_key_make_one_entry() {
     let handles: Vec<_> = (0..4)
         .map(|_| {
             let t = t.clone();
-            std::thread::spawn(move || (0..1000).filter(|_| matches!(t.insert(&k, Setting::hold(), 0, 0, 0), Ok(Inserted::New { .. }))).count())
+            std::thread::spawn(move || (0..1000).filter(|_| matches!(t.insert(&k, Setting::hold(), 0, 0, 0, |_, _| {}), Ok(Inserted::New { .. }))).count())
         })
         .collect();
     let made: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-/* udpflood <dst ipv4> <seconds>: one new UDP flow per datagram (the destination port
- * walks 1024..65535, then a new socket brings a new source port), sent with sendmmsg in
- * batches of 256 as fast as the sender can. Prints the number of datagrams sent. */
+/* udpflood <dst ipv4> <seconds>: one new UDP flow per datagram, sent with sendmmsg in
+ * batches of 256 as fast as the sender can; prints the number of datagrams sent. The
+ * destination port walks 1024..65535 and every batch comes from a new socket (a new
+ * source port): a packet waiting for a flow verdict keeps its socket's send buffer
+ * charged, so one socket alone stalls after a few hundred held packets. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -55,22 +57,22 @@ int main(int argc, char **argv)
 	while (now() < end) {
 		int n;
 
-		if (port >= 64512) {
-			/* every destination port used: a new socket, a new source port */
+		if (port >= 64512)
+			port = 0;
+		if (sent > 0) {
 			close(fd);
 			fd = socket(AF_INET, SOCK_DGRAM, 0);
 			if (fd < 0) {
 				perror("socket");
 				return 1;
 			}
-			port = 0;
 		}
 		for (i = 0; i < BATCH; i++)
 			to[i].sin_port = htons(1024 + port++);
-		n = sendmmsg(fd, msgs, BATCH, 0);
+		n = sendmmsg(fd, msgs, BATCH, MSG_DONTWAIT);
 		if (n > 0)
 			sent += n;
-		/* a full socket buffer: the next batch retries */
+		/* a full send buffer (held packets): the next socket goes on */
 	}
 	printf("%lu\n", sent);
 	return 0;
