@@ -36,7 +36,7 @@ test: test-host test-vm
 
 # Native benchmark of the datapath core, then the in-VM comparison with Linux.
 bench: kmod tools
-	cargo bench --locked -p vrouter-core --bench lpm
+	cargo bench --locked -p vrouter-core --bench lpm --bench flow
 	qemu/vm-run.sh "tests/bench/vm-bench.sh && tests/bench/cni-latency.sh && tests/bench/flow-bench.sh"
 
 demo: kmod tools
