@@ -51,7 +51,7 @@ fn bad_input_is_refused_before_sending() {
         (&["flow", "-l", "--keep"], "vrctl flow: --vrf and --keep go with -p\n"),
         (&["flow", "-l", "--vrf", "2"], "vrctl flow: --vrf and --keep go with -p\n"),
         (&["flow", "-l", "--interval", "2"], "vrctl flow: --interval goes with -s\n"),
-        (&["flow"], "vrctl flow: one of -l, --match, --get, -s, -p, -F, -f, -d, -i\n"),
+        (&["flow"], "vrctl flow: one of -l, --match, --get, -s, -p, -F, -f, -d, -i, --monitor\n"),
     ];
     for (args, want) in cases {
         let (code, err) = fails(args);
