@@ -61,7 +61,7 @@ test_vif_bad_input_changes_nothing() {
   case "$out" in *"no net_device with that ifindex"*) ;; *) fail "bad ifindex: $out";; esac
   ip link add vtw type veth peer name vtw2
   expect_fail 65 "vif index beyond the table size (vr_interfaces) (ERANGE)" vrctl vif --add vtw --type virtual --vif 4352
-  expect_fail 65 "device already attached as a vif (EEXIST)" vrctl vif --add vtv --type virtual
+  expect_fail 65 "device already attached as a vif (only its flags may change) (EEXIST)" vrctl vif --add vtv --type virtual
   expect_fail 65 "no such vif (ENOENT)" vrctl vif --delete 77
   expect_fail 65 "no vif with that name (ENOENT)" vrctl vif --delete nosuchif
   expect_fail 65 "no net_device with that name (ENODEV)" vrctl vif --add nosuchif --type virtual
