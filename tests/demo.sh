@@ -41,17 +41,7 @@ step "insmod kmod/vrouter.ko; vrouter-agent --config $AGENT_DIR/agent.toml"
 insmod kmod/vrouter.ko
 # The default network takes ICMP and TCP 8080 in, nothing else: its pods' new flows go to
 # the agent, which answers each with Forward or Drop.
-AGENT_NET_EXTRA='[networks.policy]
-default-ingress = "deny"
-[[networks.policy.rules]]
-direction = "ingress"
-action = "allow"
-proto = "icmp"
-[[networks.policy.rules]]
-direction = "ingress"
-action = "allow"
-proto = "tcp"
-ports = 8080' agent_config
+AGENT_NET_EXTRA=$(ingress_policy deny icmp tcp:8080) agent_config
 AGENT_LOG_LEVEL=info agent_start
 sed -n '1,12p' "$AGENT_DIR/agent.toml"
 run curl -s "$AGENT_URL/health"; echo

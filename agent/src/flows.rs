@@ -134,9 +134,10 @@ impl<D: Directory> FlowAgent<D> {
                 Err(Error::Overrun) => overrun = true,
                 Err(e) => return Err(e),
             }
-            // Drain what is queued already, up to a batch.
+            // Drain what is queued already, up to a batch, without waiting for more: a
+            // lone miss (one new connection) is decided at once.
             while !batch.is_empty() && batch.len() < BATCH {
-                match listener.next_miss_timeout(Duration::from_millis(1)) {
+                match listener.next_miss_timeout(Duration::ZERO) {
                     Ok(Some(f)) => batch.push(f),
                     Ok(None) => break,
                     Err(Error::Overrun) => {

@@ -38,6 +38,17 @@ EOF
   } > "$AGENT_DIR/agent.toml"
 }
 
+# ingress_policy <default allow|deny> <proto[:ports]>...: a [networks.policy] table for
+# AGENT_NET_EXTRA that allows those protocols (and ports) in and applies the default to the rest.
+ingress_policy() {
+  local r
+  printf '[networks.policy]\ndefault-ingress = "%s"\n' "$1"; shift
+  for r in "$@"; do
+    printf '[[networks.policy.rules]]\ndirection = "ingress"\naction = "allow"\nproto = "%s"\n' "${r%%:*}"
+    if [[ $r == *:* ]]; then printf 'ports = %s\n' "${r#*:}"; fi
+  done
+}
+
 # agent_start: starts the agent in the background and waits until /health says ready.
 agent_start() {
   [ -f "$AGENT_DIR/agent.toml" ] || agent_config

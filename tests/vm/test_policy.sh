@@ -3,22 +3,7 @@
 . tests/vm/agent_lib.sh
 
 # Ingress to the default network: TCP 8080, UDP 5353 and ICMP only.
-POLICY='[networks.policy]
-default-ingress = "deny"
-[[networks.policy.rules]]
-direction = "ingress"
-action = "allow"
-proto = "tcp"
-ports = 8080
-[[networks.policy.rules]]
-direction = "ingress"
-action = "allow"
-proto = "udp"
-ports = 5353
-[[networks.policy.rules]]
-direction = "ingress"
-action = "allow"
-proto = "icmp"'
+POLICY=$(ingress_policy deny tcp:8080 udp:5353 icmp)
 # An empty policy table: everything allowed, but every flow goes through the agent.
 OPEN='[networks.policy]'
 
