@@ -141,21 +141,25 @@ pub(crate) fn get_int(fd: RawFd, name: libc::c_int) -> io::Result<usize> {
 }
 
 /// Receive slots for recvmmsg, reused across batches.
-struct AckReader {
+#[derive(Default)]
+pub(crate) struct AckReader {
     bufs: Vec<u8>,
     lens: Vec<usize>,
 }
 
 impl AckReader {
-    fn new() -> AckReader {
-        AckReader { bufs: vec![0; SLOTS * SLOT], lens: vec![0; SLOTS] }
-    }
-
-    /// Receives up to SLOTS datagrams without blocking; Ok(0) when none is queued.
-    fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+    /// Receives up to `max` (at most SLOTS) datagrams without blocking; Ok(0) when none
+    /// is queued. The slots grow to the largest `max` seen and are reused after that.
+    fn recv(&mut self, fd: RawFd, max: usize) -> io::Result<usize> {
+        let slots = max.clamp(1, SLOTS);
+        if self.lens.len() < slots {
+            self.bufs.resize(slots * SLOT, 0);
+            self.lens.resize(slots, 0);
+        }
         let mut iov: Vec<libc::iovec> = self
             .bufs
             .chunks_mut(SLOT)
+            .take(slots)
             .map(|c| libc::iovec { iov_base: c.as_mut_ptr().cast(), iov_len: c.len() })
             .collect();
         let mut hdrs: Vec<libc::mmsghdr> = iov
@@ -311,9 +315,22 @@ impl Client {
         family: u16,
         on_reply: &mut dyn FnMut(usize, &[u8]),
     ) -> Result<BatchReport> {
+        let mut reader = std::mem::take(&mut self.acks);
+        let report = self.batch_in(ops, batch, family, on_reply, &mut reader);
+        self.acks = reader;
+        report
+    }
+
+    fn batch_in<T: Framed, I: IntoIterator<Item = T>>(
+        &mut self,
+        ops: I,
+        batch: usize,
+        family: u16,
+        on_reply: &mut dyn FnMut(usize, &[u8]),
+        reader: &mut AckReader,
+    ) -> Result<BatchReport> {
         let (mut per, max_bytes) = self.size_batches(batch, T::MSG_MAX, T::RX_COST);
         let mut report = BatchReport::default();
-        let mut reader = AckReader::new();
         let mut buf = Vec::with_capacity(per.saturating_mul(T::MSG_MAX).min(max_bytes) + T::MSG_MAX);
         let mut sink = Sink { family, on_reply };
         let (mut first_index, mut first_seq, mut n) = (0usize, 0u32, 0usize);
@@ -324,7 +341,7 @@ impl Client {
                 first_seq = seq;
             } else if seq != first_seq.wrapping_add(n as u32) {
                 // the sequence wrapped past 0 (skipped): close the batch before this request
-                if let Err(e) = self.flush(&buf, Pending::new(first_seq, first_index, n), &mut reader, &mut sink, &mut report, &mut per) {
+                if let Err(e) = self.flush(&buf, Pending::new(first_seq, first_index, n), reader, &mut sink, &mut report, &mut per) {
                     report.aborted = Some((first_index, e));
                     return Ok(report);
                 }
@@ -336,7 +353,7 @@ impl Client {
             op.frame(&mut buf, family, seq);
             n += 1;
             if n >= per || buf.len() + T::MSG_MAX > max_bytes {
-                if let Err(e) = self.flush(&buf, Pending::new(first_seq, first_index, n), &mut reader, &mut sink, &mut report, &mut per) {
+                if let Err(e) = self.flush(&buf, Pending::new(first_seq, first_index, n), reader, &mut sink, &mut report, &mut per) {
                     report.aborted = Some((first_index, e));
                     return Ok(report);
                 }
@@ -345,7 +362,7 @@ impl Client {
             }
         }
         if n > 0 {
-            if let Err(e) = self.flush(&buf, Pending::new(first_seq, first_index, n), &mut reader, &mut sink, &mut report, &mut per) {
+            if let Err(e) = self.flush(&buf, Pending::new(first_seq, first_index, n), reader, &mut sink, &mut report, &mut per) {
                 report.aborted = Some((first_index, e));
             }
         }
@@ -367,7 +384,8 @@ impl Client {
         let fd = self.sock.as_raw_fd();
         let mut overrun = false;
         while pending.missing > 0 {
-            match reader.recv(fd) {
+            // a request's reply and its ack at most
+            match reader.recv(fd, pending.missing.saturating_mul(2)) {
                 Ok(0) if overrun => break,
                 Ok(0) => match wait_readable(fd, ACK_TIMEOUT_MS) {
                     Ok(true) => {}

@@ -1,5 +1,6 @@
 //! A blocking generic netlink socket bound to the `vrouter` family.
 
+use crate::batch::AckReader;
 use crate::error::{Error, Result};
 use crate::message::{Attrs, VrMessage};
 use netlink_packet_core::{
@@ -24,6 +25,9 @@ pub struct Client {
     buf: Vec<u8>,
     /// Socket buffer sizes set up for route batches (receive, send), once known.
     pub(crate) batch_bufs: Option<(usize, usize)>,
+    /// Receive slots for batch acks, kept between batches (the agent sends two small
+    /// batches per flow miss; a fresh 256 KiB buffer each time was most of their cost).
+    pub(crate) acks: AckReader,
 }
 
 impl Client {
@@ -41,6 +45,7 @@ impl Client {
             seq: 0,
             buf: vec![0; 1 << 16],
             batch_bufs: None,
+            acks: AckReader::default(),
         };
         c.resolve()?;
         Ok(c)
@@ -54,7 +59,7 @@ impl Client {
         sock.connect(&SocketAddr::new(0, 0))?;
         sock.set_ext_ack(true)?;
         sock.set_cap_ack(true)?;
-        Ok(Client { sock, family_id: 0, mcast_groups: HashMap::new(), seq: 0, buf: vec![0; 1 << 16], batch_bufs: None })
+        Ok(Client { sock, family_id: 0, mcast_groups: HashMap::new(), seq: 0, buf: vec![0; 1 << 16], batch_bufs: None, acks: AckReader::default() })
     }
 
     pub fn family_id(&self) -> u16 {
