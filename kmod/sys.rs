@@ -63,6 +63,7 @@ extern "C" {
     pub fn vrg_skb_xmit(skb: *mut SkBuff, dev: *mut NetDevice, l3_offset: u32);
     pub fn vrg_skb_to_host(skb: *mut SkBuff, dev: *mut NetDevice);
     pub fn vrg_skb_alloc(len: u32) -> *mut SkBuff;
+    pub fn vrg_skb_dev_is(skb: *const SkBuff, dev: *const NetDevice) -> bool;
     pub fn vrg_skb_csum_partial(skb: *const SkBuff) -> bool;
     pub fn vrg_skb_csum_invalidate(skb: *mut SkBuff);
     pub fn vrg_seconds() -> u32;

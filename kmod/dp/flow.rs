@@ -336,10 +336,12 @@ fn release_hold(r: &Router, before: &FlowView, resume: bool, ctx: &PacketCtx, gu
     let slot = before.verdict.hold_slot;
     let vif = r.vifs.get(before.vif, guard);
     for skb in r.flows.parking.release(slot) {
-        match (resume, vif) {
-            (true, Some(vif)) => forward::resume(r, vif, skb, ctx, guard),
-            (_, Some(vif)) => forward::drop_packet(r, vif, skb, DR::FLOW_UNUSABLE, ctx),
-            (_, None) => {
+        // The vif may have been deleted while the packet waited and its index given to
+        // another device: only a packet that came in on the vif's own device is its.
+        match vif.filter(|v| skb.dev_is(&v.dev)) {
+            Some(vif) if resume => forward::resume(r, vif, skb, ctx, guard),
+            Some(vif) => forward::drop_packet(r, vif, skb, DR::FLOW_UNUSABLE, ctx),
+            None => {
                 r.stats.drop(DR::FLOW_UNUSABLE, ctx);
                 drop(skb);
             }

@@ -400,6 +400,12 @@ void vrg_skb_to_host(struct sk_buff *skb, struct net_device *dev)
 	netif_rx(skb);
 }
 
+/* Whether skb->dev is `dev`: a comparison of pointers, safe even if skb->dev is gone. */
+bool vrg_skb_dev_is(const struct sk_buff *skb, const struct net_device *dev)
+{
+	return skb->dev == dev;
+}
+
 /* Whether the L4 checksum is left to offload (the field holds the pseudo-header sum). */
 bool vrg_skb_csum_partial(const struct sk_buff *skb)
 {

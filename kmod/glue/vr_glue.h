@@ -77,6 +77,7 @@ bool vrg_skb_adjust_head(struct sk_buff *skb, int delta);
 void vrg_skb_xmit(struct sk_buff *skb, struct net_device *dev, unsigned int l3_offset);
 void vrg_skb_to_host(struct sk_buff *skb, struct net_device *dev);
 struct sk_buff *vrg_skb_alloc(unsigned int len);
+bool vrg_skb_dev_is(const struct sk_buff *skb, const struct net_device *dev);
 bool vrg_skb_csum_partial(const struct sk_buff *skb);
 void vrg_skb_csum_invalidate(struct sk_buff *skb);
 u32 vrg_seconds(void);

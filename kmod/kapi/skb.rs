@@ -65,6 +65,13 @@ impl Skb {
         unsafe { sys::vrg_skb_adjust_head(self.ptr.as_ptr(), delta) }
     }
 
+    /// Whether the packet's device (skb->dev) is `dev`. Compares pointers only, so it is
+    /// sound for a packet whose device went away while it waited.
+    pub fn dev_is(&self, dev: &DevRef) -> bool {
+        // SAFETY: `ptr` is a valid skb we own; skb->dev is read, never dereferenced.
+        unsafe { sys::vrg_skb_dev_is(self.ptr.as_ptr(), dev.as_ptr()) }
+    }
+
     /// Whether the L4 checksum is left to offload (CHECKSUM_PARTIAL).
     pub fn csum_partial(&self) -> bool {
         // SAFETY: `ptr` is a valid skb we own.

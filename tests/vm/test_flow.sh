@@ -182,3 +182,24 @@ for p in range(200): s.sendto(b"x", ("10.1.0.3", 10000 + p))'
   # unload is checked by the VM runner's warning scan)
   rmmod vrouter || fail "rmmod with held packets"
 }
+
+test_flow_held_packet_of_a_deleted_vif_is_not_resumed_on_its_successor() {
+  VIF_POLICY=1 setup
+  ip netns exec vtnsa python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 5555)); s.sendto(b"q", ("10.1.0.3", 7))'
+  hold=$(wait_hold 10.1.0.2 10.1.0.3 17) || exit 1; read -r idx gen <<<"$hold"
+  expect_eq "queued packets" 1 "$(flows | jq ".[] | select(.index == $idx) | .queued")"
+  # A goes away while its packet waits; a new pod's device takes vif index 1
+  vrctl vif --delete 1
+  ip link del vta
+  pod vtnse vte 1 10.1.0.9
+  expect_eq "the new device got A's vif index" vte "$(vrctl vif --get 1 --json | jq -r .name)"
+  quiet 1 # the new pod's own IPv6 join reports are dropped on vif 1: let them pass first
+  unusable=$(drops flow_unusable); to_b=$(tx 2); new_drops=$(vif_field 1 .stats.drops)
+  ynl --do flow-new --json "{\"index\": $idx, \"gen\": $gen, \"action\": \"forward\"}" >/dev/null || fail "verdict refused"
+  expect_eq "hold entries after the verdict" 0 "$(ftable | jq .hold)"
+  expect_eq "the parked packet counted as Flow Unusable" $((unusable + 1)) "$(drops flow_unusable)"
+  expect_eq "nothing sent to B" "$to_b" "$(tx 2)"
+  expect_eq "the successor vif is not charged" "$new_drops" "$(vif_field 1 .stats.drops)"
+}
