@@ -26,7 +26,7 @@ pub struct Client {
     /// Socket buffer sizes set up for route batches (receive, send), once known.
     pub(crate) batch_bufs: Option<(usize, usize)>,
     /// Receive slots for batch acks, kept between batches (the agent sends two small
-    /// batches per flow miss; a fresh 256 KiB buffer each time was most of their cost).
+    /// batches per flow miss; a fresh 256 KiB buffer each time was a large part of their cost).
     pub(crate) acks: AckReader,
 }
 

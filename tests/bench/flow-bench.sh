@@ -19,8 +19,9 @@ while time.time() < end:
     s = socket.create_connection((sys.argv[1], 8080), timeout=5); s.recv(10); s.close(); n += 1
 print(round(n / float(sys.argv[2])))' "$2" "$SECS" || echo n/a
 }
-# server <netns>: accepts and closes connections on 8080. Its output goes nowhere: started
-# inside $(vrouter_rate), a server holding the pipe would keep the substitution open forever.
+# server <netns>: accepts and closes connections on 8080; $! is its pid (ip netns exec
+# execs it). Its output goes nowhere: started inside $(vrouter_rate), a server holding
+# the pipe would keep the substitution open forever.
 server() {
   ip netns exec "$1" python3 -c '
 import socket
@@ -40,10 +41,10 @@ vrouter_rate() { # vrouter_rate <agent network extra>: connections/s between two
   cleanup; load
   AGENT_LOG_LEVEL=warn AGENT_NET_EXTRA="$1" agent_start
   local b; b=$(pods)
-  server vtfb; sleep 1
+  server vtfb; local spid=$!; sleep 1
   ip netns exec vtfa ping -c 1 -W 5 "$b" >/dev/null || true
   conn_rate vtfa "$b"
-  kill %server 2>/dev/null || true
+  kill "$spid"
 }
 
 cleanup; load
@@ -70,9 +71,9 @@ table inet vtbench {
   }
 }
 EOF
-server vtlb; sleep 1
+server vtlb; spid=$!; sleep 1
 ct=$(conn_rate vtla 10.97.2.2)
-kill %server 2>/dev/null || true
+kill "$spid"
 nft delete table inet vtbench
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
