@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export PATH := /usr/lib/llvm-19/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all setup kernel kmod tools test test-host test-vm demo bench clean uapi install
+.PHONY: all setup kernel kmod tools cluster test test-host test-vm test-k8s demo demo-datapath bench bench-k8s clean uapi install
 
 all: kmod tools
 
@@ -32,14 +32,32 @@ test-host: setup
 test-vm: kmod tools
 	qemu/vm-run.sh tests/vm/run-all.sh $(T)
 
-test: test-host test-vm
+# Kubernetes components, containerd and the test images, built from the Go modules pinned
+# in cluster/ (cached under ~/.cache/vrouter/cluster-<hash>).
+cluster: setup
+	@bash cluster/build.sh >/dev/null
+
+# The control plane on the host, a node VM on its bridge, tests/k8s/test_*.sh inside it.
+test-k8s: kmod tools cluster
+	tests/k8s/run.sh $(T)
+
+test: test-host test-vm test-k8s
 
 # Native benchmark of the datapath core, then the in-VM comparison with Linux.
 bench: kmod tools
 	cargo bench --locked -p vrouter-core --bench lpm --bench flow
 	qemu/vm-run.sh "tests/bench/vm-bench.sh && tests/bench/cni-latency.sh && tests/bench/flow-bench.sh"
 
-demo: kmod tools
+# The cluster: control plane, node VM 1, pods scheduled by Kubernetes and networked by vrouter.
+# Pod create-to-Ready under one kubelet: vrouter vs bridge + host-local.
+bench-k8s: kmod tools cluster
+	K8S_GUEST=tests/bench/k8s-pod-ready.sh tests/k8s/run.sh
+
+demo: kmod tools cluster
+	K8S_GUEST=tests/k8s/demo.sh tests/k8s/run.sh
+
+# The datapath alone in one VM: agent, CNI pods by hand, policy, flows, a CRI pod.
+demo-datapath: kmod tools
 	qemu/vm-run.sh tests/demo.sh
 
 # A node's install: the CNI plugin where runtimes look for it (/opt/cni/bin, config in

@@ -13,7 +13,12 @@ APT_PACKAGES=(
   # container runtime tests: containerd (CRI plugin built in) + runc run pod sandboxes
   # and the CNI plugins as kubelet would; protoc builds the CRI client's bindings
   containerd runc containernetworking-plugins protobuf-compiler
+  # the Kubernetes test cluster (cluster/): its PKI; the Go toolchain is the machine's
+  openssl
 )
+# Directories kubelet, containerd and the agent use on a node: read-only host directories
+# in the VMs (virtme-ng shares the host's root), where cluster/node.sh mounts a tmpfs each.
+NODE_MOUNT_POINTS=(/var/lib/kubelet /var/lib/vrouter /opt/cni/bin /etc/cni/net.d /etc/vrouter)
 # virtme-ng boots the test kernel with the host's filesystem shared in.
 VNG_VERSION=1.42
 BINDGEN_VERSION=0.73.2
@@ -51,4 +56,6 @@ if ! command -v vng >/dev/null || ! vng --version 2>/dev/null | grep -q "$VNG_VE
   log "pip install virtme-ng==$VNG_VERSION"
   pip install --quiet --root-user-action=ignore "virtme-ng==$VNG_VERSION"
 fi
+for d in "${NODE_MOUNT_POINTS[@]}"; do [ -d "$d" ] || mkdir -p "$d"; done
+command -v go >/dev/null || { log "the Go toolchain (go) is missing: cluster/build.sh needs it"; exit 1; }
 log "host ready"

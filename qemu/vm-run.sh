@@ -5,6 +5,9 @@
 # Exit status: the command's. Guest kernel warnings, oopses and BUG lines fail the run.
 # On failure the guest console is printed. TCG by default; VR_ACCEL=kvm uses KVM only
 # after a probe boot proves it works on this machine (on these hosts it usually hangs).
+# VR_VM_NET="NETNS TAP MAC" gives the guest a virtio NIC (eth0) on an existing tap in
+# network namespace NETNS (cluster/control-plane.sh makes them): QEMU runs in NETNS, so
+# all of the guest's traffic stays there.
 set -euo pipefail
 . "$(dirname "$0")/kernel-env.sh"
 
@@ -15,10 +18,17 @@ log=${VR_VM_LOG:-$VR_TOP/out/vm-console.log}
 mem=${VR_VM_MEM:-2G}
 cpus=${VR_VM_CPUS:-2}
 
+net=() netns=()
+if [ -n "${VR_VM_NET:-}" ]; then
+  read -r ns tap mac <<< "$VR_VM_NET"
+  netns=(ip netns exec "$ns")
+  net=("--qemu-opts=-netdev tap,id=fabric,ifname=$tap,script=no,downscript=no -device virtio-net-pci,netdev=fabric,mac=$mac")
+fi
+
 boot() { # boot <accel-args> <logfile> <timeout> <guest command>
   local accel=$1 out=$2 limit=$3; shift 3
-  timeout --foreground "$limit" vng --run "$kdir/arch/x86/boot/bzImage" $accel --disable-microvm \
-    --force-9p --memory "$mem" --cpus "$cpus" --verbose --cwd "$VR_TOP" \
+  timeout --foreground "$limit" "${netns[@]}" vng --run "$kdir/arch/x86/boot/bzImage" $accel --disable-microvm \
+    --force-9p --memory "$mem" --cpus "$cpus" --verbose --cwd "$VR_TOP" "${net[@]}" \
     --exec "bash $VR_TOP/qemu/guest-run.sh $*" > "$out" 2>&1 </dev/null || true
 }
 

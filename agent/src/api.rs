@@ -39,16 +39,25 @@ async fn with_agent<T: Send + 'static>(
 ) -> Result<T, ApiErr> {
     let s = s.clone();
     tokio::task::spawn_blocking(move || {
-        let mut a = s.agent.lock().map_err(|_| ApiErr { status: 500, msg: "agent state poisoned".into() })?;
+        let mut a = s.agent.lock().map_err(|_| ApiErr {
+            status: 500,
+            msg: "agent state poisoned".into(),
+        })?;
         f(&mut a)
     })
     .await
-    .map_err(|e| ApiErr { status: 500, msg: format!("handler failed: {e}") })?
+    .map_err(|e| ApiErr {
+        status: 500,
+        msg: format!("handler failed: {e}"),
+    })?
 }
 
 /// A JSON body parsed by serde_json, so a bad body gets our `{"error"}` shape.
 fn body<T: DeserializeOwned>(b: &Bytes) -> Result<T, ApiErr> {
-    serde_json::from_slice(b).map_err(|e| ApiErr { status: 400, msg: format!("bad request body: {e}") })
+    serde_json::from_slice(b).map_err(|e| ApiErr {
+        status: 400,
+        msg: format!("bad request body: {e}"),
+    })
 }
 
 #[derive(Deserialize)]
@@ -61,7 +70,10 @@ struct CfgQuery {
 struct Empty {}
 
 async fn vm_cfg(State(s): St, Path(name): Path<String>, Query(q): Query<CfgQuery>) -> Response {
-    with_agent(&s, move |a| a.reserve(&name, q.vm_uuid.as_deref())).await.map(Json).into_response()
+    with_agent(&s, move |a| a.vm_cfg_request(&name, q.vm_uuid.as_deref()))
+        .await
+        .map(Json)
+        .into_response()
 }
 
 async fn vm_add(State(s): St, b: Bytes) -> Response {
@@ -73,15 +85,24 @@ async fn vm_add(State(s): St, b: Bytes) -> Response {
 }
 
 async fn vm_get(State(s): St, Path(uuid): Path<String>) -> Response {
-    with_agent(&s, move |a| a.info(&uuid, None)).await.map(Json).into_response()
+    with_agent(&s, move |a| a.info(&uuid, None))
+        .await
+        .map(Json)
+        .into_response()
 }
 
 async fn vmi_get(State(s): St, Path((uuid, vmi)): Path<(String, String)>) -> Response {
-    with_agent(&s, move |a| a.info(&uuid, Some(&vmi))).await.map(Json).into_response()
+    with_agent(&s, move |a| a.info(&uuid, Some(&vmi)))
+        .await
+        .map(Json)
+        .into_response()
 }
 
 async fn vm_delete(State(s): St, Path(uuid): Path<String>) -> Response {
-    with_agent(&s, move |a| a.delete_vm(&uuid)).await.map(|()| Json(Empty {})).into_response()
+    with_agent(&s, move |a| a.delete_vm(&uuid))
+        .await
+        .map(|()| Json(Empty {}))
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -90,26 +111,47 @@ struct DeleteQuery {
     vm_id: Option<String>,
 }
 
-async fn vmi_delete(State(s): St, Path((uuid, vmi)): Path<(String, String)>, Query(q): Query<DeleteQuery>) -> Response {
-    with_agent(&s, move |a| a.delete(&uuid, Some(&vmi), q.vm_id.as_deref())).await.map(|()| Json(Empty {})).into_response()
+async fn vmi_delete(
+    State(s): St,
+    Path((uuid, vmi)): Path<(String, String)>,
+    Query(q): Query<DeleteQuery>,
+) -> Response {
+    with_agent(&s, move |a| a.delete(&uuid, Some(&vmi), q.vm_id.as_deref()))
+        .await
+        .map(|()| Json(Empty {}))
+        .into_response()
 }
 
 async fn sync_ports(State(s): St, b: Bytes) -> Response {
-    let req = if b.iter().all(u8::is_ascii_whitespace) { Ok(SyncPorts::default()) } else { body::<SyncPorts>(&b) };
+    let req = if b.iter().all(u8::is_ascii_whitespace) {
+        Ok(SyncPorts::default())
+    } else {
+        body::<SyncPorts>(&b)
+    };
     match req {
-        Ok(req) => with_agent(&s, move |a| a.sync_ports(&req)).await.map(Json).into_response(),
+        Ok(req) => with_agent(&s, move |a| a.sync_ports(&req))
+            .await
+            .map(Json)
+            .into_response(),
         Err(e) => e.into_response(),
     }
 }
 
 async fn ports(State(s): St) -> Response {
-    with_agent(&s, |a| Ok(a.records())).await.map(Json).into_response()
+    with_agent(&s, |a| Ok(a.records()))
+        .await
+        .map(Json)
+        .into_response()
 }
 
 async fn health(State(s): St) -> Response {
     match with_agent(&s, |a| Ok(a.health())).await {
         Ok(h) => {
-            let status = if h.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+            let status = if h.ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
             (status, Json(h)).into_response()
         }
         Err(e) => e.into_response(),
@@ -118,20 +160,39 @@ async fn health(State(s): St) -> Response {
 
 async fn metrics(State(s): St) -> Response {
     let text = s.metrics.render();
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn unknown() -> Response {
-    ApiErr { status: 404, msg: "Unknown Request".into() }.into_response()
+    ApiErr {
+        status: 404,
+        msg: "Unknown Request".into(),
+    }
+    .into_response()
 }
 
 async fn observe(State(s): St, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().to_string();
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
     let resp = next.run(req).await;
-    let labels = RequestLabels { method, route, status: resp.status().as_u16() };
-    s.metrics.observe_request(labels, start.elapsed().as_secs_f64());
+    let labels = RequestLabels {
+        method,
+        route,
+        status: resp.status().as_u16(),
+    };
+    s.metrics
+        .observe_request(labels, start.elapsed().as_secs_f64());
     resp
 }
 

@@ -23,8 +23,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where ports are persisted (`<state-dir>/ports/<vmi-uuid>.json`).
     pub state_dir: PathBuf,
-    /// This node's pod addresses; every network of the node draws from it.
-    pub pod_cidr: Ipv4Net,
+    /// This node's pod addresses; every network of the node draws from it. Required
+    /// without `[kubernetes]`; with it, the Node object's podCIDRs are the pool instead.
+    pub pod_cidr: Option<Ipv4Net>,
     pub pod_cidr_v6: Option<Ipv6Net>,
     /// The pods' gateway (answered by the datapath's proxy ARP); default: the first address.
     pub gateway: Option<Ipv4Addr>,
@@ -57,6 +58,9 @@ pub struct Config {
     /// The VRF of the first isolated namespace; the next ones follow in list order.
     #[serde(default = "default_isolated_vrf_base")]
     pub isolated_vrf_base: u32,
+    /// The Kubernetes API as the source of the node's pool (and, as kube-manager grows,
+    /// of networks, pods and policy).
+    pub kubernetes: Option<Kubernetes>,
     #[serde(default)]
     pub flows: Flows,
     #[serde(default)]
@@ -81,8 +85,28 @@ pub struct Flows {
 
 impl Default for Flows {
     fn default() -> Self {
-        Flows { aging_seconds: default_aging(), hold_audit_seconds: 1.0, sweep_interval_seconds: 1.0 }
+        Flows {
+            aging_seconds: default_aging(),
+            hold_audit_seconds: 1.0,
+            sweep_interval_seconds: 1.0,
+        }
     }
+}
+
+/// `[kubernetes]`: the agent watches the Kubernetes API (kube-manager role).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Kubernetes {
+    /// A kubeconfig file; without it, the pod's service account (in-cluster), then
+    /// $KUBECONFIG or ~/.kube/config.
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// The node's pod CIDRs as the API gives them (Node.spec.podCIDRs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PodCidrs {
+    pub v4: Ipv4Net,
+    pub v6: Option<Ipv6Net>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,7 +121,11 @@ pub struct Vhost {
 
 impl Default for Vhost {
     fn default() -> Self {
-        Vhost { name: default_vhost_name(), address: None, address_v6: None }
+        Vhost {
+            name: default_vhost_name(),
+            address: None,
+            address_v6: None,
+        }
     }
 }
 
@@ -204,7 +232,9 @@ impl FromStr for PortRange {
             }
         };
         if lo > hi {
-            return Err(format!("port range {s:?} is empty (low end above high end)"));
+            return Err(format!(
+                "port range {s:?} is empty (low end above high end)"
+            ));
         }
         Ok(PortRange { lo, hi })
     }
@@ -238,10 +268,16 @@ fn de_cidr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IpNet>, D::Error> {
     let s = String::deserialize(d)?;
     let net = match s.parse::<IpNet>() {
         Ok(n) => n,
-        Err(_) => s.parse::<IpAddr>().map(IpNet::from).map_err(|_| de::Error::custom(format!("{s:?} is not a prefix")))?,
+        Err(_) => s
+            .parse::<IpAddr>()
+            .map(IpNet::from)
+            .map_err(|_| de::Error::custom(format!("{s:?} is not a prefix")))?,
     };
     if net.trunc() != net {
-        return Err(de::Error::custom(format!("{net} has host bits set (did you mean {}?)", net.trunc())));
+        return Err(de::Error::custom(format!(
+            "{net} has host bits set (did you mean {}?)",
+            net.trunc()
+        )));
     }
     Ok(Some(net))
 }
@@ -338,6 +374,9 @@ pub struct Net {
 #[derive(Debug, Clone)]
 pub struct Node {
     pub raw: Config,
+    /// The pod pools: `pod-cidr`(`-v6`), or the Node object's podCIDRs.
+    pub pod_cidr: Ipv4Net,
+    pub pod_cidr_v6: Option<Ipv6Net>,
     pub gateway: Ipv4Addr,
     pub gateway_v6: Option<Ipv6Addr>,
     pub dns: Ipv4Addr,
@@ -353,22 +392,59 @@ pub enum ConfigError {
     #[error("{path}: {err}")]
     Parse { path: String, err: String },
     #[error("{path}: {field}: {why}")]
-    Invalid { path: String, field: String, why: String },
+    Invalid {
+        path: String,
+        field: String,
+        why: String,
+    },
 }
 
 impl Node {
-    pub fn load(path: &Path) -> Result<Node, ConfigError> {
+    /// Loads and checks the file; `from_api` are the node's podCIDRs when the file has a
+    /// `[kubernetes]` table (see [`Config::kubernetes`]).
+    pub fn load(path: &Path, from_api: Option<PodCidrs>) -> Result<Node, ConfigError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Read { path: p.clone(), err })?;
-        Node::parse(&text).map_err(|e| match e {
-            ConfigError::Parse { err, .. } => ConfigError::Parse { path: p.clone(), err },
-            ConfigError::Invalid { field, why, .. } => ConfigError::Invalid { path: p.clone(), field, why },
+        let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Read {
+            path: p.clone(),
+            err,
+        })?;
+        Node::parse_with(&text, from_api).map_err(|e| match e {
+            ConfigError::Parse { err, .. } => ConfigError::Parse {
+                path: p.clone(),
+                err,
+            },
+            ConfigError::Invalid { field, why, .. } => ConfigError::Invalid {
+                path: p.clone(),
+                field,
+                why,
+            },
             other => other,
         })
     }
 
+    /// The `[kubernetes]` table of a config file, if it has one: then the node's pool
+    /// comes from the API, and the file is loaded once it is known.
+    pub fn kubernetes(path: &Path) -> Result<Option<Kubernetes>, ConfigError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Read {
+            path: p.clone(),
+            err,
+        })?;
+        Node::parse_raw(&text)
+            .map(|raw| raw.kubernetes)
+            .map_err(|e| match e {
+                ConfigError::Parse { err, .. } => ConfigError::Parse { path: p, err },
+                other => other,
+            })
+    }
+
+    #[cfg(test)]
     pub fn parse(text: &str) -> Result<Node, ConfigError> {
-        let raw: Config = toml::from_str(text).map_err(|e| {
+        Node::parse_with(text, None)
+    }
+
+    fn parse_raw(text: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| {
             // toml names unknown and missing keys itself; for a bad value, name the key
             // of the line the error points at.
             let at = e.span().map(|s| s.start.min(text.len()));
@@ -386,40 +462,93 @@ impl Node {
                 }
                 None => e.message().to_string(),
             };
-            ConfigError::Parse { path: String::new(), err }
-        })?;
-        let bad = |field: &str, why: String| ConfigError::Invalid { path: String::new(), field: field.into(), why };
+            ConfigError::Parse {
+                path: String::new(),
+                err,
+            }
+        })
+    }
+
+    pub fn parse_with(text: &str, from_api: Option<PodCidrs>) -> Result<Node, ConfigError> {
+        let raw = Node::parse_raw(text)?;
+        let bad = |field: &str, why: String| ConfigError::Invalid {
+            path: String::new(),
+            field: field.into(),
+            why,
+        };
+        let (v4, pod_cidr_v6) = if raw.kubernetes.is_some() {
+            for (key, set) in [
+                ("pod-cidr", raw.pod_cidr.is_some()),
+                ("pod-cidr-v6", raw.pod_cidr_v6.is_some()),
+            ] {
+                if set {
+                    return Err(bad(
+                        key,
+                        "comes from the Node object's podCIDRs with [kubernetes]; remove it".into(),
+                    ));
+                }
+            }
+            let api = from_api.ok_or_else(|| {
+                bad(
+                    "pod-cidr",
+                    "the Node object's podCIDRs are not known yet".into(),
+                )
+            })?;
+            (api.v4, api.v6)
+        } else {
+            let v4 = raw.pod_cidr.ok_or_else(|| {
+                bad(
+                    "pod-cidr",
+                    "required (or a [kubernetes] table: the Node object's podCIDRs)".into(),
+                )
+            })?;
+            (v4, raw.pod_cidr_v6)
+        };
 
         if raw.node_name.is_empty() {
             return Err(bad("node-name", "must not be empty".into()));
         }
         if raw.cluster_name.is_empty() || raw.cluster_name.contains("__") {
-            return Err(bad("cluster-name", "must be non-empty and must not contain \"__\"".into()));
+            return Err(bad(
+                "cluster-name",
+                "must be non-empty and must not contain \"__\"".into(),
+            ));
         }
-        let v4 = raw.pod_cidr;
         if v4.prefix_len() > 29 {
             return Err(bad("pod-cidr", format!("{v4} is too small (at most /29)")));
         }
         if v4.network() != v4.addr() {
-            return Err(bad("pod-cidr", format!("{v4} has host bits set (did you mean {}?)", v4.trunc())));
+            return Err(bad(
+                "pod-cidr",
+                format!("{v4} has host bits set (did you mean {}?)", v4.trunc()),
+            ));
         }
         let gateway = raw.gateway.unwrap_or_else(|| first_host_v4(&v4));
         if !v4.contains(&gateway) || gateway == v4.network() || gateway == v4.broadcast() {
-            return Err(bad("gateway", format!("{gateway} is not a host address of pod-cidr {v4}")));
+            return Err(bad(
+                "gateway",
+                format!("{gateway} is not a host address of pod-cidr {v4}"),
+            ));
         }
         let dns = raw.dns.unwrap_or(gateway);
-        if let Some(v6) = raw.pod_cidr_v6 {
+        if let Some(v6) = pod_cidr_v6 {
             if v6.prefix_len() > 120 {
-                return Err(bad("pod-cidr-v6", format!("{v6} is too small (at most /120)")));
+                return Err(bad(
+                    "pod-cidr-v6",
+                    format!("{v6} is too small (at most /120)"),
+                ));
             }
             if v6.network() != v6.addr() {
                 return Err(bad("pod-cidr-v6", format!("{v6} has host bits set")));
             }
         }
-        let gateway_v6 = match (raw.pod_cidr_v6, raw.gateway_v6) {
+        let gateway_v6 = match (pod_cidr_v6, raw.gateway_v6) {
             (None, Some(_)) => return Err(bad("gateway-v6", "set without pod-cidr-v6".into())),
             (Some(n), Some(g)) if !n.contains(&g) || g == n.network() => {
-                return Err(bad("gateway-v6", format!("{g} is not a host address of pod-cidr-v6 {n}")))
+                return Err(bad(
+                    "gateway-v6",
+                    format!("{g} is not a host address of pod-cidr-v6 {n}"),
+                ))
             }
             (Some(n), g) => Some(g.unwrap_or_else(|| first_host_v6(&n))),
             (None, None) => None,
@@ -432,34 +561,62 @@ impl Node {
             return Err(bad("mtu", format!("{} is outside 68..65535", raw.mtu)));
         }
         if !(raw.resync_interval > 0.0 && raw.resync_interval <= 3600.0) {
-            return Err(bad("resync-interval", format!("{} is outside (0, 3600] seconds", raw.resync_interval)));
+            return Err(bad(
+                "resync-interval",
+                format!("{} is outside (0, 3600] seconds", raw.resync_interval),
+            ));
         }
         if raw.vhost.name.is_empty() || raw.vhost.name.len() > 15 {
-            return Err(bad("vhost.name", format!("{:?} is not a valid interface name", raw.vhost.name)));
+            return Err(bad(
+                "vhost.name",
+                format!("{:?} is not a valid interface name", raw.vhost.name),
+            ));
         }
         let f = &raw.flows;
         if f.aging_seconds == 0 {
             return Err(bad("flows.aging-seconds", "must be above 0".into()));
         }
-        for (key, v) in [("hold-audit-seconds", f.hold_audit_seconds), ("sweep-interval-seconds", f.sweep_interval_seconds)] {
+        for (key, v) in [
+            ("hold-audit-seconds", f.hold_audit_seconds),
+            ("sweep-interval-seconds", f.sweep_interval_seconds),
+        ] {
             if !(v > 0.0 && v <= 3600.0) {
-                return Err(bad(&format!("flows.{key}"), format!("{v} is outside (0, 3600] seconds")));
+                return Err(bad(
+                    &format!("flows.{key}"),
+                    format!("{v} is outside (0, 3600] seconds"),
+                ));
             }
         }
         let networks = networks(&raw).map_err(|(field, why)| bad(&field, why))?;
-        let mut node = Node { gateway, gateway_v6, dns, dns_v6, networks, services: Vec::new(), raw };
+        let mut node = Node {
+            pod_cidr: v4,
+            pod_cidr_v6,
+            gateway,
+            gateway_v6,
+            dns,
+            dns_v6,
+            networks,
+            services: Vec::new(),
+            raw,
+        };
         node.services = services(&node).map_err(|(field, why)| bad(&field, why))?;
         Ok(node)
     }
 
     /// The network a pod of `namespace` belongs to.
     pub fn network_for(&self, namespace: &str) -> &Net {
-        self.networks.iter().find(|n| n.namespaces.iter().any(|ns| ns == namespace)).unwrap_or_else(|| self.default_network())
+        self.networks
+            .iter()
+            .find(|n| n.namespaces.iter().any(|ns| ns == namespace))
+            .unwrap_or_else(|| self.default_network())
     }
 
     /// The network without namespaces (there is always one, explicit or implicit).
     pub fn default_network(&self) -> &Net {
-        self.networks.iter().find(|n| n.namespaces.is_empty()).unwrap_or(&self.networks[0])
+        self.networks
+            .iter()
+            .find(|n| n.namespaces.is_empty())
+            .unwrap_or(&self.networks[0])
     }
 
     pub fn network(&self, name: &str) -> Option<&Net> {
@@ -513,10 +670,16 @@ fn networks(raw: &Config) -> Result<Vec<Net>, (String, String)> {
             return Err((f("vrf"), "VRF 0 is the host's (vhost0, fabric)".into()));
         }
         if let Some(o) = out.iter().find(|o| o.vrf == n.vrf) {
-            return Err((f("vrf"), format!("VRF {} is already network {:?}'s", n.vrf, o.name)));
+            return Err((
+                f("vrf"),
+                format!("VRF {} is already network {:?}'s", n.vrf, o.name),
+            ));
         }
         if n.namespaces.is_empty() && out.iter().any(|o| o.namespaces.is_empty()) {
-            return Err((f("namespaces"), "only one network may be the default (no namespaces)".into()));
+            return Err((
+                f("namespaces"),
+                "only one network may be the default (no namespaces)".into(),
+            ));
         }
         if let Some(u) = &n.uuid {
             if uuid::Uuid::parse_str(u).is_err() {
@@ -525,18 +688,27 @@ fn networks(raw: &Config) -> Result<Vec<Net>, (String, String)> {
         }
         for ns in &n.namespaces {
             if let Some(o) = out.iter().find(|o| o.namespaces.contains(ns)) {
-                return Err((f("namespaces"), format!("namespace {ns:?} is already in network {:?}", o.name)));
+                return Err((
+                    f("namespaces"),
+                    format!("namespace {ns:?} is already in network {:?}", o.name),
+                ));
             }
         }
         for (j, r) in n.policy.iter().flat_map(|p| p.rules.iter()).enumerate() {
             if r.ports.is_some() && !matches!(r.proto, Proto::Tcp | Proto::Udp) {
-                return Err((f(&format!("policy.rules[{j}].ports")), "ports need proto \"tcp\" or \"udp\"".into()));
+                return Err((
+                    f(&format!("policy.rules[{j}].ports")),
+                    "ports need proto \"tcp\" or \"udp\"".into(),
+                ));
             }
         }
         out.push(Net {
             name: n.name.clone(),
             vrf: n.vrf,
-            uuid: n.uuid.clone().unwrap_or_else(|| derived_uuid("vn", &n.name)),
+            uuid: n
+                .uuid
+                .clone()
+                .unwrap_or_else(|| derived_uuid("vn", &n.name)),
             namespaces: n.namespaces.clone(),
             policy: n.policy.clone(),
         });
@@ -544,9 +716,18 @@ fn networks(raw: &Config) -> Result<Vec<Net>, (String, String)> {
     if !out.iter().any(|n| n.namespaces.is_empty()) {
         let name = format!("{}-default-pod-network", raw.cluster_name);
         if out.iter().any(|o| o.vrf == 1) {
-            return Err(("networks".into(), "no default network (one without namespaces) and VRF 1 is taken".into()));
+            return Err((
+                "networks".into(),
+                "no default network (one without namespaces) and VRF 1 is taken".into(),
+            ));
         }
-        out.push(Net { uuid: derived_uuid("vn", &name), name, vrf: 1, namespaces: Vec::new(), policy: None });
+        out.push(Net {
+            uuid: derived_uuid("vn", &name),
+            name,
+            vrf: 1,
+            namespaces: Vec::new(),
+            policy: None,
+        });
     }
     for (i, ns) in raw.isolated_namespaces.iter().enumerate() {
         let field = format!("isolated-namespaces[{i}]");
@@ -554,18 +735,38 @@ fn networks(raw: &Config) -> Result<Vec<Net>, (String, String)> {
             return Err((field, "must not be empty".into()));
         }
         if out.iter().any(|o| o.namespaces.contains(ns)) {
-            return Err((field, format!("namespace {ns:?} is also listed in a network")));
+            return Err((
+                field,
+                format!("namespace {ns:?} is also listed in a network"),
+            ));
         }
         let vrf = raw
             .isolated_vrf_base
             .checked_add(i as u32)
             .filter(|v| *v != HOST_VRF)
-            .ok_or_else(|| ("isolated-vrf-base".to_string(), "VRF out of range".to_string()))?;
+            .ok_or_else(|| {
+                (
+                    "isolated-vrf-base".to_string(),
+                    "VRF out of range".to_string(),
+                )
+            })?;
         if let Some(o) = out.iter().find(|o| o.vrf == vrf) {
-            return Err((field, format!("its VRF {vrf} (isolated-vrf-base + {i}) is network {:?}'s", o.name)));
+            return Err((
+                field,
+                format!(
+                    "its VRF {vrf} (isolated-vrf-base + {i}) is network {:?}'s",
+                    o.name
+                ),
+            ));
         }
         let name = format!("{}-{ns}-pod-network", raw.cluster_name);
-        out.push(Net { uuid: derived_uuid("vn", &name), name, vrf, namespaces: vec![ns.clone()], policy: None });
+        out.push(Net {
+            uuid: derived_uuid("vn", &name),
+            name,
+            vrf,
+            namespaces: vec![ns.clone()],
+            policy: None,
+        });
     }
     Ok(out)
 }
@@ -579,19 +780,28 @@ fn services(node: &Node) -> Result<Vec<ServiceDef>, (String, String)> {
             return Err((f("name"), "must not be empty".into()));
         }
         let net = match &s.network {
-            Some(n) => node.network(n).ok_or_else(|| (f("network"), format!("{n:?} is not a configured network")))?,
+            Some(n) => node
+                .network(n)
+                .ok_or_else(|| (f("network"), format!("{n:?} is not a configured network")))?,
             None => node.default_network(),
         };
         let vip = s.vip;
-        if vip.is_unspecified() || vip.is_loopback() || vip.is_multicast() || vip == IpAddr::V4(Ipv4Addr::BROADCAST) {
+        if vip.is_unspecified()
+            || vip.is_loopback()
+            || vip.is_multicast()
+            || vip == IpAddr::V4(Ipv4Addr::BROADCAST)
+        {
             return Err((f("vip"), format!("{vip} is not a unicast address")));
         }
         let in_pods = match vip {
-            IpAddr::V4(a) => raw.pod_cidr.contains(&a),
-            IpAddr::V6(a) => raw.pod_cidr_v6.is_some_and(|n| n.contains(&a)),
+            IpAddr::V4(a) => node.pod_cidr.contains(&a),
+            IpAddr::V6(a) => node.pod_cidr_v6.is_some_and(|n| n.contains(&a)),
         };
         if in_pods {
-            return Err((f("vip"), format!("{vip} is inside the pod CIDRs (a VIP must not be a pod address)")));
+            return Err((
+                f("vip"),
+                format!("{vip} is inside the pod CIDRs (a VIP must not be a pod address)"),
+            ));
         }
         // The DNS addresses have host routes of their own in every network's VRF.
         if IpAddr::from(node.dns) == vip || node.dns_v6.map(IpAddr::from) == Some(vip) {
@@ -601,7 +811,13 @@ fn services(node: &Node) -> Result<Vec<ServiceDef>, (String, String)> {
             return Err((f("port"), "must be 1..65535".into()));
         }
         if s.backends.is_empty() || s.backends.len() > MAX_BACKENDS {
-            return Err((f("backends"), format!("{} backends; a service has 1..{MAX_BACKENDS}", s.backends.len())));
+            return Err((
+                f("backends"),
+                format!(
+                    "{} backends; a service has 1..{MAX_BACKENDS}",
+                    s.backends.len()
+                ),
+            ));
         }
         for (j, b) in s.backends.iter().enumerate() {
             let field = format!("services[{i}].backends[{j}]");
@@ -615,12 +831,19 @@ fn services(node: &Node) -> Result<Vec<ServiceDef>, (String, String)> {
                 return Err((field, format!("{b} appears twice")));
             }
         }
-        if let Some((k, o)) =
-            out.iter().enumerate().find(|(_, o)| o.vrf == net.vrf && o.vip == vip && o.port == s.port && o.proto == s.proto)
-        {
+        if let Some((k, o)) = out.iter().enumerate().find(|(_, o)| {
+            o.vrf == net.vrf && o.vip == vip && o.port == s.port && o.proto == s.proto
+        }) {
             return Err((
                 format!("services[{i}]"),
-                format!("{}:{}/{} in network {:?} is already services[{k}] ({:?})", vip, s.port, s.proto.name(), net.name, o.name),
+                format!(
+                    "{}:{}/{} in network {:?} is already services[{k}] ({:?})",
+                    vip,
+                    s.port,
+                    s.proto.name(),
+                    net.name,
+                    o.name
+                ),
             ));
         }
         out.push(ServiceDef {
@@ -665,14 +888,20 @@ mod tests {
         let n = Node::parse(text).unwrap();
         assert!(n.gateway_v6.is_some());
         assert!(n.networks.len() >= 2);
-        assert!(n.networks.iter().any(|n| n.policy.as_ref().is_some_and(|p| !p.rules.is_empty())));
+        assert!(n
+            .networks
+            .iter()
+            .any(|n| n.policy.as_ref().is_some_and(|p| !p.rules.is_empty())));
         assert!(n.services.len() >= 2 && n.services.iter().any(|s| s.vip.is_ipv6()));
         assert_eq!(n.raw.flows.aging_seconds, 180);
     }
 
     #[test]
     fn isolated_namespaces_get_their_own_vrf() {
-        let n = Node::parse(&format!("{MIN}isolated-namespaces = [\"secure\", \"red\"]\n")).unwrap();
+        let n = Node::parse(&format!(
+            "{MIN}isolated-namespaces = [\"secure\", \"red\"]\n"
+        ))
+        .unwrap();
         assert_eq!(n.network_for("secure").vrf, 100);
         assert_eq!(n.network_for("red").vrf, 101);
         assert_eq!(n.network_for("red").name, "k8s-red-pod-network");
@@ -681,17 +910,55 @@ mod tests {
     }
 
     #[test]
+    fn kubernetes_takes_the_pool_from_the_api() {
+        let base = "node-name = \"n1\"\nstate-dir = \"/tmp/x\"\n";
+        let k8s = format!("{base}[kubernetes]\nkubeconfig = \"/etc/vrouter/kubeconfig\"\n");
+        let api = PodCidrs {
+            v4: "10.32.3.0/24".parse().unwrap(),
+            v6: Some("fd00:32::300/120".parse().unwrap()),
+        };
+        let n = Node::parse_with(&k8s, Some(api)).unwrap();
+        assert_eq!((n.pod_cidr, n.pod_cidr_v6), (api.v4, api.v6));
+        assert_eq!(n.gateway.to_string(), "10.32.3.1");
+        let e = |text: &str, api| Node::parse_with(text, api).unwrap_err().to_string();
+        assert!(e(&k8s, None).contains("pod-cidr: the Node object's podCIDRs are not known yet"));
+        assert!(e(&format!("pod-cidr = \"10.1.0.0/24\"\n{k8s}"), Some(api))
+            .contains("pod-cidr: comes from the Node object"));
+        assert!(
+            e(&format!("pod-cidr-v6 = \"fd00::/112\"\n{k8s}"), Some(api))
+                .contains("pod-cidr-v6: comes from the Node object")
+        );
+        assert!(e(base, None).contains("pod-cidr: required"));
+        assert!(e(
+            &format!("{base}[kubernetes]\nkubeconfg = \"x\"\n"),
+            Some(api)
+        )
+        .contains("kubeconfg"));
+    }
+
+    #[test]
     fn errors_name_the_field() {
         assert!(err(&format!("{MIN}pod-cidrr = \"x\"\n")).contains("pod-cidrr"));
-        assert!(err("node-name = \"n\"\nstate-dir = \"/x\"\npod-cidr = \"10.32.0.1/24\"\n").contains("pod-cidr: "));
+        assert!(
+            err("node-name = \"n\"\nstate-dir = \"/x\"\npod-cidr = \"10.32.0.1/24\"\n")
+                .contains("pod-cidr: ")
+        );
         assert!(err(&format!("{MIN}gateway = \"10.33.0.1\"\n")).contains("gateway: "));
         assert!(err(&format!("{MIN}mtu = 10\n")).contains("mtu: "));
-        assert!(err(&format!("{MIN}gateway-v6 = \"fd00::1\"\n")).contains("gateway-v6: set without"));
-        assert!(err(&format!("{MIN}[[networks]]\nname = \"a\"\nvrf = 0\n")).contains("networks[0].vrf"));
-        assert!(err(&format!("{MIN}[[networks]]\nname = \"a\"\nvrf = 2\n[[networks]]\nname = \"b\"\nvrf = 2\n"))
-            .contains("networks[1].vrf"));
-        assert!(err(&format!("{MIN}[[networks]]\nname = \"a\"\nvrf = 2\n[[networks]]\nname = \"b\"\nvrf = 3\n"))
-            .contains("networks[1].namespaces: only one"));
+        assert!(
+            err(&format!("{MIN}gateway-v6 = \"fd00::1\"\n")).contains("gateway-v6: set without")
+        );
+        assert!(
+            err(&format!("{MIN}[[networks]]\nname = \"a\"\nvrf = 0\n")).contains("networks[0].vrf")
+        );
+        assert!(err(&format!(
+            "{MIN}[[networks]]\nname = \"a\"\nvrf = 2\n[[networks]]\nname = \"b\"\nvrf = 2\n"
+        ))
+        .contains("networks[1].vrf"));
+        assert!(err(&format!(
+            "{MIN}[[networks]]\nname = \"a\"\nvrf = 2\n[[networks]]\nname = \"b\"\nvrf = 3\n"
+        ))
+        .contains("networks[1].namespaces: only one"));
         assert!(err("state-dir = \"/x\"\npod-cidr = \"10.32.0.0/24\"\n").contains("node-name"));
         assert!(err(&format!("{MIN}resync-interval = \"fast\"\n")).contains("resync-interval"));
     }
@@ -700,17 +967,40 @@ mod tests {
     fn flows_defaults_and_limits() {
         let n = Node::parse(MIN).unwrap();
         let f = &n.raw.flows;
-        assert_eq!((f.aging_seconds, f.hold_audit_seconds, f.sweep_interval_seconds), (180, 1.0, 1.0));
-        let n = Node::parse(&format!("{MIN}[flows]\naging-seconds = 60\nhold-audit-seconds = 0.5\nsweep-interval-seconds = 2\n")).unwrap();
-        assert_eq!((n.raw.flows.aging_seconds, n.raw.flows.hold_audit_seconds, n.raw.flows.sweep_interval_seconds), (60, 0.5, 2.0));
-        assert!(err(&format!("{MIN}[flows]\naging-seconds = 0\n")).contains("flows.aging-seconds: must be above 0"));
-        assert!(err(&format!("{MIN}[flows]\naging-seconds = -1\n")).contains("line 5: aging-seconds"));
-        assert!(err(&format!("{MIN}[flows]\nhold-audit-seconds = 0\n")).contains("flows.hold-audit-seconds: "));
-        assert!(err(&format!("{MIN}[flows]\nsweep-interval-seconds = nan\n")).contains("flows.sweep-interval-seconds: "));
+        assert_eq!(
+            (
+                f.aging_seconds,
+                f.hold_audit_seconds,
+                f.sweep_interval_seconds
+            ),
+            (180, 1.0, 1.0)
+        );
+        let n = Node::parse(&format!("{MIN}[flows]\naging-seconds = 60\nhold-audit-seconds = 0.5\nsweep-interval-seconds = 2\n"))
+            .unwrap();
+        assert_eq!(
+            (
+                n.raw.flows.aging_seconds,
+                n.raw.flows.hold_audit_seconds,
+                n.raw.flows.sweep_interval_seconds
+            ),
+            (60, 0.5, 2.0)
+        );
+        assert!(err(&format!("{MIN}[flows]\naging-seconds = 0\n"))
+            .contains("flows.aging-seconds: must be above 0"));
+        assert!(
+            err(&format!("{MIN}[flows]\naging-seconds = -1\n")).contains("line 5: aging-seconds")
+        );
+        assert!(err(&format!("{MIN}[flows]\nhold-audit-seconds = 0\n"))
+            .contains("flows.hold-audit-seconds: "));
+        assert!(
+            err(&format!("{MIN}[flows]\nsweep-interval-seconds = nan\n"))
+                .contains("flows.sweep-interval-seconds: ")
+        );
         assert!(err(&format!("{MIN}[flows]\naging = 5\n")).contains("aging"));
     }
 
-    const POLICY: &str = "[[networks]]\nname = \"web\"\nvrf = 1\n[networks.policy]\ndefault-ingress = \"deny\"\n";
+    const POLICY: &str =
+        "[[networks]]\nname = \"web\"\nvrf = 1\n[networks.policy]\ndefault-ingress = \"deny\"\n";
 
     fn rule(body: &str) -> String {
         format!("{MIN}{POLICY}[[networks.policy.rules]]\n{body}")
@@ -718,12 +1008,17 @@ mod tests {
 
     #[test]
     fn policies_parse_with_defaults() {
-        let n = Node::parse(&rule("direction = \"ingress\"\naction = \"allow\"\nproto = \"tcp\"\nports = \"8000-8080\"\ncidr = \"10.0.0.0/8\"\n\
+        let n = Node::parse(&rule(
+            "direction = \"ingress\"\naction = \"allow\"\nproto = \"tcp\"\nports = \"8000-8080\"\ncidr = \"10.0.0.0/8\"\n\
              [[networks.policy.rules]]\ndirection = \"egress\"\naction = \"deny\"\nports = 53\nproto = \"udp\"\n\
-             [[networks.policy.rules]]\ndirection = \"egress\"\naction = \"deny\"\ncidr = \"fd00::1\"\n"))
+             [[networks.policy.rules]]\ndirection = \"egress\"\naction = \"deny\"\ncidr = \"fd00::1\"\n",
+        ))
         .unwrap();
         let p = n.network("web").unwrap().policy.as_ref().unwrap();
-        assert_eq!((p.default_ingress, p.default_egress), (Action::Deny, Action::Allow));
+        assert_eq!(
+            (p.default_ingress, p.default_egress),
+            (Action::Deny, Action::Allow)
+        );
         assert_eq!(p.rules.len(), 3);
         assert_eq!(p.rules[0].ports, Some(PortRange { lo: 8000, hi: 8080 }));
         assert_eq!(p.rules[0].cidr, Some("10.0.0.0/8".parse().unwrap()));
@@ -738,22 +1033,48 @@ mod tests {
     #[test]
     fn policy_errors_name_the_field() {
         let e = err(&rule("direction = \"in\"\naction = \"allow\"\n"));
-        assert!(e.contains("line 10: direction: unknown variant `in`"), "{e}");
-        assert!(err(&rule("direction = \"ingress\"\naction = \"permit\"\n")).contains("action: unknown variant"));
+        assert!(
+            e.contains("line 10: direction: unknown variant `in`"),
+            "{e}"
+        );
+        assert!(err(&rule("direction = \"ingress\"\naction = \"permit\"\n"))
+            .contains("action: unknown variant"));
         assert!(err(&rule("direction = \"ingress\"\n")).contains("action"));
-        assert!(err(&rule("direction = \"ingress\"\naction = \"deny\"\nproto = \"sctp\"\n")).contains("proto: unknown variant"));
-        assert!(err(&rule("direction = \"ingress\"\naction = \"deny\"\nproto = \"icmp\"\nports = 80\n"))
-            .contains("networks[0].policy.rules[0].ports: ports need proto"));
-        assert!(err(&rule("direction = \"ingress\"\naction = \"deny\"\nports = \"1-2\"\n")).contains("rules[0].ports: ports need proto"));
+        assert!(err(&rule(
+            "direction = \"ingress\"\naction = \"deny\"\nproto = \"sctp\"\n"
+        ))
+        .contains("proto: unknown variant"));
+        assert!(err(&rule(
+            "direction = \"ingress\"\naction = \"deny\"\nproto = \"icmp\"\nports = 80\n"
+        ))
+        .contains("networks[0].policy.rules[0].ports: ports need proto"));
+        assert!(err(&rule(
+            "direction = \"ingress\"\naction = \"deny\"\nports = \"1-2\"\n"
+        ))
+        .contains("rules[0].ports: ports need proto"));
         for bad in ["0", "65536", "\"90-80\"", "\"x\"", "\"1-\""] {
-            let e = err(&rule(&format!("direction = \"ingress\"\naction = \"deny\"\nproto = \"tcp\"\nports = {bad}\n")));
+            let e = err(&rule(&format!(
+                "direction = \"ingress\"\naction = \"deny\"\nproto = \"tcp\"\nports = {bad}\n"
+            )));
             assert!(e.contains("line 13: ports: "), "{bad}: {e}");
         }
-        let e = err(&rule("direction = \"ingress\"\naction = \"deny\"\ncidr = \"10.1.2.3/8\"\n"));
-        assert!(e.contains("line 12: cidr: 10.1.2.3/8 has host bits set (did you mean 10.0.0.0/8?)"), "{e}");
-        assert!(err(&rule("direction = \"ingress\"\naction = \"deny\"\ncidr = \"ten\"\n")).contains("cidr: \"ten\" is not a prefix"));
-        assert!(err(&rule("direction = \"ingress\"\naction = \"deny\"\nport = 80\n")).contains("port"));
-        assert!(err(&format!("{MIN}{POLICY}default-egress = \"block\"\n")).contains("default-egress: unknown variant"));
+        let e = err(&rule(
+            "direction = \"ingress\"\naction = \"deny\"\ncidr = \"10.1.2.3/8\"\n",
+        ));
+        assert!(
+            e.contains("line 12: cidr: 10.1.2.3/8 has host bits set (did you mean 10.0.0.0/8?)"),
+            "{e}"
+        );
+        assert!(err(&rule(
+            "direction = \"ingress\"\naction = \"deny\"\ncidr = \"ten\"\n"
+        ))
+        .contains("cidr: \"ten\" is not a prefix"));
+        assert!(err(&rule(
+            "direction = \"ingress\"\naction = \"deny\"\nport = 80\n"
+        ))
+        .contains("port"));
+        assert!(err(&format!("{MIN}{POLICY}default-egress = \"block\"\n"))
+            .contains("default-egress: unknown variant"));
     }
 
     fn service(body: &str) -> String {
@@ -770,10 +1091,16 @@ mod tests {
         .unwrap();
         assert_eq!(n.services.len(), 3);
         let web = &n.services[0];
-        assert_eq!((web.network.as_str(), web.vrf, web.proto), ("k8s-default-pod-network", 1, ServiceProto::Tcp));
+        assert_eq!(
+            (web.network.as_str(), web.vrf, web.proto),
+            ("k8s-default-pod-network", 1, ServiceProto::Tcp)
+        );
         assert_eq!(web.backends[1], "10.32.0.6:8080".parse().unwrap());
         let dns = &n.services[1];
-        assert_eq!((dns.network.as_str(), dns.vrf, dns.proto, dns.port), ("blue", 2, ServiceProto::Udp, 53));
+        assert_eq!(
+            (dns.network.as_str(), dns.vrf, dns.proto, dns.port),
+            ("blue", 2, ServiceProto::Udp, 53)
+        );
         // The same VIP and port in another network or with another protocol is another service.
         let twin = "name = \"a\"\nvip = \"10.96.0.1\"\nport = 80\nbackends = [\"10.32.0.5:80\"]\n[[services]]\nname = \"b\"\nnetwork = \"blue\"\nvip = \"10.96.0.1\"\nport = 80\nbackends = [\"10.32.0.5:80\"]\n";
         assert_eq!(Node::parse(&service(twin)).unwrap().services.len(), 2);
@@ -781,15 +1108,23 @@ mod tests {
 
     #[test]
     fn service_errors_name_the_field() {
-        let ok = "name = \"web\"\nvip = \"10.96.0.10\"\nport = 80\nbackends = [\"10.32.0.5:8080\"]\n";
+        let ok =
+            "name = \"web\"\nvip = \"10.96.0.10\"\nport = 80\nbackends = [\"10.32.0.5:8080\"]\n";
         let with = |k: &str, v: &str| {
-            let body: String = ok.lines().filter(|l| !l.starts_with(&format!("{k} ="))).map(|l| format!("{l}\n")).collect();
+            let body: String = ok
+                .lines()
+                .filter(|l| !l.starts_with(&format!("{k} =")))
+                .map(|l| format!("{l}\n"))
+                .collect();
             err(&service(&format!("{body}{k} = {v}\n")))
         };
         assert!(with("name", "\"\"").contains("services[0].name: must not be empty"));
-        assert!(with("network", "\"red\"").contains("services[0].network: \"red\" is not a configured network"));
-        assert!(with("vip", "\"10.32.0.9\"").contains("services[0].vip: 10.32.0.9 is inside the pod CIDRs"));
-        assert!(with("vip", "\"fd00:32::9\"").contains("services[0].vip: fd00:32::9 is inside the pod CIDRs"));
+        assert!(with("network", "\"red\"")
+            .contains("services[0].network: \"red\" is not a configured network"));
+        assert!(with("vip", "\"10.32.0.9\"")
+            .contains("services[0].vip: 10.32.0.9 is inside the pod CIDRs"));
+        assert!(with("vip", "\"fd00:32::9\"")
+            .contains("services[0].vip: fd00:32::9 is inside the pod CIDRs"));
         assert!(with("vip", "\"10.32.0.1\"").contains("services[0].vip: "));
         assert!(with("vip", "\"0.0.0.0\"").contains("is not a unicast address"));
         assert!(with("vip", "\"224.0.0.1\"").contains("is not a unicast address"));
@@ -799,14 +1134,23 @@ mod tests {
         assert!(with("proto", "\"icmp\"").contains("proto: unknown variant"));
         assert!(with("backends", "[]").contains("services[0].backends: 0 backends"));
         let many: Vec<String> = (0..65).map(|i| format!("\"10.33.0.{i}:80\"")).collect();
-        assert!(with("backends", &format!("[{}]", many.join(","))).contains("services[0].backends: 65 backends"));
-        assert!(with("backends", "[\"[fd00:32::5]:80\"]").contains("services[0].backends[0]: [fd00:32::5]:80 is not of the VIP's family"));
-        assert!(with("backends", "[\"10.32.0.5:80\", \"10.32.0.5:80\"]").contains("services[0].backends[1]: 10.32.0.5:80 appears twice"));
+        assert!(with("backends", &format!("[{}]", many.join(",")))
+            .contains("services[0].backends: 65 backends"));
+        assert!(with("backends", "[\"[fd00:32::5]:80\"]")
+            .contains("services[0].backends[0]: [fd00:32::5]:80 is not of the VIP's family"));
+        assert!(with("backends", "[\"10.32.0.5:80\", \"10.32.0.5:80\"]")
+            .contains("services[0].backends[1]: 10.32.0.5:80 appears twice"));
         assert!(with("backends", "[\"10.32.0.5:0\"]").contains("services[0].backends[0]: "));
         assert!(with("backends", "[\"10.32.0.5\"]").contains("backends: "));
         assert!(with("weight", "1").contains("weight"));
-        let e = err(&service(&format!("{ok}[[services]]\nname = \"again\"\nnetwork = \"k8s-default-pod-network\"\n{}", &ok[13..])));
-        assert!(e.contains("services[1]: 10.96.0.10:80/tcp in network \"k8s-default-pod-network\" is already services[0] (\"web\")"), "{e}");
+        let e = err(&service(&format!(
+            "{ok}[[services]]\nname = \"again\"\nnetwork = \"k8s-default-pod-network\"\n{}",
+            &ok[13..]
+        )));
+        assert!(
+            e.contains("services[1]: 10.96.0.10:80/tcp in network \"k8s-default-pod-network\" is already services[0] (\"web\")"),
+            "{e}"
+        );
         let dns = err(&format!("{MIN}dns = \"10.96.0.53\"\n[[services]]\nname = \"d\"\nvip = \"10.96.0.53\"\nport = 53\nbackends = [\"10.32.0.5:53\"]\n"));
         assert!(dns.contains("services[0].vip: 10.96.0.53 is the pods' DNS server"));
     }

@@ -24,13 +24,16 @@ use vrouter_client::nh::eth_header;
 use vrouter_client::vif::{format_mac, parse_mac};
 use vrouter_client::{errno, Client, Error, Nexthop, NexthopAdd, Route, VifAdd, VifSelector};
 use vrouter_uapi::{
-    addr_family, nh_flag, nh_type, rt_flag, vif_flag, vif_type, COMPOSITE_MAX, NH_FLAGS_SETTABLE, VROUTER_MAC,
+    addr_family, nh_flag, nh_type, rt_flag, vif_flag, vif_type, COMPOSITE_MAX, NH_FLAGS_SETTABLE,
+    VROUTER_MAC,
 };
 
 /// The Discard nexthop (always present): where a VIP without a local backend leads.
 pub const NH_DISCARD: u32 = 0;
 /// The Receive nexthop: to the host through the vhost vif.
 pub const NH_RECEIVE: u32 = 1;
+/// The host's VRF: the vhost vif's, where the host's packets to pods are routed.
+pub const HOST_VRF: u32 = 0;
 /// Port nexthops are numbered from here.
 pub const NH_BASE: u32 = 100;
 /// Service VIP composites are numbered from here down (see [`vip_wants`]).
@@ -47,6 +50,21 @@ pub struct NodeWant {
     pub fabric: Option<String>,
     /// Per network VRF: addresses answered by the host (gateway, DNS), proxied.
     pub vrfs: BTreeMap<u32, Vec<IpAddr>>,
+    /// This node's pod prefixes: in VRF 0 (the host's) the agent owns the host routes
+    /// inside them, one per local pod address, and nothing else.
+    pub pod_cidrs: Vec<ipnet::IpNet>,
+    /// VRFs of networks that are gone (deleted in the API): their routes are removed.
+    pub retired_vrfs: BTreeSet<u32>,
+}
+
+impl NodeWant {
+    /// Whether `r` is the agent's to keep or delete: any route of a network VRF, or a
+    /// pod's host route in VRF 0.
+    fn owns(&self, r: &Route) -> bool {
+        r.vrf != HOST_VRF
+            || (r.prefix_len == if r.prefix.is_ipv4() { 32 } else { 128 }
+                && self.pod_cidrs.iter().any(|c| c.contains(&r.prefix)))
+    }
 }
 
 /// One bound port as the kernel should see it.
@@ -137,7 +155,11 @@ pub fn interface_exists(name: &str) -> bool {
 }
 
 pub fn valid_ifname(name: &str) -> bool {
-    !name.is_empty() && name.len() < 16 && !name.contains(['/', ' ', ':']) && name != "." && name != ".."
+    !name.is_empty()
+        && name.len() < 16
+        && !name.contains(['/', ' ', ':'])
+        && name != "."
+        && name != ".."
 }
 
 /// A /32 or /128 whose address the datapath answers ARP and ND for.
@@ -148,13 +170,19 @@ fn host_route(vrf: u32, addr: IpAddr, nh: u32) -> Route {
     r
 }
 
+/// A port's host routes in its network's VRF, and the same in the host's VRF: the host
+/// reaches every local pod whatever its network (kubelet probes, host.rs). Pod addresses
+/// come from the node's one pool, so they never clash in VRF 0.
 pub fn port_routes(p: &PortWant) -> Vec<Route> {
-    let mut v = Vec::with_capacity(2);
-    v.push(host_route(p.vrf, IpAddr::V4(p.ipv4), p.nh));
-    if let Some(a) = p.ipv6 {
-        v.push(host_route(p.vrf, IpAddr::V6(a), p.nh));
-    }
-    v
+    let addrs = std::iter::once(IpAddr::V4(p.ipv4)).chain(p.ipv6.map(IpAddr::V6));
+    let vrfs = if p.vrf == HOST_VRF {
+        vec![p.vrf]
+    } else {
+        vec![p.vrf, HOST_VRF]
+    };
+    addrs
+        .flat_map(|a| vrfs.iter().map(move |&vrf| host_route(vrf, a, p.nh)))
+        .collect()
 }
 
 fn port_nh(p: &PortWant, oif: u32) -> NexthopAdd {
@@ -174,8 +202,18 @@ fn node_routes(n: &NodeWant) -> Vec<Route> {
         for a in addrs {
             v.push(host_route(vrf, *a, NH_RECEIVE));
         }
-        v.push(Route::new(vrf, IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0, NH_RECEIVE));
-        v.push(Route::new(vrf, IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0, NH_RECEIVE));
+        v.push(Route::new(
+            vrf,
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            0,
+            NH_RECEIVE,
+        ));
+        v.push(Route::new(
+            vrf,
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            0,
+            NH_RECEIVE,
+        ));
     }
     v
 }
@@ -189,7 +227,9 @@ fn vip_members(v: &VipWant, live: &[&PortWant]) -> Vec<u32> {
         match live.iter().find(|p| p.vrf == v.vrf && p.has_addr(b)) {
             Some(p) if !m.contains(&p.nh) => m.push(p.nh),
             Some(_) => {}
-            None => debug!(vrf = v.vrf, vip = %v.vip, backend = %b, "service backend is not a local pod; not in the composite"),
+            None => {
+                debug!(vrf = v.vrf, vip = %v.vip, backend = %b, "service backend is not a local pod; not in the composite")
+            }
         }
     }
     m
@@ -199,7 +239,11 @@ fn vip_nh(v: &VipWant, members: Vec<u32>) -> NexthopAdd {
     NexthopAdd {
         id: v.nh,
         kind: nh_type::COMPOSITE,
-        family: if v.vip.is_ipv4() { addr_family::INET } else { addr_family::INET6 },
+        family: if v.vip.is_ipv4() {
+            addr_family::INET
+        } else {
+            addr_family::INET6
+        },
         flags: nh_flag::COMPOSITE_ECMP,
         vrf: v.vrf,
         members,
@@ -209,7 +253,11 @@ fn vip_nh(v: &VipWant, members: Vec<u32>) -> NexthopAdd {
 
 /// Whether the kernel's nexthop is what `w` would make (VALID is the kernel's own flag).
 fn same_nh(h: &Nexthop, w: &NexthopAdd) -> bool {
-    let labels = if w.labels.is_empty() { h.labels.iter().all(|&l| l == 0) } else { h.labels == w.labels };
+    let labels = if w.labels.is_empty() {
+        h.labels.iter().all(|&l| l == 0)
+    } else {
+        h.labels == w.labels
+    };
     h.kind == w.kind
         && h.family == w.family
         && h.flags & NH_FLAGS_SETTABLE == w.flags
@@ -230,7 +278,12 @@ pub fn vip_wants(services: &[Service], used: &BTreeSet<u32>) -> (Vec<VipWant>, V
         let i = match vips.iter().position(|v| v.vrf == s.vrf && v.vip == s.vip) {
             Some(i) => i,
             None => {
-                vips.push(VipWant { vrf: s.vrf, vip: s.vip, nh: 0, backends: Vec::new() });
+                vips.push(VipWant {
+                    vrf: s.vrf,
+                    vip: s.vip,
+                    nh: 0,
+                    backends: Vec::new(),
+                });
                 vips.len() - 1
             }
         };
@@ -255,7 +308,10 @@ pub fn vip_wants(services: &[Service], used: &BTreeSet<u32>) -> (Vec<VipWant>, V
                 true
             }
             None => {
-                problems.push(format!("service VIP {} in VRF {}: no free nexthop id", v.vip, v.vrf));
+                problems.push(format!(
+                    "service VIP {} in VRF {}: no free nexthop id",
+                    v.vip, v.vrf
+                ));
                 false
             }
         }
@@ -285,8 +341,17 @@ fn vif_flags(p: &PortWant) -> u32 {
     }
 }
 
+/// A pod's vif carries the pod's addresses, as TF's does (`vrctl vif --list` shows them).
 fn virtual_vif(p: &PortWant) -> VifAdd {
-    VifAdd { kind: vif_type::VIRTUAL, name: Some(p.host_ifname.clone()), vrf: p.vrf, flags: vif_flags(p), ..Default::default() }
+    VifAdd {
+        kind: vif_type::VIRTUAL,
+        name: Some(p.host_ifname.clone()),
+        vrf: p.vrf,
+        flags: vif_flags(p),
+        ip: Some(p.ipv4),
+        ip6: p.ipv6,
+        ..Default::default()
+    }
 }
 
 /// A connection to the module, opened per batch of work: a fresh socket resolves the
@@ -297,16 +362,23 @@ pub struct Kernel {
 
 impl Kernel {
     pub fn connect() -> Result<Kernel, KernelError> {
-        Client::connect().map(|c| Kernel { c }).map_err(|e| KernelError::Unavailable(e.to_string()))
+        Client::connect()
+            .map(|c| Kernel { c })
+            .map_err(|e| KernelError::Unavailable(e.to_string()))
     }
 
     /// The vif for `host_ifname` in `vrf`, the Encap nexthop and the routes of one port.
     /// Returns the vif index.
     pub fn add_port(&mut self, p: &PortWant) -> Result<u32, KernelError> {
         let vif = self.ensure_vif(p)?;
-        self.c.nh_add(&port_nh(p, vif)).map_err(refused(format!("nexthop {} for {}", p.nh, p.host_ifname)))?;
+        self.c
+            .nh_add(&port_nh(p, vif))
+            .map_err(refused(format!("nexthop {} for {}", p.nh, p.host_ifname)))?;
         for r in port_routes(p) {
-            self.c.rt_add(&r).map_err(refused(format!("route {}/{} in VRF {}", r.prefix, r.prefix_len, r.vrf)))?;
+            self.c.rt_add(&r).map_err(refused(format!(
+                "route {}/{} in VRF {}",
+                r.prefix, r.prefix_len, r.vrf
+            )))?;
         }
         Ok(vif)
     }
@@ -320,11 +392,17 @@ impl Kernel {
                 }
                 return Ok(v.idx);
             }
-            Ok(_) => self.c.vif_del(&by_name).map_err(refused(format!("replacing vif {}", p.host_ifname)))?,
+            Ok(_) => self
+                .c
+                .vif_del(&by_name)
+                .map_err(refused(format!("replacing vif {}", p.host_ifname)))?,
             Err(e) if is_enoent(&e) => {}
             Err(e) => return Err(refused(format!("vif {}", p.host_ifname))(e)),
         }
-        let v = self.c.vif_add(&virtual_vif(p)).map_err(refused(format!("vif for {}", p.host_ifname)))?;
+        let v = self
+            .c
+            .vif_add(&virtual_vif(p))
+            .map_err(refused(format!("vif for {}", p.host_ifname)))?;
         Ok(v.idx)
     }
 
@@ -332,14 +410,23 @@ impl Kernel {
     /// keeps forwarding. A module that refuses it (EEXIST) gets no delete and re-add; the
     /// error is reported and the vif keeps its old flags.
     fn set_vif_flags(&mut self, p: &PortWant) -> Result<(), KernelError> {
-        self.c.vif_add(&virtual_vif(p)).map(|_| ()).map_err(refused(format!("flags {:#x} of vif {}", vif_flags(p), p.host_ifname)))
+        self.c
+            .vif_add(&virtual_vif(p))
+            .map(|_| ())
+            .map_err(refused(format!(
+                "flags {:#x} of vif {}",
+                vif_flags(p),
+                p.host_ifname
+            )))
     }
 
     /// Removes what `add_port` made; what is already gone is fine.
     pub fn remove_port(&mut self, p: &PortWant) -> Result<(), KernelError> {
         for r in port_routes(p) {
             match self.c.rt_del(r.vrf, r.prefix, r.prefix_len) {
-                Err(e) if !is_enoent(&e) => return Err(refused(format!("route {}/{}", r.prefix, r.prefix_len))(e)),
+                Err(e) if !is_enoent(&e) => {
+                    return Err(refused(format!("route {}/{}", r.prefix, r.prefix_len))(e))
+                }
                 _ => {}
             }
         }
@@ -369,7 +456,10 @@ impl Kernel {
         let vifs = self.c.vif_list(None).map_err(refused("vif dump"))?;
 
         // The host vif and its Receive nexthop come first: every route leads there.
-        let vhost = match vifs.iter().find(|v| v.name == n.vhost && v.kind == vif_type::HOST) {
+        let vhost = match vifs
+            .iter()
+            .find(|v| v.name == n.vhost && v.kind == vif_type::HOST)
+        {
             Some(v) => v.idx,
             None => {
                 let req = VifAdd {
@@ -383,20 +473,44 @@ impl Kernel {
                 };
                 s.added += 1;
                 s.vhost_created = true;
-                self.c.vif_add(&req).map_err(refused(format!("host vif {}", n.vhost)))?.idx
+                self.c
+                    .vif_add(&req)
+                    .map_err(refused(format!("host vif {}", n.vhost)))?
+                    .idx
             }
         };
         if let Some(f) = &n.fabric {
-            if !vifs.iter().any(|v| &v.name == f && v.kind == vif_type::PHYSICAL) {
-                let req = VifAdd { kind: vif_type::PHYSICAL, name: Some(f.clone()), flags: VIF_FLAGS, ..Default::default() };
+            if !vifs
+                .iter()
+                .any(|v| &v.name == f && v.kind == vif_type::PHYSICAL)
+            {
+                let req = VifAdd {
+                    kind: vif_type::PHYSICAL,
+                    name: Some(f.clone()),
+                    flags: VIF_FLAGS,
+                    ..Default::default()
+                };
                 match self.c.vif_add(&req) {
                     Ok(_) => s.added += 1,
-                    Err(e) => s.errors.push(refused(format!("fabric vif {f}"))(e).to_string()),
+                    Err(e) => s
+                        .errors
+                        .push(refused(format!("fabric vif {f}"))(e).to_string()),
                 }
             }
         }
-        let nhs: BTreeMap<u32, _> = self.c.nh_dump().map_err(refused("nexthop dump"))?.into_iter().map(|h| (h.id, h)).collect();
-        let rcv = NexthopAdd { id: NH_RECEIVE, kind: nh_type::RECEIVE, oif: Some(vhost), ..Default::default() };
+        let nhs: BTreeMap<u32, _> = self
+            .c
+            .nh_dump()
+            .map_err(refused("nexthop dump"))?
+            .into_iter()
+            .map(|h| (h.id, h))
+            .collect();
+        let rcv = NexthopAdd {
+            id: NH_RECEIVE,
+            kind: nh_type::RECEIVE,
+            oif: Some(vhost),
+            ..Default::default()
+        };
         if !nhs.get(&NH_RECEIVE).is_some_and(|h| same_nh(h, &rcv)) {
             self.c.nh_add(&rcv).map_err(refused("receive nexthop 1"))?;
             s.added += 1;
@@ -438,7 +552,9 @@ impl Kernel {
             let nh = port_nh(p, vif);
             if !nhs.get(&p.nh).is_some_and(|h| same_nh(h, &nh)) {
                 if let Err(e) = self.c.nh_add(&nh) {
-                    s.errors.push(refused(format!("nexthop {} for {}", p.nh, p.host_ifname))(e).to_string());
+                    s.errors.push(
+                        refused(format!("nexthop {} for {}", p.nh, p.host_ifname))(e).to_string(),
+                    );
                     continue;
                 }
                 s.added += 1;
@@ -458,8 +574,12 @@ impl Kernel {
             let mut members = vip_members(v, &live);
             if members.len() > COMPOSITE_MAX {
                 // Several services on one VIP can add up to more than a composite holds.
-                let why = format!("{} local backends, the composite takes the first {COMPOSITE_MAX}", members.len());
-                s.errors.push(format!("service VIP {} in VRF {}: {why}", v.vip, v.vrf));
+                let why = format!(
+                    "{} local backends, the composite takes the first {COMPOSITE_MAX}",
+                    members.len()
+                );
+                s.errors
+                    .push(format!("service VIP {} in VRF {}: {why}", v.vip, v.vrf));
                 members.truncate(COMPOSITE_MAX);
             }
             let target = if members.is_empty() {
@@ -475,7 +595,10 @@ impl Kernel {
                             v.nh
                         }
                         Err(e) => {
-                            s.errors.push(refused(format!("composite nexthop {} for VIP {}", v.nh, v.vip))(e).to_string());
+                            s.errors.push(
+                                refused(format!("composite nexthop {} for VIP {}", v.nh, v.vip))(e)
+                                    .to_string(),
+                            );
                             // The previous members still forward; with none, discard.
                             if nhs.get(&v.nh).is_some_and(|h| h.kind == nh_type::COMPOSITE) {
                                 v.nh
@@ -494,10 +617,21 @@ impl Kernel {
 
         // Routes of the agent's VRFs: add what is missing or different, delete the rest.
         let mut routes: BTreeMap<(u32, IpAddr, u8), Route> = BTreeMap::new();
-        for r in node_routes(n).into_iter().chain(live.iter().flat_map(|p| port_routes(p))).chain(vip_routes) {
+        for r in node_routes(n)
+            .into_iter()
+            .chain(live.iter().flat_map(|p| port_routes(p)))
+            .chain(vip_routes)
+        {
             routes.insert((r.vrf, r.prefix, r.prefix_len), r);
         }
-        for &vrf in n.vrfs.keys() {
+        let vrfs: BTreeSet<u32> = n
+            .vrfs
+            .keys()
+            .copied()
+            .chain(n.retired_vrfs.iter().copied())
+            .chain([HOST_VRF])
+            .collect();
+        for vrf in vrfs {
             for fam in [addr_family::INET, addr_family::INET6] {
                 let have = match self.c.rt_dump(vrf, fam) {
                     Ok(h) => h,
@@ -510,17 +644,22 @@ impl Kernel {
                         continue;
                     }
                 };
-                for r in have {
+                for r in have.into_iter().filter(|r| n.owns(r)) {
                     let key = (vrf, r.prefix, r.prefix_len);
                     match routes.get(&key) {
-                        Some(w) if w.nh_id == r.nh_id && w.flags == r.flags && r.label.is_none() => {
+                        Some(w)
+                            if w.nh_id == r.nh_id && w.flags == r.flags && r.label.is_none() =>
+                        {
                             routes.remove(&key);
                         }
                         Some(_) => {}
                         None => match self.c.rt_del(vrf, r.prefix, r.prefix_len) {
                             Ok(()) => s.removed += 1,
                             Err(e) if is_enoent(&e) => {}
-                            Err(e) => s.errors.push(refused(format!("stale route {}/{}", r.prefix, r.prefix_len))(e).to_string()),
+                            Err(e) => s.errors.push(
+                                refused(format!("stale route {}/{}", r.prefix, r.prefix_len))(e)
+                                    .to_string(),
+                            ),
                         },
                     }
                 }
@@ -529,27 +668,43 @@ impl Kernel {
         for r in routes.values() {
             match self.c.rt_add(r) {
                 Ok(()) => s.added += 1,
-                Err(e) => s.errors.push(refused(format!("route {}/{} in VRF {}", r.prefix, r.prefix_len, r.vrf))(e).to_string()),
+                Err(e) => s.errors.push(
+                    refused(format!(
+                        "route {}/{} in VRF {}",
+                        r.prefix, r.prefix_len, r.vrf
+                    ))(e)
+                    .to_string(),
+                ),
             }
         }
 
         // Stale nexthops, composites first (they hold their members), then stale vifs (a
         // nexthop refers to its vif).
         let wanted_nh: BTreeSet<u32> = live.iter().map(|p| p.nh).chain(vip_nhs).collect();
-        let mut stale: Vec<&Nexthop> = nhs.values().filter(|h| h.id >= NH_BASE && !wanted_nh.contains(&h.id)).collect();
+        let mut stale: Vec<&Nexthop> = nhs
+            .values()
+            .filter(|h| h.id >= NH_BASE && !wanted_nh.contains(&h.id))
+            .collect();
         stale.sort_by_key(|h| h.kind != nh_type::COMPOSITE);
         for id in stale.into_iter().map(|h| h.id) {
             match self.c.nh_del(id) {
                 Ok(()) => s.removed += 1,
                 Err(e) if is_enoent(&e) => {}
-                Err(e) => s.errors.push(refused(format!("stale nexthop {id}"))(e).to_string()),
+                Err(e) => s
+                    .errors
+                    .push(refused(format!("stale nexthop {id}"))(e).to_string()),
             }
         }
-        for v in vifs.iter().filter(|v| v.kind == vif_type::VIRTUAL && !s.vifs.contains_key(&v.name)) {
+        for v in vifs
+            .iter()
+            .filter(|v| v.kind == vif_type::VIRTUAL && !s.vifs.contains_key(&v.name))
+        {
             match self.c.vif_del(&VifSelector::Name(v.name.clone())) {
                 Ok(()) => s.removed += 1,
                 Err(e) if is_enoent(&e) => {}
-                Err(e) => s.errors.push(refused(format!("stale vif {}", v.name))(e).to_string()),
+                Err(e) => s
+                    .errors
+                    .push(refused(format!("stale vif {}", v.name))(e).to_string()),
             }
         }
         Ok(s)
@@ -571,7 +726,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn port_routes_are_proxied_host_routes() {
+    fn port_routes_are_proxied_host_routes_in_the_network_and_host_vrfs() {
         let p = PortWant {
             host_ifname: "tapeth0-1".into(),
             vrf: 3,
@@ -582,9 +737,15 @@ mod tests {
             policy: false,
         };
         let r = port_routes(&p);
-        assert_eq!(r.len(), 2);
-        assert!(r.iter().all(|r| r.vrf == 3 && r.nh_id == 100 && r.flags == rt_flag::PROXY_ARP));
-        assert_eq!((r[0].prefix_len, r[1].prefix_len), (32, 128));
+        assert_eq!(r.len(), 4);
+        assert!(r
+            .iter()
+            .all(|r| r.nh_id == 100 && r.flags == rt_flag::PROXY_ARP));
+        let key = |r: &Route| (r.vrf, r.prefix_len);
+        assert_eq!(
+            r.iter().map(key).collect::<Vec<_>>(),
+            [(3, 32), (HOST_VRF, 32), (3, 128), (HOST_VRF, 128)]
+        );
         let nh = port_nh(&p, 7);
         assert_eq!(nh.oif, Some(7));
         assert_eq!(&nh.encap[..6], &p.mac);
@@ -598,12 +759,51 @@ mod tests {
             vhost_ip: None,
             vhost_ip6: None,
             fabric: None,
-            vrfs: BTreeMap::from([(1, vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))]), (2, vec![])]),
+            vrfs: BTreeMap::from([
+                (1, vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))]),
+                (2, vec![]),
+            ]),
+            pod_cidrs: vec!["10.0.0.0/24".parse().unwrap()],
+            retired_vrfs: BTreeSet::new(),
         };
         let r = node_routes(&n);
         assert_eq!(r.len(), 5);
         assert!(r.iter().all(|r| r.nh_id == NH_RECEIVE));
-        assert_eq!(r.iter().filter(|r| r.flags == rt_flag::PROXY_ARP).count(), 1);
+        assert_eq!(
+            r.iter().filter(|r| r.flags == rt_flag::PROXY_ARP).count(),
+            1
+        );
+    }
+
+    #[test]
+    fn host_vrf_ownership_is_pod_host_routes_only() {
+        let n = NodeWant {
+            vhost: "vhost0".into(),
+            vhost_ip: None,
+            vhost_ip6: None,
+            fabric: None,
+            vrfs: BTreeMap::new(),
+            pod_cidrs: vec![
+                "10.0.0.0/24".parse().unwrap(),
+                "fd00::/112".parse().unwrap(),
+            ],
+            retired_vrfs: BTreeSet::new(),
+        };
+        let r = |vrf, a: &str, len| Route::new(vrf, a.parse().unwrap(), len, 100);
+        assert!(n.owns(&r(HOST_VRF, "10.0.0.7", 32)));
+        assert!(n.owns(&r(HOST_VRF, "fd00::7", 128)));
+        assert!(
+            !n.owns(&r(HOST_VRF, "10.0.0.0", 24)),
+            "the operator's prefix routes stay"
+        );
+        assert!(
+            !n.owns(&r(HOST_VRF, "10.9.0.7", 32)),
+            "host routes outside the pod CIDRs stay"
+        );
+        assert!(
+            n.owns(&r(4, "10.9.0.0", 16)),
+            "network VRFs are the agent's"
+        );
     }
 
     fn port(vrf: u32, nh: u32, last: u8) -> PortWant {
@@ -623,7 +823,9 @@ mod tests {
             "node-name = \"n\"\nstate-dir = \"/x\"\npod-cidr = \"10.32.0.0/24\"\npod-cidr-v6 = \"fd00:32::/112\"\n\
              [[networks]]\nname = \"a\"\nvrf = 1\n[[networks]]\nname = \"b\"\nvrf = 2\nnamespaces = [\"b\"]\n{text}"
         );
-        crate::policy::Services::from_node(&crate::config::Node::parse(&cfg).unwrap()).all().to_vec()
+        crate::policy::Services::from_node(&crate::config::Node::parse(&cfg).unwrap())
+            .all()
+            .to_vec()
     }
 
     fn svc(name: &str, net: &str, vip: &str, port: u16, backends: &[&str]) -> String {
@@ -636,22 +838,41 @@ mod tests {
 
     #[test]
     fn one_vip_want_per_vrf_and_vip_with_the_union_of_backends() {
-        let all = services(&[
-            svc("web", "a", "10.96.0.1", 80, &["10.32.0.5:8080", "10.32.0.6:8080"]),
-            svc("web-tls", "a", "10.96.0.1", 443, &["10.32.0.6:8443", "10.32.0.7:8443"]),
-            svc("web", "b", "10.96.0.1", 80, &["10.32.0.9:80"]),
-            svc("dns6", "a", "fd00:96::a", 53, &["[fd00:32::5]:53"]),
-        ]
-        .concat());
+        let all = services(
+            &[
+                svc(
+                    "web",
+                    "a",
+                    "10.96.0.1",
+                    80,
+                    &["10.32.0.5:8080", "10.32.0.6:8080"],
+                ),
+                svc(
+                    "web-tls",
+                    "a",
+                    "10.96.0.1",
+                    443,
+                    &["10.32.0.6:8443", "10.32.0.7:8443"],
+                ),
+                svc("web", "b", "10.96.0.1", 80, &["10.32.0.9:80"]),
+                svc("dns6", "a", "fd00:96::a", 53, &["[fd00:32::5]:53"]),
+            ]
+            .concat(),
+        );
         let (v, problems) = vip_wants(&all, &BTreeSet::new());
         assert!(problems.is_empty());
         assert_eq!(v.len(), 3);
         let a = v.iter().find(|w| w.vrf == 1 && w.vip.is_ipv4()).unwrap();
-        let ips: Vec<IpAddr> = ["10.32.0.5", "10.32.0.6", "10.32.0.7"].iter().map(|s| s.parse().unwrap()).collect();
+        let ips: Vec<IpAddr> = ["10.32.0.5", "10.32.0.6", "10.32.0.7"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
         assert_eq!(a.backends, ips);
         let ids: BTreeSet<u32> = v.iter().map(|w| w.nh).collect();
         assert_eq!(ids.len(), 3);
-        assert!(ids.iter().all(|&id| id > NH_VIP_TOP - NH_VIP_SLOTS && id <= NH_VIP_TOP));
+        assert!(ids
+            .iter()
+            .all(|&id| id > NH_VIP_TOP - NH_VIP_SLOTS && id <= NH_VIP_TOP));
     }
 
     #[test]
@@ -672,7 +893,18 @@ mod tests {
 
     #[test]
     fn composite_members_are_the_local_backends_in_order() {
-        let all = services(&svc("web", "a", "10.96.0.1", 80, &["10.32.0.7:80", "10.32.0.99:80", "10.32.0.5:80", "10.32.0.7:81"]));
+        let all = services(&svc(
+            "web",
+            "a",
+            "10.96.0.1",
+            80,
+            &[
+                "10.32.0.7:80",
+                "10.32.0.99:80",
+                "10.32.0.5:80",
+                "10.32.0.7:81",
+            ],
+        ));
         let (v, _) = vip_wants(&all, &BTreeSet::new());
         let (p5, p7, other_vrf) = (port(1, 105, 5), port(1, 107, 7), port(2, 199, 99));
         // .99 is a pod of another network's VRF here, so not a member; .7 counts once.
@@ -680,10 +912,22 @@ mod tests {
         assert_eq!(vip_members(&v[0], &[&p5]), [105]);
         assert!(vip_members(&v[0], &[]).is_empty());
         let nh = vip_nh(&v[0], vec![107, 105]);
-        assert_eq!((nh.kind, nh.flags, nh.family, nh.vrf, nh.id), (nh_type::COMPOSITE, nh_flag::COMPOSITE_ECMP, addr_family::INET, 1, v[0].nh));
+        assert_eq!(
+            (nh.kind, nh.flags, nh.family, nh.vrf, nh.id),
+            (
+                nh_type::COMPOSITE,
+                nh_flag::COMPOSITE_ECMP,
+                addr_family::INET,
+                1,
+                v[0].nh
+            )
+        );
         assert_eq!(nh.oif, None);
         let r = host_route(v[0].vrf, v[0].vip, nh.id);
-        assert_eq!((r.prefix_len, r.flags, r.nh_id), (32, rt_flag::PROXY_ARP, v[0].nh));
+        assert_eq!(
+            (r.prefix_len, r.flags, r.nh_id),
+            (32, rt_flag::PROXY_ARP, v[0].nh)
+        );
 
         let all6 = services(&svc("dns", "a", "fd00:96::a", 53, &["[fd00:32::7]:53"]));
         let (v6, _) = vip_wants(&all6, &BTreeSet::new());
@@ -694,7 +938,12 @@ mod tests {
 
     #[test]
     fn kernel_nexthops_compare_without_the_valid_flag() {
-        let v = VipWant { vrf: 1, vip: "10.96.0.1".parse().unwrap(), nh: 60000, backends: vec![] };
+        let v = VipWant {
+            vrf: 1,
+            vip: "10.96.0.1".parse().unwrap(),
+            nh: 60000,
+            backends: vec![],
+        };
         let w = vip_nh(&v, vec![105, 107]);
         let have = Nexthop {
             id: 60000,
@@ -710,13 +959,47 @@ mod tests {
             rid: 0,
         };
         assert!(same_nh(&have, &w));
-        assert!(!same_nh(&Nexthop { members: vec![107, 105], ..have.clone() }, &w));
-        assert!(!same_nh(&Nexthop { members: vec![105], ..have.clone() }, &w));
-        assert!(!same_nh(&Nexthop { flags: nh_flag::VALID, ..have.clone() }, &w));
-        assert!(!same_nh(&Nexthop { labels: vec![0, 9], ..have.clone() }, &w));
+        assert!(!same_nh(
+            &Nexthop {
+                members: vec![107, 105],
+                ..have.clone()
+            },
+            &w
+        ));
+        assert!(!same_nh(
+            &Nexthop {
+                members: vec![105],
+                ..have.clone()
+            },
+            &w
+        ));
+        assert!(!same_nh(
+            &Nexthop {
+                flags: nh_flag::VALID,
+                ..have.clone()
+            },
+            &w
+        ));
+        assert!(!same_nh(
+            &Nexthop {
+                labels: vec![0, 9],
+                ..have.clone()
+            },
+            &w
+        ));
         let p = port(1, 105, 5);
         let enc = port_nh(&p, 7);
-        let have = Nexthop { id: 105, kind: nh_type::ENCAP, flags: nh_flag::VALID, vrf: 0, oif: Some(7), encap: enc.encap.clone(), members: vec![], labels: vec![], ..have };
+        let have = Nexthop {
+            id: 105,
+            kind: nh_type::ENCAP,
+            flags: nh_flag::VALID,
+            vrf: 0,
+            oif: Some(7),
+            encap: enc.encap.clone(),
+            members: vec![],
+            labels: vec![],
+            ..have
+        };
         assert!(same_nh(&have, &enc));
         assert!(!same_nh(&have, &port_nh(&p, 8)));
     }
@@ -724,17 +1007,27 @@ mod tests {
     #[test]
     fn policy_ports_get_the_policy_vif_flag() {
         let mut p = port(1, 105, 5);
-        assert_eq!(virtual_vif(&p).flags, vif_flag::L3_ENABLED | vif_flag::L2_ENABLED | vif_flag::POLICY);
+        assert_eq!(
+            virtual_vif(&p).flags,
+            vif_flag::L3_ENABLED | vif_flag::L2_ENABLED | vif_flag::POLICY
+        );
         p.policy = false;
         let v = virtual_vif(&p);
         assert_eq!(v.flags, vif_flag::L3_ENABLED | vif_flag::L2_ENABLED);
-        assert_eq!((v.kind, v.vrf, v.name.as_deref(), v.idx), (vif_type::VIRTUAL, 1, Some("tap105"), None));
+        assert_eq!(
+            (v.kind, v.vrf, v.name.as_deref(), v.idx),
+            (vif_type::VIRTUAL, 1, Some("tap105"), None)
+        );
     }
 
     #[test]
     fn macs_are_local_and_follow_the_address() {
         assert_eq!(mac_for(Ipv4Addr::new(10, 32, 0, 5)), "02:00:0a:20:00:05");
         assert_eq!(mac_bytes("02:00:0a:20:00:05"), Some([2, 0, 10, 32, 0, 5]));
-        assert!(valid_ifname("tapeth0-8a2b3c") && !valid_ifname("../x") && !valid_ifname("0123456789abcdef"));
+        assert!(
+            valid_ifname("tapeth0-8a2b3c")
+                && !valid_ifname("../x")
+                && !valid_ifname("0123456789abcdef")
+        );
     }
 }

@@ -12,7 +12,9 @@
 mod api;
 mod config;
 mod flows;
+mod host;
 mod ipam;
+mod k8s;
 mod kernel;
 mod metrics;
 mod policy;
@@ -42,12 +44,18 @@ struct Args {
     /// Log as JSON lines instead of text
     #[arg(long)]
     log_json: bool,
+    /// Print the CustomResourceDefinitions the agent uses (JSON for kubectl apply) and exit
+    #[arg(long)]
+    print_crds: bool,
 }
 
 fn init_logs(level: &str, json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("vrouter_agent={level},warn")));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("vrouter_agent={level},warn"))
+    });
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         b.json().init();
     } else {
@@ -55,41 +63,21 @@ fn init_logs(level: &str, json: bool) {
     }
 }
 
-/// Brings the vhost device up (the module creates it down, like any new netdevice).
-async fn link_up(name: &str) -> Result<(), String> {
-    let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| e.to_string())?;
-    let task = tokio::spawn(conn);
-    let r = handle
-        .link()
-        .set(rtnetlink::LinkUnspec::new_with_name(name).up().build())
-        .execute()
-        .await
-        .map_err(|e| e.to_string());
-    task.abort();
-    r
-}
-
-fn link_is_up(name: &str) -> bool {
-    std::fs::read_to_string(format!("/sys/class/net/{name}/flags"))
-        .ok()
-        .and_then(|s| u32::from_str_radix(s.trim().trim_start_matches("0x"), 16).ok())
-        .is_some_and(|f| f & 1 != 0)
-}
-
 async fn resync(shared: &Arc<api::Shared>) {
     let s = shared.clone();
-    let vhost = tokio::task::spawn_blocking(move || {
-        let Ok(mut a) = s.agent.lock() else { return None };
+    let host = tokio::task::spawn_blocking(move || {
+        let Ok(mut a) = s.agent.lock() else {
+            return None;
+        };
         a.expire_reservations();
-        a.reconcile().ok().map(|_| a.node.raw.vhost.name.clone())
+        a.reconcile().ok().map(|_| a.host_want())
     })
     .await
     .ok()
     .flatten();
-    if let Some(v) = vhost.filter(|v| kernel::interface_exists(v) && !link_is_up(v)) {
-        match link_up(&v).await {
-            Ok(()) => info!(vhost = %v, "vhost link up"),
-            Err(e) => warn!(vhost = %v, error = %e, "cannot bring the vhost link up"),
+    if let Some(w) = host {
+        if let Err(e) = host::ensure(&w).await {
+            warn!(vhost = %w.vhost, error = %e, "host side of the vhost device");
         }
     }
 }
@@ -99,7 +87,12 @@ struct PortDirectory(Arc<api::Shared>);
 
 impl flows::Directory for PortDirectory {
     fn network_of(&self, vrf: u32, ip: std::net::IpAddr) -> Option<String> {
-        self.0.agent.lock().ok()?.network_of(vrf, ip).map(str::to_owned)
+        self.0
+            .agent
+            .lock()
+            .ok()?
+            .network_of(vrf, ip)
+            .map(str::to_owned)
     }
 }
 
@@ -117,18 +110,64 @@ async fn shutdown_signal() {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args = Args::parse();
-    let node = match config::Node::load(&args.config) {
-        Ok(n) => n,
-        Err(e) => {
-            eprintln!("vrouter-agent: config: {e}");
-            std::process::exit(EX_CONFIG);
+    if args.print_crds {
+        match k8s::network::crds_json() {
+            Ok(j) => println!("{j}"),
+            Err(e) => {
+                eprintln!("vrouter-agent: {e}");
+                std::process::exit(1);
+            }
         }
-    };
-    if args.check_config {
-        println!("{}: ok ({} networks)", args.config.display(), node.networks.len());
         return;
     }
-    init_logs(&node.raw.log_level, args.log_json);
+    let config_error = |e: config::ConfigError| -> ! {
+        eprintln!("vrouter-agent: config: {e}");
+        std::process::exit(EX_CONFIG);
+    };
+    let kubernetes = config::Node::kubernetes(&args.config).unwrap_or_else(|e| config_error(e));
+    // With [kubernetes], the pool is the Node object's podCIDRs: the file is checked with
+    // a stand-in pool first (a bad file fails now, not once the API answers), from the
+    // documentation range TEST-NET-1, which no cluster uses for pods.
+    let stand_in = config::PodCidrs {
+        v4: ipnet::Ipv4Net::new_assert(std::net::Ipv4Addr::new(192, 0, 2, 0), 24),
+        v6: None,
+    };
+    let checked = config::Node::load(&args.config, kubernetes.as_ref().map(|_| stand_in))
+        .unwrap_or_else(|e| config_error(e));
+    if args.check_config {
+        println!(
+            "{}: ok ({} networks)",
+            args.config.display(),
+            checked.networks.len()
+        );
+        return;
+    }
+    init_logs(&checked.raw.log_level, args.log_json);
+    let mut kube_client = None;
+    let node = match &kubernetes {
+        None => checked,
+        Some(k) => {
+            let client = match k8s::client(k).await {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("vrouter-agent: {e}");
+                    std::process::exit(EX_CONFIG);
+                }
+            };
+            let state = &checked.raw.state_dir;
+            let cidrs = k8s::node::wait_for_pod_cidrs(
+                &client,
+                &checked.raw.node_name,
+                k8s::node::load_saved(state),
+            )
+            .await;
+            if let Err(e) = k8s::node::save(state, &cidrs) {
+                warn!(error = %e, "cannot save the pod CIDRs in the state directory");
+            }
+            kube_client = Some(client);
+            config::Node::load(&args.config, Some(cidrs)).unwrap_or_else(|e| config_error(e))
+        }
+    };
     let listen = node.raw.listen;
     let interval = Duration::from_secs_f64(node.raw.resync_interval);
     let metrics = Arc::new(metrics::Metrics::new());
@@ -140,7 +179,11 @@ async fn main() {
             hold_audit: f.hold_audit_seconds.ceil() as u32,
             sweep: Duration::from_secs_f64(f.sweep_interval_seconds),
         };
-        (policy::Policies::from_node(&node), policy::Services::from_node(&node), settings)
+        (
+            policy::Policies::from_node(&node),
+            policy::Services::from_node(&node),
+            settings,
+        )
     });
     let (agent, problems) = match ports::Agent::load(node, metrics.clone()) {
         Ok(x) => x,
@@ -154,7 +197,10 @@ async fn main() {
         warn!(problem = %p, "persisted state");
     }
     let n_ports = agent.records().len();
-    let shared = Arc::new(api::Shared { agent: Mutex::new(agent), metrics });
+    let shared = Arc::new(api::Shared {
+        agent: Mutex::new(agent),
+        metrics,
+    });
 
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
@@ -168,9 +214,35 @@ async fn main() {
     resync(&shared).await;
     if let Some((policies, services, settings)) = flow_agent {
         let dir = PortDirectory(shared.clone());
-        let agent = flows::FlowAgent::new(policies, services, dir, settings, shared.metrics.clone());
-        std::thread::Builder::new().name("flows".into()).spawn(move || agent.run()).ok();
+        let agent =
+            flows::FlowAgent::new(policies, services, dir, settings, shared.metrics.clone());
+        std::thread::Builder::new()
+            .name("flows".into())
+            .spawn(move || agent.run())
+            .ok();
         info!("flow verdicts on");
+    }
+    if let Some(client) = kube_client {
+        let (node_name, cluster, reserved, base) = match shared.agent.lock() {
+            Ok(a) => {
+                let n = &a.node;
+                (
+                    n.raw.node_name.clone(),
+                    n.raw.cluster_name.clone(),
+                    n.networks.iter().map(|n| n.vrf).collect(),
+                    n.raw.isolated_vrf_base,
+                )
+            }
+            Err(_) => return,
+        };
+        tokio::spawn(k8s::network::run(
+            client.clone(),
+            shared.clone(),
+            cluster,
+            reserved,
+            base,
+        ));
+        tokio::spawn(k8s::pods::run(client, shared.clone(), node_name));
     }
     let bg = shared.clone();
     tokio::spawn(async move {
@@ -184,7 +256,10 @@ async fn main() {
     });
 
     let app = api::router(shared);
-    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await {
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    {
         error!(error = %e, "server failed");
         std::process::exit(1);
     }

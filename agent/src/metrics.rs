@@ -32,6 +32,7 @@ pub struct Metrics {
     ports: Family<StateLabel, Gauge>,
     addresses: Family<FamilyLabel, Gauge>,
     kernel_errors: Counter,
+    pod_port_errors: Counter,
     reconciles: Counter,
     kernel_ready: Gauge,
     requests: Family<RequestLabels, Histogram>,
@@ -55,39 +56,96 @@ impl Metrics {
         let ports = Family::<StateLabel, Gauge>::default();
         let addresses = Family::<FamilyLabel, Gauge>::default();
         let kernel_errors = Counter::default();
+        let pod_port_errors = Counter::default();
         let reconciles = Counter::default();
         let kernel_ready = Gauge::default();
-        let requests = Family::<RequestLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let requests = Family::<RequestLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
         registry.register("ports", "Pod interfaces by state", ports.clone());
-        registry.register("addresses_in_use", "Pod addresses handed out", addresses.clone());
-        registry.register("kernel_sync_errors", "Kernel operations that failed", kernel_errors.clone());
-        registry.register("reconciles", "Reconciliations of the kernel tables", reconciles.clone());
-        registry.register("kernel_ready", "1 when the kernel module is reachable and synced", kernel_ready.clone());
-        registry.register("http_request_duration_seconds", "Port API request latency", requests.clone());
+        registry.register(
+            "addresses_in_use",
+            "Pod addresses handed out",
+            addresses.clone(),
+        );
+        registry.register(
+            "kernel_sync_errors",
+            "Kernel operations that failed",
+            kernel_errors.clone(),
+        );
+        registry.register(
+            "pod_port_errors",
+            "Pods of this node the agent could not give a port",
+            pod_port_errors.clone(),
+        );
+        registry.register(
+            "reconciles",
+            "Reconciliations of the kernel tables",
+            reconciles.clone(),
+        );
+        registry.register(
+            "kernel_ready",
+            "1 when the kernel module is reachable and synced",
+            kernel_ready.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Port API request latency",
+            requests.clone(),
+        );
         let flows = Family::<StateLabel, Gauge>::default();
         let flow_events = Family::<EventLabel, Counter>::default();
-        registry.register("flows", "Flow table entries at the last sweep, by state", flows.clone());
+        registry.register(
+            "flows",
+            "Flow table entries at the last sweep, by state",
+            flows.clone(),
+        );
         registry.register(
             "flow_events",
             "Flow events: miss, setup, denied, error, aged, closed, audited (Hold decided from a dump), overrun",
             flow_events.clone(),
         );
-        Metrics { registry, ports, addresses, kernel_errors, reconciles, kernel_ready, requests, flows, flow_events }
+        Metrics {
+            registry,
+            ports,
+            addresses,
+            kernel_errors,
+            pod_port_errors,
+            reconciles,
+            kernel_ready,
+            requests,
+            flows,
+            flow_events,
+        }
     }
 
     pub fn set_ports(&self, reserved: i64, active: i64, down: i64) {
-        self.ports.get_or_create(&StateLabel { state: "reserved" }).set(reserved);
-        self.ports.get_or_create(&StateLabel { state: "active" }).set(active);
-        self.ports.get_or_create(&StateLabel { state: "down" }).set(down);
+        self.ports
+            .get_or_create(&StateLabel { state: "reserved" })
+            .set(reserved);
+        self.ports
+            .get_or_create(&StateLabel { state: "active" })
+            .set(active);
+        self.ports
+            .get_or_create(&StateLabel { state: "down" })
+            .set(down);
     }
 
     pub fn set_addresses(&self, v4: i64, v6: i64) {
-        self.addresses.get_or_create(&FamilyLabel { family: "ipv4" }).set(v4);
-        self.addresses.get_or_create(&FamilyLabel { family: "ipv6" }).set(v6);
+        self.addresses
+            .get_or_create(&FamilyLabel { family: "ipv4" })
+            .set(v4);
+        self.addresses
+            .get_or_create(&FamilyLabel { family: "ipv6" })
+            .set(v6);
     }
 
     pub fn kernel_error(&self) {
         self.kernel_errors.inc();
+    }
+
+    pub fn pod_port_error(&self) {
+        self.pod_port_errors.inc();
     }
 
     pub fn reconciled(&self) {
@@ -103,7 +161,9 @@ impl Metrics {
     }
 
     fn flow_event(&self, event: &'static str, n: u64) {
-        self.flow_events.get_or_create(&EventLabel { event }).inc_by(n);
+        self.flow_events
+            .get_or_create(&EventLabel { event })
+            .inc_by(n);
     }
 
     pub fn flow_misses(&self, n: u64) {
@@ -136,8 +196,12 @@ impl Metrics {
     }
 
     pub fn set_flows(&self, active: u64, hold: u64) {
-        self.flows.get_or_create(&StateLabel { state: "active" }).set(active as i64);
-        self.flows.get_or_create(&StateLabel { state: "hold" }).set(hold as i64);
+        self.flows
+            .get_or_create(&StateLabel { state: "active" })
+            .set(active as i64);
+        self.flows
+            .get_or_create(&StateLabel { state: "hold" })
+            .set(hold as i64);
     }
 
     pub fn render(&self) -> String {
@@ -166,7 +230,14 @@ mod tests {
         m.kernel_error();
         m.flow_setup();
         m.set_flows(4, 1);
-        m.observe_request(RequestLabels { method: "POST".into(), route: "/vm".into(), status: 200 }, 0.001);
+        m.observe_request(
+            RequestLabels {
+                method: "POST".into(),
+                route: "/vm".into(),
+                status: 200,
+            },
+            0.001,
+        );
         let t = m.render();
         for needle in [
             "vrouter_agent_ports{state=\"active\"} 2",

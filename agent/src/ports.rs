@@ -8,17 +8,21 @@
 
 use crate::config::Node;
 use crate::ipam::Ipam;
-use crate::kernel::{self, Desired, Kernel, KernelError, NodeWant, PortWant, Summary, VipWant, NH_BASE};
+use crate::k8s::network::NetView;
+use crate::kernel::{
+    self, Desired, Kernel, KernelError, NodeWant, PortWant, Summary, VipWant, NH_BASE,
+};
 use crate::metrics::Metrics;
 use crate::policy::{self, Services};
 use crate::store::{Binding, Port, Store, StoreError};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
 use vrouter_port_api::{
-    annotation, split_vm_name, Attachment, Health, PortAdd, PortInfo, PortRecord, PortState, SyncPorts, SyncReport, VmCfg,
+    annotation, split_vm_name, Attachment, Health, PortAdd, PortInfo, PortRecord, PortState,
+    SyncPorts, SyncReport, VmCfg,
 };
 
 /// An API error: HTTP status and the `{"error"}` text.
@@ -30,7 +34,10 @@ pub struct ApiErr {
 
 impl ApiErr {
     fn new(status: u16, msg: impl Into<String>) -> ApiErr {
-        ApiErr { status, msg: msg.into() }
+        ApiErr {
+            status,
+            msg: msg.into(),
+        }
     }
     fn bad(msg: impl Into<String>) -> ApiErr {
         ApiErr::new(400, msg)
@@ -84,6 +91,12 @@ pub struct Agent {
     kernel_reason: String,
     /// Next-fit cursor of nexthop ids.
     next_nh: u32,
+    /// Networks and namespace choices from the Kubernetes API (k8s/network.rs).
+    net_view: NetView,
+    /// Why a pod of this node has no port (its network does not exist, the pool is
+    /// exhausted): what `GET /vm-cfg` answers the CNI, which kubelet shows in the pod's
+    /// events. By VM name.
+    pod_problems: HashMap<String, String>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -91,10 +104,13 @@ pub struct Agent {
 const NH_LIMIT: u32 = vrouter_uapi::DEFAULT_NEXTHOPS;
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
-fn node_want(node: &Node) -> NodeWant {
+fn node_want(node: &Node, api: &NetView) -> NodeWant {
     let mut addrs: Vec<IpAddr> = vec![node.gateway.into()];
     if node.dns != node.gateway {
         addrs.push(node.dns.into());
@@ -110,7 +126,16 @@ fn node_want(node: &Node) -> NodeWant {
         vhost_ip: node.raw.vhost.address,
         vhost_ip6: node.raw.vhost.address_v6,
         fabric: node.raw.fabric_interface.clone(),
-        vrfs: node.networks.iter().map(|n| (n.vrf, addrs.clone())).collect(),
+        vrfs: node
+            .networks
+            .iter()
+            .chain(api.nets.values())
+            .map(|n| (n.vrf, addrs.clone()))
+            .collect(),
+        pod_cidrs: std::iter::once(ipnet::IpNet::V4(node.pod_cidr))
+            .chain(node.pod_cidr_v6.map(ipnet::IpNet::V6))
+            .collect(),
+        retired_vrfs: BTreeSet::new(),
     }
 }
 
@@ -120,34 +145,59 @@ impl Agent {
     pub fn load(node: Node, metrics: Arc<Metrics>) -> Result<(Agent, Vec<String>), StoreError> {
         let store = Store::open(&node.raw.state_dir)?;
         let (loaded, mut problems) = store.load()?;
-        let mut ipam = Ipam::new(node.raw.pod_cidr, &node.reserved_v4(), node.raw.pod_cidr_v6, &node.reserved_v6());
+        let mut ipam = Ipam::new(
+            node.pod_cidr,
+            &node.reserved_v4(),
+            node.pod_cidr_v6,
+            &node.reserved_v6(),
+        );
         let mut ports = BTreeMap::new();
         let mut nhs = HashSet::new();
         for p in loaded {
             if let Err(e) = ipam.mark_v4(p.ipv4) {
-                problems.push(format!("port {} ({}): {e}; not loaded", p.vmi_uuid, p.vm_name));
+                problems.push(format!(
+                    "port {} ({}): {e}; not loaded",
+                    p.vmi_uuid, p.vm_name
+                ));
                 continue;
             }
             if let Some(a) = p.ipv6 {
                 if let Err(e) = ipam.mark_v6(a) {
                     ipam.release_v4(p.ipv4);
-                    problems.push(format!("port {} ({}): {e}; not loaded", p.vmi_uuid, p.vm_name));
+                    problems.push(format!(
+                        "port {} ({}): {e}; not loaded",
+                        p.vmi_uuid, p.vm_name
+                    ));
                     continue;
                 }
             }
             if !nhs.insert(p.nh) {
-                problems.push(format!("port {} ({}): nexthop {} used twice", p.vmi_uuid, p.vm_name, p.nh));
+                problems.push(format!(
+                    "port {} ({}): nexthop {} used twice",
+                    p.vmi_uuid, p.vm_name, p.nh
+                ));
             }
             if node.network(&p.network).is_none() {
-                problems.push(format!("port {} ({}): network {:?} is no longer configured", p.vmi_uuid, p.vm_name, p.network));
+                problems.push(format!(
+                    "port {} ({}): network {:?} is no longer configured",
+                    p.vmi_uuid, p.vm_name, p.network
+                ));
             }
             ports.insert(p.vmi_uuid.clone(), Entry { port: p, vif: None });
         }
-        let want = node_want(&node);
-        let (vips, vip_problems) = kernel::vip_wants(Services::from_node(&node).all(), &nhs.iter().copied().collect());
+        let want = node_want(&node, &NetView::default());
+        let (vips, vip_problems) = kernel::vip_wants(
+            Services::from_node(&node).all(),
+            &nhs.iter().copied().collect(),
+        );
         problems.extend(vip_problems);
         let flow_nets = policy::flow_networks(&node);
-        let next_nh = ports.values().map(|e| e.port.nh + 1).max().filter(|n| *n < NH_LIMIT).unwrap_or(NH_BASE);
+        let next_nh = ports
+            .values()
+            .map(|e| e.port.nh + 1)
+            .max()
+            .filter(|n| *n < NH_LIMIT)
+            .unwrap_or(NH_BASE);
         let a = Agent {
             node,
             store,
@@ -159,16 +209,35 @@ impl Agent {
             kernel_ok: false,
             kernel_reason: "not synced yet".into(),
             next_nh,
+            net_view: NetView::default(),
+            pod_problems: HashMap::new(),
             metrics,
         };
         a.update_gauges();
         Ok((a, problems))
     }
 
+    /// The host side of the vhost device (host.rs).
+    pub fn host_want(&self) -> crate::host::HostWant {
+        let v = &self.node.raw.vhost;
+        crate::host::HostWant {
+            vhost: v.name.clone(),
+            addr: v.address,
+            addr6: v.address_v6,
+            pod_cidr: self.node.pod_cidr,
+            pod_cidr6: self.node.pod_cidr_v6,
+        }
+    }
+
     fn update_gauges(&self) {
         let count = |s: PortState| self.ports.values().filter(|e| e.state() == s).count() as i64;
-        self.metrics.set_ports(count(PortState::Reserved), count(PortState::Active), count(PortState::Down));
-        self.metrics.set_addresses(self.ipam.in_use_v4() as i64, self.ipam.in_use_v6() as i64);
+        self.metrics.set_ports(
+            count(PortState::Reserved),
+            count(PortState::Active),
+            count(PortState::Down),
+        );
+        self.metrics
+            .set_addresses(self.ipam.in_use_v4() as i64, self.ipam.in_use_v6() as i64);
         self.metrics.set_kernel_ready(self.kernel_ok);
     }
 
@@ -196,7 +265,9 @@ impl Agent {
             .values()
             .find(|e| {
                 let p = &e.port;
-                p.vrf == vrf && p.binding.is_some() && (IpAddr::V4(p.ipv4) == ip || p.ipv6.map(IpAddr::V6) == Some(ip))
+                p.vrf == vrf
+                    && p.binding.is_some()
+                    && (IpAddr::V4(p.ipv4) == ip || p.ipv6.map(IpAddr::V6) == Some(ip))
             })
             .map(|e| e.port.network.as_str())
     }
@@ -210,17 +281,224 @@ impl Agent {
             mac_address: p.mac.clone(),
             sub_interface: false,
             vlan_id: -1,
-            annotations: vec![annotation("index", "0/1"), annotation("network", &p.network), annotation("kind", "Pod")],
+            annotations: {
+                let n = self
+                    .ports
+                    .values()
+                    .filter(|e| e.port.vm_name == p.vm_name)
+                    .count()
+                    .max(1);
+                let mut a = vec![
+                    annotation("index", &format!("{}/{n}", p.index)),
+                    annotation("network", &p.network),
+                    annotation("kind", "Pod"),
+                ];
+                a.extend(p.interface.as_deref().map(|i| annotation("interface", i)));
+                a
+            },
         }
     }
 
-    /// `GET /vm-cfg/<vm-name>`: the pod's interface, reserved on first ask.
+    /// Whether the Kubernetes API decides which ports exist ([kubernetes]): then a port is
+    /// made when its pod is bound to the node and goes with the pod (k8s/pods.rs), and
+    /// `GET /vm-cfg` only reads.
+    pub fn kube_managed(&self) -> bool {
+        self.node.raw.kubernetes.is_some()
+    }
+
+    /// `GET /vm-cfg/<vm-name>`: the pod's interface; without [kubernetes] it is reserved on
+    /// first ask, with it only read (404 until the pod watch made it: the CNI polls).
+    pub fn vm_cfg_request(
+        &mut self,
+        vm_name: &str,
+        vm_uuid: Option<&str>,
+    ) -> Result<Vec<VmCfg>, ApiErr> {
+        if !self.kube_managed() {
+            return self.reserve(vm_name, vm_uuid);
+        }
+        let mine = self.pod_ports(vm_name);
+        match mine.first() {
+            Some(p) if vm_uuid.is_none_or(|u| u == p.vm_uuid) => {
+                Ok(mine.iter().map(|p| self.vm_cfg(p)).collect())
+            }
+            Some(_) => Err(ApiErr::not_found(format!(
+                "{vm_name}: the port is still the previous pod's of that name"
+            ))),
+            None => Err(ApiErr::not_found(match self.pod_problems.get(vm_name) {
+                Some(why) => format!("{vm_name}: no port: {why}"),
+                None => format!(
+                    "{vm_name}: no port yet (made when the pod is bound to node {})",
+                    self.node.raw.node_name
+                ),
+            })),
+        }
+    }
+
+    /// The pod's `k8s.v1.cni.cncf.io/network-status` (the multus / NPWG form): every
+    /// interface with its network, addresses and MAC; None while it has no port.
+    pub fn network_status(&self, vm_name: &str) -> Option<String> {
+        let ports = self.pod_ports(vm_name);
+        if ports.is_empty() {
+            return None;
+        }
+        let list: Vec<serde_json::Value> = ports
+            .iter()
+            .map(|p| {
+                let mut ips = vec![p.ipv4.to_string()];
+                ips.extend(p.ipv6.map(|a| a.to_string()));
+                serde_json::json!({
+                    "name": p.attachment.clone().unwrap_or_else(|| p.network.clone()),
+                    "interface": p.interface.as_deref().unwrap_or("eth0"),
+                    "ips": ips,
+                    "mac": p.mac,
+                    "default": p.index == 0,
+                    "dns": {},
+                })
+            })
+            .collect();
+        serde_json::to_string(&list).ok()
+    }
+
+    /// A pod's ports, eth0 first.
+    fn pod_ports(&self, vm_name: &str) -> Vec<&Port> {
+        let mut v: Vec<&Port> = self
+            .ports
+            .values()
+            .map(|e| &e.port)
+            .filter(|p| p.vm_name == vm_name)
+            .collect();
+        v.sort_by_key(|p| p.index);
+        v
+    }
+
+    /// The pod watch's pass (k8s/pods.rs): every pod of `pods` that is not terminating gets
+    /// a port if it has none; a port whose pod is not in `pods` (gone, finished, or an
+    /// older pod of the same name) is released. Returns (created, released).
+    pub fn sync_pods(&mut self, pods: &[crate::k8s::pods::PodWant]) -> (usize, usize) {
+        let cluster = &self.node.raw.cluster_name;
+        let want: HashMap<String, &crate::k8s::pods::PodWant> = pods
+            .iter()
+            .map(|p| (format!("{cluster}__{}__{}", p.namespace, p.name), p))
+            .collect();
+        let gone: BTreeSet<String> = self
+            .ports
+            .values()
+            .filter(|e| {
+                want.get(&e.port.vm_name)
+                    .is_none_or(|p| p.uid != e.port.vm_uuid)
+            })
+            .map(|e| e.port.vm_uuid.clone())
+            .collect();
+        let mut released = 0;
+        for vm in &gone {
+            match self.delete_vm(vm) {
+                Ok(()) => released += 1,
+                Err(e) => {
+                    warn!(vm_uuid = %vm, error = %e.msg, "releasing the port of a pod that is gone")
+                }
+            }
+        }
+        let mut created = 0;
+        let mut problems = HashMap::new();
+        for (name, p) in &want {
+            if p.terminating || self.by_name(name).is_some() {
+                continue;
+            }
+            match self.make_pod_ports(name, p) {
+                Ok(()) => created += 1,
+                Err(why) => {
+                    if self.pod_problems.get(name) != Some(&why) {
+                        self.metrics.pod_port_error();
+                        warn!(pod = %format!("{}/{}", p.namespace, p.name), problem = %why, "no port for the pod");
+                    }
+                    problems.insert(name.clone(), why);
+                }
+            }
+        }
+        self.pod_problems = problems;
+        (created, released)
+    }
+
+    /// Every interface of a pod (eth0, then one per attachment), all or none: a pod whose
+    /// second network is missing gets no eth0 either, so nothing half-made waits for it.
+    fn make_pod_ports(
+        &mut self,
+        vm_name: &str,
+        p: &crate::k8s::pods::PodWant,
+    ) -> Result<(), String> {
+        let mut nets = vec![(None, self.pod_network(p)?)];
+        for (i, a) in p
+            .attachments
+            .as_ref()
+            .map_err(Clone::clone)?
+            .iter()
+            .enumerate()
+        {
+            let ifname = crate::k8s::attachments::ifname(a, i + 1);
+            if nets
+                .iter()
+                .any(|(n, _)| n.as_ref().is_some_and(|(n, _)| *n == ifname))
+            {
+                return Err(format!("two attachments want interface {ifname}"));
+            }
+            let nad = format!("{}/{}", a.namespace, a.name);
+            nets.push((
+                Some((ifname, nad)),
+                self.net_view.network_of_attachment(a)?.clone(),
+            ));
+        }
+        let mut made = Vec::new();
+        for (index, (extra, net)) in nets.into_iter().enumerate() {
+            match self.reserve_in(vm_name, Some(&p.uid), net, index as u32, extra) {
+                Ok(cfg) => made.extend(cfg.into_iter().map(|c| c.id)),
+                Err(e) => {
+                    for vmi in made {
+                        let _ = self.drop_port(&vmi, None);
+                    }
+                    return Err(e.msg);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A pod's network: its annotation's, its namespace's (API), else the TOML mapping.
+    fn pod_network(&self, p: &crate::k8s::pods::PodWant) -> Result<crate::config::Net, String> {
+        match self.net_view.network_for(
+            &p.namespace,
+            p.network.as_deref(),
+            &self.node.raw.cluster_name,
+        )? {
+            Some(n) => Ok(n.clone()),
+            None => Ok(self.node.network_for(&p.namespace).clone()),
+        }
+    }
+
+    /// The networks of the API changed: their VRFs get their gateway and default routes
+    /// at the next reconciliation; new pods go to the networks the view names.
+    pub fn set_net_view(&mut self, view: NetView) {
+        let mut want = node_want(&self.node, &view);
+        let before = self.want.vrfs.keys().chain(&self.want.retired_vrfs);
+        want.retired_vrfs = before
+            .filter(|v| !want.vrfs.contains_key(v))
+            .copied()
+            .collect();
+        self.want = want;
+        self.net_view = view;
+    }
+
+    /// `GET /vm-cfg/<vm-name>` without [kubernetes]: the pod's interface, reserved on first ask.
     pub fn reserve(&mut self, vm_name: &str, vm_uuid: Option<&str>) -> Result<Vec<VmCfg>, ApiErr> {
         let Some((cluster, namespace, _pod)) = split_vm_name(vm_name) else {
-            return Err(ApiErr::bad(format!("{vm_name:?} is not a VM name <cluster>__<namespace>__<pod>")));
+            return Err(ApiErr::bad(format!(
+                "{vm_name:?} is not a VM name <cluster>__<namespace>__<pod>"
+            )));
         };
         if cluster != self.node.raw.cluster_name {
-            return Err(ApiErr::not_found(format!("{vm_name}: not of cluster {:?}", self.node.raw.cluster_name)));
+            return Err(ApiErr::not_found(format!(
+                "{vm_name}: not of cluster {:?}",
+                self.node.raw.cluster_name
+            )));
         }
         if let Some(u) = vm_uuid.filter(|u| u.is_empty() || u.len() > 64 || u.contains('/')) {
             return Err(ApiErr::bad(format!("bad vm-uuid {u:?}")));
@@ -241,7 +519,24 @@ impl Agent {
             }
         }
         let net = self.node.network_for(namespace).clone();
-        let ipv4 = self.ipam.allocate_v4().map_err(|e| ApiErr::new(503, e.to_string()))?;
+        self.reserve_in(vm_name, vm_uuid, net, 0, None)
+    }
+
+    /// Makes interface `index` of `vm_name` in `net` (checked by the caller); `extra` is an
+    /// extra interface's name in the pod and its NetworkAttachmentDefinition.
+    fn reserve_in(
+        &mut self,
+        vm_name: &str,
+        vm_uuid: Option<&str>,
+        net: crate::config::Net,
+        index: u32,
+        extra: Option<(String, String)>,
+    ) -> Result<Vec<VmCfg>, ApiErr> {
+        let (interface, attachment) = extra.unzip();
+        let ipv4 = self
+            .ipam
+            .allocate_v4()
+            .map_err(|e| ApiErr::new(503, e.to_string()))?;
         let ipv6 = match self.ipam.allocate_v6() {
             Ok(a) => a,
             Err(e) => {
@@ -249,12 +544,22 @@ impl Agent {
                 return Err(ApiErr::new(503, e.to_string()));
             }
         };
-        let used: BTreeSet<u32> = self.ports.values().map(|e| e.port.nh).chain(self.vips.iter().map(|v| v.nh)).collect();
-        let nh = (self.next_nh..NH_LIMIT).chain(NH_BASE..self.next_nh).find(|n| !used.contains(n)).unwrap_or(NH_BASE);
+        let used: BTreeSet<u32> = self
+            .ports
+            .values()
+            .map(|e| e.port.nh)
+            .chain(self.vips.iter().map(|v| v.nh))
+            .collect();
+        let nh = (self.next_nh..NH_LIMIT)
+            .chain(NH_BASE..self.next_nh)
+            .find(|n| !used.contains(n))
+            .unwrap_or(NH_BASE);
         self.next_nh = if nh + 1 >= NH_LIMIT { NH_BASE } else { nh + 1 };
         let port = Port {
             vmi_uuid: uuid::Uuid::new_v4().to_string(),
-            vm_uuid: vm_uuid.map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            vm_uuid: vm_uuid
+                .map(str::to_string)
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             vm_name: vm_name.to_string(),
             network: net.name.clone(),
             vn_uuid: net.uuid.clone(),
@@ -264,6 +569,9 @@ impl Agent {
             ipv6,
             nh,
             created: now(),
+            index,
+            interface,
+            attachment,
             binding: None,
         };
         if let Err(e) = self.store.save(&port) {
@@ -275,14 +583,18 @@ impl Agent {
         }
         info!(vm_name, vmi = %port.vmi_uuid, %ipv4, ipv6 = ?ipv6, vrf = port.vrf, "reserved");
         let cfg = self.vm_cfg(&port);
-        self.ports.insert(port.vmi_uuid.clone(), Entry { port, vif: None });
+        self.ports
+            .insert(port.vmi_uuid.clone(), Entry { port, vif: None });
         self.update_gauges();
         Ok(vec![cfg])
     }
 
     /// An existing reservation: its TTL starts again (an ADD is using it).
     fn refresh(&mut self, vmi: &str) -> Result<Vec<VmCfg>, ApiErr> {
-        let e = self.ports.get_mut(vmi).ok_or_else(|| ApiErr::new(500, "port vanished"))?;
+        let e = self
+            .ports
+            .get_mut(vmi)
+            .ok_or_else(|| ApiErr::new(500, "port vanished"))?;
         if e.port.binding.is_none() {
             e.port.created = now();
             self.store.save(&e.port)?;
@@ -295,34 +607,68 @@ impl Agent {
     pub fn bind(&mut self, req: &PortAdd) -> Result<(), ApiErr> {
         let missing = req.missing_fields();
         if !missing.is_empty() {
-            return Err(ApiErr::bad(format!("missing field(s): {}", missing.join(", "))));
+            return Err(ApiErr::bad(format!(
+                "missing field(s): {}",
+                missing.join(", ")
+            )));
         }
         if !kernel::valid_ifname(&req.host_ifname) {
-            return Err(ApiErr::bad(format!("host-ifname {:?} is not an interface name", req.host_ifname)));
+            return Err(ApiErr::bad(format!(
+                "host-ifname {:?} is not an interface name",
+                req.host_ifname
+            )));
         }
         let e = self.ports.get(&req.vmi_uuid).ok_or_else(|| {
-            ApiErr::not_found(format!("vmi-uuid {} is unknown (ask GET /vm-cfg/{} first)", req.vmi_uuid, req.vm_name))
+            ApiErr::not_found(format!(
+                "vmi-uuid {} is unknown (ask GET /vm-cfg/{} first)",
+                req.vmi_uuid, req.vm_name
+            ))
         })?;
         let p = &e.port;
-        for (field, got, want) in
-            [("vm-uuid", &req.vm_uuid, &p.vm_uuid), ("vm-name", &req.vm_name, &p.vm_name), ("vn-uuid", &req.vn_uuid, &p.vn_uuid)]
-        {
+        for (field, got, want) in [
+            ("vm-uuid", &req.vm_uuid, &p.vm_uuid),
+            ("vm-name", &req.vm_name, &p.vm_name),
+            ("vn-uuid", &req.vn_uuid, &p.vn_uuid),
+        ] {
             if got != want {
-                return Err(ApiErr::bad(format!("{field} {got:?} does not match port {}'s {want:?}", req.vmi_uuid)));
+                return Err(ApiErr::bad(format!(
+                    "{field} {got:?} does not match port {}'s {want:?}",
+                    req.vmi_uuid
+                )));
             }
         }
         if !kernel::interface_exists(&req.host_ifname) {
-            return Err(ApiErr::bad(format!("host interface {} does not exist", req.host_ifname)));
+            return Err(ApiErr::bad(format!(
+                "host interface {} does not exist",
+                req.host_ifname
+            )));
         }
-        if let Some(other) =
-            self.ports.values().find(|o| o.port.vmi_uuid != req.vmi_uuid && o.port.binding.as_ref().is_some_and(|b| b.host_ifname == req.host_ifname))
-        {
-            return Err(ApiErr::new(409, format!("host interface {} is bound to port {}", req.host_ifname, other.port.vmi_uuid)));
-        }
-        if let Some(b) = p.binding.as_ref().filter(|b| b.vm_id == req.vm_id && b.vm_ifname != req.vm_ifname) {
+        if let Some(other) = self.ports.values().find(|o| {
+            o.port.vmi_uuid != req.vmi_uuid
+                && o.port
+                    .binding
+                    .as_ref()
+                    .is_some_and(|b| b.host_ifname == req.host_ifname)
+        }) {
             return Err(ApiErr::new(
                 409,
-                format!("port {} is bound to {} of sandbox {}, not {}", req.vmi_uuid, b.vm_ifname, b.vm_id, req.vm_ifname),
+                format!(
+                    "host interface {} is bound to port {}",
+                    req.host_ifname, other.port.vmi_uuid
+                ),
+            ));
+        }
+        if let Some(b) = p
+            .binding
+            .as_ref()
+            .filter(|b| b.vm_id == req.vm_id && b.vm_ifname != req.vm_ifname)
+        {
+            return Err(ApiErr::new(
+                409,
+                format!(
+                    "port {} is bound to {} of sandbox {}, not {}",
+                    req.vmi_uuid, b.vm_ifname, b.vm_id, req.vm_ifname
+                ),
             ));
         }
         let mut k = Kernel::connect()?;
@@ -333,10 +679,16 @@ impl Agent {
             vm_ifname: req.vm_ifname.clone(),
             host_ifname: req.host_ifname.clone(),
             vm_namespace: req.vm_namespace.clone(),
-            time: if req.time.is_empty() { now().to_string() } else { req.time.clone() },
+            time: if req.time.is_empty() {
+                now().to_string()
+            } else {
+                req.time.clone()
+            },
         });
         self.store.save(&port)?;
-        let want = self.want(&port).ok_or_else(|| ApiErr::new(500, format!("port {} has a bad MAC", port.vmi_uuid)))?;
+        let want = self
+            .want(&port)
+            .ok_or_else(|| ApiErr::new(500, format!("port {} has a bad MAC", port.vmi_uuid)))?;
         // A newer sandbox of the same pod on another host interface: the old vif goes.
         if let Some(o) = old.filter(|o| o.host_ifname != want.host_ifname) {
             if let Err(e) = k.remove_vif(&o.host_ifname) {
@@ -344,7 +696,10 @@ impl Agent {
             }
         }
         let result = k.add_port(&want);
-        let entry = self.ports.get_mut(&req.vmi_uuid).ok_or_else(|| ApiErr::new(500, "port vanished"))?;
+        let entry = self
+            .ports
+            .get_mut(&req.vmi_uuid)
+            .ok_or_else(|| ApiErr::new(500, "port vanished"))?;
         entry.port = port;
         match result {
             Ok(vif) => {
@@ -373,7 +728,9 @@ impl Agent {
             .map(|e| self.port_info(&e.port))
             .collect();
         if out.is_empty() {
-            return Err(ApiErr::not_found(format!("vm {vm_uuid}: no active port (retry)")));
+            return Err(ApiErr::not_found(format!(
+                "vm {vm_uuid}: no active port (retry)"
+            )));
         }
         Ok(out)
     }
@@ -387,17 +744,29 @@ impl Agent {
             vn_id: p.vn_uuid.clone(),
             vm_project_id: String::new(),
             mac_address: p.mac.clone(),
-            system_name: p.binding.as_ref().map(|b| b.host_ifname.clone()).unwrap_or_default(),
+            system_name: p
+                .binding
+                .as_ref()
+                .map(|b| b.host_ifname.clone())
+                .unwrap_or_default(),
             rx_vlan_id: -1,
             tx_vlan_id: -1,
             ip_address: p.ipv4.to_string(),
-            plen: n.raw.pod_cidr.prefix_len(),
+            plen: n.pod_cidr.prefix_len(),
             dns_server: n.dns.to_string(),
             gateway: n.gateway.to_string(),
             v6_ip_address: p.ipv6.map(|a| a.to_string()).unwrap_or_default(),
-            v6_plen: n.raw.pod_cidr_v6.filter(|_| v6).map(|c| c.prefix_len()),
-            v6_dns_server: n.dns_v6.filter(|_| v6).map(|a| a.to_string()).unwrap_or_default(),
-            v6_gateway: n.gateway_v6.filter(|_| v6).map(|a| a.to_string()).unwrap_or_default(),
+            v6_plen: n.pod_cidr_v6.filter(|_| v6).map(|c| c.prefix_len()),
+            v6_dns_server: n
+                .dns_v6
+                .filter(|_| v6)
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            v6_gateway: n
+                .gateway_v6
+                .filter(|_| v6)
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
             mtu: Some(n.raw.mtu),
         }
     }
@@ -406,7 +775,9 @@ impl Agent {
     /// effort (a reconciliation removes what is left); the record goes only once the
     /// kernel no longer forwards to it or cannot be reached.
     fn drop_port(&mut self, vmi: &str, k: Option<&mut Kernel>) -> Result<(), ApiErr> {
-        let Some(e) = self.ports.get(vmi) else { return Ok(()) };
+        let Some(e) = self.ports.get(vmi) else {
+            return Ok(());
+        };
         if let (Some(w), Some(k)) = (self.want(&e.port), k) {
             if let Err(err) = k.remove_port(&w) {
                 self.metrics.kernel_error();
@@ -430,7 +801,12 @@ impl Agent {
     }
 
     /// With `vm_id`, only ports that are unbound or bound to that sandbox go.
-    pub fn delete(&mut self, vm_uuid: &str, vmi: Option<&str>, vm_id: Option<&str>) -> Result<(), ApiErr> {
+    pub fn delete(
+        &mut self,
+        vm_uuid: &str,
+        vmi: Option<&str>,
+        vm_id: Option<&str>,
+    ) -> Result<(), ApiErr> {
         let owned = |e: &Entry| match (vm_id, &e.port.binding) {
             (Some(id), Some(b)) => b.vm_id == id,
             _ => true,
@@ -462,17 +838,19 @@ impl Agent {
     /// `POST /syncports`: removes bound ports not in the valid list (or, without a list,
     /// those whose host interface is gone), and reservations older than the TTL.
     pub fn sync_ports(&mut self, req: &SyncPorts) -> Result<SyncReport, ApiErr> {
-        let valid: Option<HashSet<&Attachment>> = req.valid_attachments.as_ref().map(|v| v.iter().collect());
+        let valid: Option<HashSet<&Attachment>> =
+            req.valid_attachments.as_ref().map(|v| v.iter().collect());
         let ttl = self.node.raw.reservation_ttl;
         let t = now();
         let stale: Vec<String> = self
             .ports
             .values()
             .filter(|e| match (&e.port.binding, &valid) {
-                (None, _) => t.saturating_sub(e.port.created) > ttl,
-                (Some(b), Some(valid)) => {
-                    !valid.contains(&Attachment { container_id: b.vm_id.clone(), ifname: b.vm_ifname.clone() })
-                }
+                (None, _) => !self.kube_managed() && t.saturating_sub(e.port.created) > ttl,
+                (Some(b), Some(valid)) => !valid.contains(&Attachment {
+                    container_id: b.vm_id.clone(),
+                    ifname: b.vm_ifname.clone(),
+                }),
                 (Some(b), None) => !kernel::interface_exists(&b.host_ifname),
             })
             .map(|e| e.port.vmi_uuid.clone())
@@ -487,6 +865,9 @@ impl Agent {
 
     /// Releases reservations that no `POST /vm` bound within the TTL (periodic).
     pub fn expire_reservations(&mut self) {
+        if self.kube_managed() {
+            return; // a pod's port lives as long as the pod
+        }
         let ttl = self.node.raw.reservation_ttl;
         let t = now();
         let old: Vec<String> = self
@@ -522,8 +903,14 @@ impl Agent {
                     state: e.state(),
                     vm_id: b.as_ref().map(|b| b.vm_id.clone()).unwrap_or_default(),
                     vm_ifname: b.as_ref().map(|b| b.vm_ifname.clone()).unwrap_or_default(),
-                    host_ifname: b.as_ref().map(|b| b.host_ifname.clone()).unwrap_or_default(),
-                    vm_namespace: b.as_ref().map(|b| b.vm_namespace.clone()).unwrap_or_default(),
+                    host_ifname: b
+                        .as_ref()
+                        .map(|b| b.host_ifname.clone())
+                        .unwrap_or_default(),
+                    vm_namespace: b
+                        .as_ref()
+                        .map(|b| b.vm_namespace.clone())
+                        .unwrap_or_default(),
                     vif: e.vif,
                     nh: p.nh,
                 }
@@ -536,28 +923,49 @@ impl Agent {
             ready: self.kernel_ok,
             kernel: self.kernel_ok,
             ports: self.ports.len(),
-            reason: if self.kernel_ok { String::new() } else { self.kernel_reason.clone() },
+            reason: if self.kernel_ok {
+                String::new()
+            } else {
+                self.kernel_reason.clone()
+            },
         }
     }
 
     /// Makes the kernel match the desired state; updates which ports are live.
     pub fn reconcile(&mut self) -> Result<Summary, KernelError> {
         let result = Kernel::connect().and_then(|mut k| {
-            let ports = self.ports.values().filter_map(|e| self.want(&e.port)).collect();
-            k.reconcile(&Desired { node: &self.want, ports, vips: &self.vips })
+            let ports = self
+                .ports
+                .values()
+                .filter_map(|e| self.want(&e.port))
+                .collect();
+            k.reconcile(&Desired {
+                node: &self.want,
+                ports,
+                vips: &self.vips,
+            })
         });
         self.metrics.reconciled();
         match &result {
             Ok(s) => {
                 for e in self.ports.values_mut() {
-                    e.vif = e.port.binding.as_ref().and_then(|b| s.vifs.get(&b.host_ifname).copied());
+                    e.vif = e
+                        .port
+                        .binding
+                        .as_ref()
+                        .and_then(|b| s.vifs.get(&b.host_ifname).copied());
                 }
                 for err in &s.errors {
                     self.metrics.kernel_error();
                     warn!(error = %err, "reconcile");
                 }
                 if s.added + s.removed > 0 {
-                    info!(added = s.added, removed = s.removed, errors = s.errors.len(), "kernel reconciled");
+                    info!(
+                        added = s.added,
+                        removed = s.removed,
+                        errors = s.errors.len(),
+                        "kernel reconciled"
+                    );
                 }
                 self.kernel_ok = true;
                 self.kernel_reason.clear();

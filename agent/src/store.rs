@@ -39,6 +39,16 @@ pub struct Port {
     pub nh: u32,
     /// Seconds since the epoch when the reservation was made.
     pub created: u64,
+    /// Which of the pod's interfaces: 0 is eth0, extra interfaces (attachments) count
+    /// from 1.
+    #[serde(default)]
+    pub index: u32,
+    /// An extra interface's name in the pod (net<i> unless the pod named it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// The NetworkAttachmentDefinition ("<namespace>/<name>") an extra interface is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<String>,
     #[serde(default)]
     pub binding: Option<Binding>,
 }
@@ -55,7 +65,10 @@ pub struct StoreError {
 }
 
 fn io_err(path: &Path, err: impl std::fmt::Display) -> StoreError {
-    StoreError { path: path.display().to_string(), err: err.to_string() }
+    StoreError {
+        path: path.display().to_string(),
+        err: err.to_string(),
+    }
 }
 
 impl Store {
@@ -92,7 +105,10 @@ impl Store {
                 .and_then(|b| serde_json::from_slice::<Port>(&b).map_err(|e| e.to_string()));
             match parsed {
                 Ok(p) if self.path(&p.vmi_uuid) == path => ports.push(p),
-                Ok(p) => problems.push(format!("{name}: holds port {} (file name mismatch), ignored", p.vmi_uuid)),
+                Ok(p) => problems.push(format!(
+                    "{name}: holds port {} (file name mismatch), ignored",
+                    p.vmi_uuid
+                )),
                 Err(e) => {
                     let aside = path.with_extension("bad");
                     let _ = fs::rename(&path, &aside);
@@ -125,7 +141,9 @@ impl Store {
     pub fn remove(&self, vmi: &str) -> Result<(), StoreError> {
         let path = self.path(vmi);
         match fs::remove_file(&path) {
-            Ok(()) => fs::File::open(&self.dir).and_then(|d| d.sync_all()).map_err(|e| io_err(&self.dir, e)),
+            Ok(()) => fs::File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io_err(&self.dir, e)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_err(&path, e)),
         }
@@ -149,6 +167,9 @@ mod tests {
             ipv6: None,
             nh: 100,
             created: u64::from(last),
+            index: 0,
+            interface: None,
+            attachment: None,
             binding: None,
         }
     }

@@ -5,7 +5,9 @@ use serde::de::DeserializeOwned;
 use std::fmt;
 use std::time::Duration;
 use tracing::{debug, warn};
-use vrouter_port_api::{path, ApiError, Health, PortAdd, PortInfo, PortRecord, SyncPorts, SyncReport, VmCfg};
+use vrouter_port_api::{
+    path, ApiError, Health, PortAdd, PortInfo, PortRecord, SyncPorts, SyncReport, VmCfg,
+};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Every request but POST /vm. Generous: a node busy with many pod starts answers late,
@@ -31,7 +33,9 @@ impl fmt::Display for AgentError {
         match self {
             AgentError::Unreachable(m) => write!(f, "the vrouter agent is unreachable: {m}"),
             AgentError::Timeout(m) => write!(f, "the vrouter agent did not answer in time: {m}"),
-            AgentError::Status { status, msg } => write!(f, "the vrouter agent answered {status}: {msg}"),
+            AgentError::Status { status, msg } => {
+                write!(f, "the vrouter agent answered {status}: {msg}")
+            }
             AgentError::Decode(m) => write!(f, "unexpected answer from the vrouter agent: {m}"),
         }
     }
@@ -66,14 +70,18 @@ struct Answer {
 
 impl Answer {
     fn json<T: DeserializeOwned>(&self, what: &str) -> AgentResult<T> {
-        serde_json::from_str(&self.body).map_err(|e| AgentError::Decode(format!("{what}: {e}: {:.200}", self.body)))
+        serde_json::from_str(&self.body)
+            .map_err(|e| AgentError::Decode(format!("{what}: {e}: {:.200}", self.body)))
     }
 
     fn error(&self) -> AgentError {
         let msg = serde_json::from_str::<ApiError>(&self.body)
             .map(|e| e.error)
             .unwrap_or_else(|_| self.body.chars().take(200).collect());
-        AgentError::Status { status: self.status, msg }
+        AgentError::Status {
+            status: self.status,
+            msg,
+        }
     }
 
     fn ok(&self) -> bool {
@@ -86,7 +94,12 @@ impl Agent {
         Agent::with_timeout(base, poll_interval, poll_retries, REQUEST_TIMEOUT)
     }
 
-    fn with_timeout(base: &str, poll_interval: Duration, poll_retries: u32, timeout: Duration) -> Agent {
+    fn with_timeout(
+        base: &str,
+        poll_interval: Duration,
+        poll_retries: u32,
+        timeout: Duration,
+    ) -> Agent {
         let config = ureq::Agent::config_builder()
             .timeout_connect(Some(CONNECT_TIMEOUT))
             .timeout_global(Some(timeout))
@@ -94,14 +107,23 @@ impl Agent {
             .proxy(None)
             .max_redirects(0)
             .build();
-        Agent { base: base.trim_end_matches('/').to_string(), http: config.into(), poll_interval, poll_retries }
+        Agent {
+            base: base.trim_end_matches('/').to_string(),
+            http: config.into(),
+            poll_interval,
+            poll_retries,
+        }
     }
 
     fn url(&self, p: &str) -> String {
         format!("{}{p}", self.base)
     }
 
-    fn finish(&self, what: &str, r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> AgentResult<Answer> {
+    fn finish(
+        &self,
+        what: &str,
+        r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> AgentResult<Answer> {
         let mut resp = r.map_err(|e| match e {
             ureq::Error::Timeout(_) => AgentError::Timeout(format!("{what}: {e}")),
             e => AgentError::Unreachable(format!("{what}: {e}")),
@@ -130,7 +152,11 @@ impl Agent {
         let what = format!("POST {p}");
         let body = serde_json::to_string(body).map_err(|e| AgentError::Decode(e.to_string()))?;
         debug!(%what, %body, "agent request");
-        let timeout = if p == path::VM { POST_VM_TIMEOUT } else { REQUEST_TIMEOUT };
+        let timeout = if p == path::VM {
+            POST_VM_TIMEOUT
+        } else {
+            REQUEST_TIMEOUT
+        };
         let req = self
             .http
             .post(self.url(p))
@@ -154,7 +180,10 @@ impl Agent {
             match f() {
                 Ok(Some(v)) => return Ok(v),
                 Ok(None) => {
-                    last = AgentError::Status { status: 404, msg: format!("{what}: not ready after {attempt} tries") }
+                    last = AgentError::Status {
+                        status: 404,
+                        msg: format!("{what}: not ready after {attempt} tries"),
+                    }
                 }
                 Err(e @ AgentError::Unreachable(_)) => last = e,
                 Err(e) => return Err(e),
@@ -174,11 +203,17 @@ impl Agent {
 
     /// `GET /vm-cfg/<name>[?vm-uuid=..]`, polled until the agent knows every interface of
     /// the pod (`index` annotations `i/N`).
+    /// The agent's last "not yet" reason (why the pod has no port: its network does not
+    /// exist, ...) ends the error, so kubelet's event for the pod says it.
     pub fn vm_cfg(&self, vm_name: &str, vm_uuid: Option<&str>) -> AgentResult<Vec<VmCfg>> {
         let p = path::vm_cfg(vm_name);
-        self.poll(&format!("GET {p}"), || {
+        let mut reason = None;
+        let r = self.poll(&format!("GET {p}"), || {
             let a = self.get(&p, vm_uuid.map(|u| ("vm-uuid", u)))?;
             if a.status == 404 {
+                if let AgentError::Status { msg, .. } = a.error() {
+                    reason = Some(msg);
+                }
                 return Ok(None);
             }
             if !a.ok() {
@@ -190,6 +225,13 @@ impl Agent {
                 return Ok(None);
             }
             Ok(Some(cfgs))
+        });
+        r.map_err(|e| match (e, reason) {
+            (AgentError::Status { status, msg }, Some(why)) => AgentError::Status {
+                status,
+                msg: format!("{msg}: {why}"),
+            },
+            (e, _) => e,
         })
     }
 
@@ -216,7 +258,9 @@ impl Agent {
     /// `GET /vm/<uuid>` polled until it has the interface `vmi_uuid`.
     pub fn wait_vm(&self, vm_uuid: &str, vmi_uuid: &str) -> AgentResult<PortInfo> {
         self.poll(&format!("GET {}", path::vm(vm_uuid)), || {
-            Ok(self.vm(vm_uuid)?.and_then(|infos| pick_info(infos, vmi_uuid)))
+            Ok(self
+                .vm(vm_uuid)?
+                .and_then(|infos| pick_info(infos, vmi_uuid)))
         })
     }
 
@@ -288,7 +332,11 @@ pub fn pick_cfg(cfgs: &[VmCfg], ifname: &str) -> Option<VmCfg> {
         return Some(c.clone());
     }
     if cfgs.len() > 1 {
-        let digits: String = ifname.chars().rev().take_while(|c| c.is_ascii_digit()).collect();
+        let digits: String = ifname
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
         let digits: String = digits.chars().rev().collect();
         if let Ok(i) = digits.parse::<usize>() {
             if let Some(c) = cfgs.iter().find(|c| index_of(c) == Some(i)) {
@@ -299,6 +347,33 @@ pub fn pick_cfg(cfgs: &[VmCfg], ifname: &str) -> Option<VmCfg> {
     let mut sorted: Vec<&VmCfg> = cfgs.iter().collect();
     sorted.sort_by_key(|c| index_of(c).unwrap_or(usize::MAX));
     sorted.first().map(|c| (*c).clone())
+}
+
+/// The pod's other interfaces when `primary` is its first (index 0): (name in the pod,
+/// index, cfg), in index order; the name is the `{interface:..}` annotation's, else
+/// net<index>. None when the runtime asked for another interface (multus-style, one
+/// interface per call).
+pub fn extra_interfaces(cfgs: &[VmCfg], primary: &VmCfg) -> Vec<(String, usize, VmCfg)> {
+    if index_of(primary).unwrap_or(0) != 0 {
+        return Vec::new();
+    }
+    let mut out: Vec<(String, usize, VmCfg)> = cfgs
+        .iter()
+        .filter(|c| c.id != primary.id)
+        .filter_map(|c| {
+            let i = index_of(c)?;
+            let name = c
+                .annotations
+                .iter()
+                .filter_map(|a| vrouter_port_api::parse_annotation(a))
+                .find(|(k, _)| *k == "interface")
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_else(|| format!("net{i}"));
+            Some((name, i, c.clone()))
+        })
+        .collect();
+    out.sort_by_key(|(_, i, _)| *i);
+    out
 }
 
 fn pick_info(infos: Vec<PortInfo>, vmi_uuid: &str) -> Option<PortInfo> {
@@ -336,17 +411,53 @@ mod tests {
         assert_eq!(pick_cfg(&two, "eth0").unwrap().id, "a");
         assert_eq!(pick_cfg(&two, "net1").unwrap().id, "b");
         assert_eq!(pick_cfg(&two, "foo").unwrap().id, "a");
-        let named = [cfg("a", &["{index:0/2}"]), cfg("b", &["{index:1/2}", "{interface:data}"])];
+        let named = [
+            cfg("a", &["{index:0/2}"]),
+            cfg("b", &["{index:1/2}", "{interface:data}"]),
+        ];
+        let extras = extra_interfaces(&named, &named[0]);
+        assert_eq!(
+            extras
+                .iter()
+                .map(|(n, i, c)| (n.as_str(), *i, c.id.as_str()))
+                .collect::<Vec<_>>(),
+            [("data", 1, "b")]
+        );
+        assert!(
+            extra_interfaces(&named, &named[1]).is_empty(),
+            "net1 asked for by itself: no extras"
+        );
+        assert_eq!(extra_interfaces(&two, &two[1])[0].0, "net1");
         assert_eq!(pick_cfg(&named, "data").unwrap().id, "b");
         assert!(pick_cfg(&[], "eth0").is_none());
     }
 
     #[test]
     fn agent_errors_map_to_cni_codes() {
-        assert_eq!(CniError::from(AgentError::Unreachable("x".into())).code, code::TRY_AGAIN_LATER);
-        assert_eq!(CniError::from(AgentError::Status { status: 503, msg: "x".into() }).code, code::TRY_AGAIN_LATER);
-        assert_eq!(CniError::from(AgentError::Status { status: 400, msg: "x".into() }).code, code::AGENT);
-        assert_eq!(CniError::from(AgentError::Decode("x".into())).code, code::AGENT);
+        assert_eq!(
+            CniError::from(AgentError::Unreachable("x".into())).code,
+            code::TRY_AGAIN_LATER
+        );
+        assert_eq!(
+            CniError::from(AgentError::Status {
+                status: 503,
+                msg: "x".into()
+            })
+            .code,
+            code::TRY_AGAIN_LATER
+        );
+        assert_eq!(
+            CniError::from(AgentError::Status {
+                status: 400,
+                msg: "x".into()
+            })
+            .code,
+            code::AGENT
+        );
+        assert_eq!(
+            CniError::from(AgentError::Decode("x".into())).code,
+            code::AGENT
+        );
     }
 
     #[test]
@@ -359,7 +470,11 @@ mod tests {
         let t = std::time::Instant::now();
         let e = a.vm_cfg("k8s__default__x", None).unwrap_err();
         assert!(matches!(e, AgentError::Timeout(_)), "{e}");
-        assert!(t.elapsed() < timeout * 2, "retried a timeout: {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < timeout * 2,
+            "retried a timeout: {:?}",
+            t.elapsed()
+        );
         assert_eq!(CniError::from(e).code, code::TRY_AGAIN_LATER);
     }
 

@@ -4,8 +4,13 @@
 use crate::spec::{code, CniError, CniResultT};
 use futures::TryStreamExt;
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags};
-use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteScope, RouteType};
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteScope, RouteType,
+};
+use netlink_packet_route::rule::RuleAction;
 use netlink_packet_route::AddressFamily;
 use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -92,7 +97,10 @@ pub async fn get(h: &Handle, name: &str) -> CniResultT<Option<Link>> {
 
 /// Creates a veth pair `name` <-> `peer`, both with `mtu`, both down.
 pub async fn create_veth(h: &Handle, name: &str, peer: &str, mtu: u32) -> CniResultT<()> {
-    let peer_msg = LinkMessageBuilder::<LinkUnspec>::new().name(peer.to_string()).mtu(mtu).build();
+    let peer_msg = LinkMessageBuilder::<LinkUnspec>::new()
+        .name(peer.to_string())
+        .mtu(mtu)
+        .build();
     let msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
         .name(name.to_string())
         .mtu(mtu)
@@ -110,7 +118,9 @@ pub async fn create_veth(h: &Handle, name: &str, peer: &str, mtu: u32) -> CniRes
 
 /// Deletes the link called `name`; Ok(false) when there is none.
 pub async fn delete(h: &Handle, name: &str) -> CniResultT<bool> {
-    let Some(l) = get(h, name).await? else { return Ok(false) };
+    let Some(l) = get(h, name).await? else {
+        return Ok(false);
+    };
     match h.link().del(l.index).execute().await {
         Ok(()) => Ok(true),
         Err(e) if matches!(errno(&e), Some(ENODEV) | Some(ENOENT)) => Ok(false),
@@ -134,12 +144,24 @@ pub async fn delete_exact(h: &Handle, name: &str, index: u32) -> CniResultT<bool
 /// Moves a link into the netns open at `fd`.
 pub async fn move_to_netns(h: &Handle, index: u32, fd: RawFd) -> CniResultT<()> {
     let msg = LinkUnspec::new_with_index(index).setns_by_fd(fd).build();
-    h.link().change(msg).execute().await.map_err(|e| nl_err("failed to move the container end into the netns", e))
+    h.link()
+        .change(msg)
+        .execute()
+        .await
+        .map_err(|e| nl_err("failed to move the container end into the netns", e))
 }
 
 /// Renames a (down) link and sets its MAC and MTU.
-pub async fn configure(h: &Handle, index: u32, name: &str, mac: Option<[u8; 6]>, mtu: u32) -> CniResultT<()> {
-    let mut b = LinkUnspec::new_with_index(index).name(name.to_string()).mtu(mtu);
+pub async fn configure(
+    h: &Handle,
+    index: u32,
+    name: &str,
+    mac: Option<[u8; 6]>,
+    mtu: u32,
+) -> CniResultT<()> {
+    let mut b = LinkUnspec::new_with_index(index)
+        .name(name.to_string())
+        .mtu(mtu);
     if let Some(m) = mac {
         b = b.address(m.to_vec());
     }
@@ -152,26 +174,58 @@ pub async fn configure(h: &Handle, index: u32, name: &str, mac: Option<[u8; 6]>,
 
 pub async fn set_mtu(h: &Handle, index: u32, mtu: u32) -> CniResultT<()> {
     let msg = LinkUnspec::new_with_index(index).mtu(mtu).build();
-    h.link().change(msg).execute().await.map_err(|e| nl_err(format!("failed to set MTU {mtu}"), e))
+    h.link()
+        .change(msg)
+        .execute()
+        .await
+        .map_err(|e| nl_err(format!("failed to set MTU {mtu}"), e))
 }
 
 pub async fn set_mac(h: &Handle, index: u32, mac: [u8; 6]) -> CniResultT<()> {
-    let msg = LinkUnspec::new_with_index(index).address(mac.to_vec()).build();
-    h.link().change(msg).execute().await.map_err(|e| nl_err("failed to set the MAC address", e))
+    let msg = LinkUnspec::new_with_index(index)
+        .address(mac.to_vec())
+        .build();
+    h.link()
+        .change(msg)
+        .execute()
+        .await
+        .map_err(|e| nl_err("failed to set the MAC address", e))
 }
 
 pub async fn set_up(h: &Handle, index: u32) -> CniResultT<()> {
     let msg = LinkUnspec::new_with_index(index).up().build();
-    h.link().change(msg).execute().await.map_err(|e| nl_err("failed to set the link up", e))
+    h.link()
+        .change(msg)
+        .execute()
+        .await
+        .map_err(|e| nl_err("failed to set the link up", e))
 }
 
 /// Adds `ip/plen` to the link; IPv6 addresses without DAD (usable at once).
+/// `ip rule add from <src> lookup <table> priority <priority>`: what the interface with
+/// address `src` sends leaves through its own table.
+pub async fn add_source_rule(h: &Handle, src: IpAddr, table: u8, priority: u32) -> CniResultT<()> {
+    let what = format!("failed to add rule from {src} lookup {table}");
+    let req = h
+        .rule()
+        .add()
+        .table_id(u32::from(table))
+        .priority(priority)
+        .action(RuleAction::ToTable);
+    let r = match src {
+        IpAddr::V4(a) => req.v4().source_prefix(a, 32).execute().await,
+        IpAddr::V6(a) => req.v6().source_prefix(a, 128).execute().await,
+    };
+    r.map_err(|e| nl_err(what, e))
+}
+
 pub async fn add_address(h: &Handle, index: u32, ip: IpAddr, plen: u8) -> CniResultT<()> {
     let mut req = h.address().add(index, ip, plen);
     if ip.is_ipv6() {
         let m = req.message_mut();
         m.header.flags |= AddressHeaderFlags::Nodad;
-        m.attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+        m.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
     }
     match req.execute().await {
         Ok(()) => Ok(()),
@@ -183,7 +237,11 @@ pub async fn add_address(h: &Handle, index: u32, ip: IpAddr, plen: u8) -> CniRes
 pub async fn addresses(h: &Handle, index: u32) -> CniResultT<Vec<(IpAddr, u8)>> {
     let mut s = h.address().get().set_link_index_filter(index).execute();
     let mut out = Vec::new();
-    while let Some(m) = s.try_next().await.map_err(|e| nl_err("failed to list addresses", e))? {
+    while let Some(m) = s
+        .try_next()
+        .await
+        .map_err(|e| nl_err("failed to list addresses", e))?
+    {
         let mut addr = None;
         for a in &m.attributes {
             match a {
@@ -221,7 +279,11 @@ fn route_addr(a: &RouteAddress) -> Option<IpAddr> {
 fn route_from(m: &RouteMessage) -> Option<Route> {
     let v6 = m.header.address_family == AddressFamily::Inet6;
     let mut r = Route {
-        dst: if v6 { IpAddr::V6(Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) },
+        dst: if v6 {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        },
         plen: m.header.destination_prefix_length,
         gw: None,
         oif: None,
@@ -244,10 +306,18 @@ fn route_from(m: &RouteMessage) -> Option<Route> {
 
 /// The unicast routes of a family (all tables).
 pub async fn routes(h: &Handle, v6: bool) -> CniResultT<Vec<Route>> {
-    let msg = if v6 { RouteMessageBuilder::<Ipv6Addr>::new().build() } else { RouteMessageBuilder::<Ipv4Addr>::new().build() };
+    let msg = if v6 {
+        RouteMessageBuilder::<Ipv6Addr>::new().build()
+    } else {
+        RouteMessageBuilder::<Ipv4Addr>::new().build()
+    };
     let mut s = h.route().get(msg).execute();
     let mut out = Vec::new();
-    while let Some(m) = s.try_next().await.map_err(|e| nl_err("failed to list routes", e))? {
+    while let Some(m) = s
+        .try_next()
+        .await
+        .map_err(|e| nl_err("failed to list routes", e))?
+    {
         if let Some(r) = route_from(&m) {
             out.push(r);
         }
@@ -259,11 +329,19 @@ pub async fn routes(h: &Handle, v6: bool) -> CniResultT<Vec<Route>> {
 pub fn in_subnet(ip: IpAddr, plen: u8, gw: IpAddr) -> bool {
     match (ip, gw) {
         (IpAddr::V4(a), IpAddr::V4(g)) => {
-            let mask = if plen == 0 { 0 } else { u32::MAX << (32 - u32::from(plen.min(32))) };
+            let mask = if plen == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(plen.min(32)))
+            };
             u32::from(a) & mask == u32::from(g) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(g)) => {
-            let mask = if plen == 0 { 0 } else { u128::MAX << (128 - u32::from(plen.min(128))) };
+            let mask = if plen == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(plen.min(128)))
+            };
             u128::from(a) & mask == u128::from(g) & mask
         }
         _ => false,
@@ -281,31 +359,54 @@ pub async fn add_route(
     gw: Option<IpAddr>,
     local: Option<(IpAddr, u8)>,
 ) -> CniResultT<()> {
+    add_route_in(h, RouteHeader::RT_TABLE_MAIN, index, dst, plen, gw, local).await
+}
+
+/// [`add_route`] in routing table `table`.
+pub async fn add_route_in(
+    h: &Handle,
+    table: u8,
+    index: u32,
+    dst: IpAddr,
+    plen: u8,
+    gw: Option<IpAddr>,
+    local: Option<(IpAddr, u8)>,
+) -> CniResultT<()> {
     if let (Some(g), Some((ip, lp))) = (gw, local) {
         let link_local = matches!(g, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
         if !link_local && !in_subnet(ip, lp, g) {
             let host_len = if g.is_ipv4() { 32 } else { 128 };
-            Box::pin(add_route(h, index, g, host_len, None, None)).await?;
+            Box::pin(add_route_in(h, table, index, g, host_len, None, None)).await?;
         }
     }
     let msg = match (dst, gw) {
         (IpAddr::V4(d), g) => {
-            let mut b = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(d, plen).output_interface(index);
+            let mut b = RouteMessageBuilder::<Ipv4Addr>::new()
+                .destination_prefix(d, plen)
+                .output_interface(index);
             match g {
                 Some(IpAddr::V4(g)) => b = b.gateway(g),
                 Some(IpAddr::V6(_)) => {
-                    return Err(CniError::new(code::NETLINK, format!("IPv6 gateway for IPv4 route {d}/{plen}")))
+                    return Err(CniError::new(
+                        code::NETLINK,
+                        format!("IPv6 gateway for IPv4 route {d}/{plen}"),
+                    ))
                 }
                 None => b = b.scope(RouteScope::Link),
             }
             b.build()
         }
         (IpAddr::V6(d), g) => {
-            let mut b = RouteMessageBuilder::<Ipv6Addr>::new().destination_prefix(d, plen).output_interface(index);
+            let mut b = RouteMessageBuilder::<Ipv6Addr>::new()
+                .destination_prefix(d, plen)
+                .output_interface(index);
             match g {
                 Some(IpAddr::V6(g)) => b = b.gateway(g),
                 Some(IpAddr::V4(_)) => {
-                    return Err(CniError::new(code::NETLINK, format!("IPv4 gateway for IPv6 route {d}/{plen}")))
+                    return Err(CniError::new(
+                        code::NETLINK,
+                        format!("IPv4 gateway for IPv6 route {d}/{plen}"),
+                    ))
                 }
                 None => b = b.scope(RouteScope::Link),
             }
@@ -313,12 +414,16 @@ pub async fn add_route(
         }
     };
     let mut msg = msg;
-    msg.header.table = RouteHeader::RT_TABLE_MAIN;
+    msg.header.table = table;
     let what = match gw {
         Some(g) => format!("failed to add route {dst}/{plen} via {g}"),
         None => format!("failed to add route {dst}/{plen}"),
     };
-    h.route().add(msg).execute().await.map_err(|e| nl_err(what, e))
+    h.route()
+        .add(msg)
+        .execute()
+        .await
+        .map_err(|e| nl_err(what, e))
 }
 
 #[cfg(test)]

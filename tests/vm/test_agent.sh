@@ -86,6 +86,32 @@ test_agent_port_lifecycle_programs_and_cleans_the_kernel() {
   api GET /metrics | grep -q 'vrouter_agent_ports{state="active"} 1' || fail "metrics: active ports"
 }
 
+# The host reaches its pods whatever their network (kubelet's probes): VRF 0 host routes,
+# the vhost device up with an address and the pod CIDRs routed through it.
+test_agent_host_reaches_its_pods_in_every_network() {
+  load
+  agent_start
+  a=$(port default a); s=$(port secure s)
+  for p in a s; do
+    ping -c 1 -W 2 "$(ip_of $p)" >/dev/null || fail "host -> $p IPv4"
+    ping -6 -c 1 -W 2 "$(ip6_of $p)" >/dev/null || fail "host -> $p IPv6"
+    vrctl rt --get "$(ip_of $p)/32" --vrf 0 --json | jq -e '(.prefix | endswith("/32"))' >/dev/null || fail "no VRF 0 route of $p"
+  done
+  ip route get "$(ip_of a)" | grep -q "dev vtvhost0 src 10.255.0.1" || fail "host route: $(ip route get "$(ip_of a)")"
+  # a TCP connection from the host, as kubelet's probes open
+  timeout 10 ip netns exec vts python3 -c 'import socket; s=socket.socket(); s.bind(("0.0.0.0", 8080)); s.listen(1); c,a=s.accept(); c.send(a[0].encode())' &
+  local server=$!
+  sleep 0.5
+  expect_eq "TCP host -> pod, the source the pod sees" 10.255.0.1 \
+    "$(python3 -c 'import socket,sys; s=socket.create_connection((sys.argv[1], 8080), 3); print(s.recv(64).decode())' "$(ip_of s)")"
+  wait "$server"
+  # deleting the pod takes its VRF 0 route with it
+  api DELETE "/vm/$a" >/dev/null || fail "DELETE a"
+  # (nothing else in VRF 0 covers it: the lookup finds no route)
+  vrctl rt --get "$(ip_of a)/32" --vrf 0 >/dev/null 2>&1 && fail "VRF 0 route of a left behind"
+  true
+}
+
 test_agent_namespaces_land_in_their_networks_vrfs() {
   load
   agent_start

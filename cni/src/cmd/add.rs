@@ -1,11 +1,13 @@
 //! ADD: the veth, the agent binding, the addresses and routes in the pod.
 
 use super::Ctx;
-use crate::agent::pick_cfg;
+use crate::agent::{extra_interfaces, pick_cfg};
 use crate::args::{fnv32, host_ifname, temp_peer_name};
 use crate::link;
 use crate::netns::{self, run_rtnl, Netns};
-use crate::spec::{code, CniError, CniResult, CniResultT, Dns, Interface, IpConfig, RouteCfg, DEFAULT_MTU};
+use crate::spec::{
+    code, CniError, CniResult, CniResultT, Dns, Interface, IpConfig, RouteCfg, DEFAULT_MTU,
+};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use tracing::{info, warn};
 use vrouter_client::vif::parse_mac;
@@ -14,16 +16,16 @@ use vrouter_port_api::{PortAdd, PortInfo, PortRecord, VmCfg};
 /// What this invocation created, undone when a later step fails.
 #[derive(Default)]
 struct Undo {
-    /// The host end we created, by name and index (deleting it deletes the pair; the
+    /// The host ends we created, by name and index (deleting one deletes the pair; the
     /// index makes sure we never delete a namesake someone else made meanwhile).
-    host_link: Option<(String, u32)>,
+    host_links: Vec<(String, u32)>,
     /// The pod uuid to DELETE at the agent (we posted, or our vm-cfg made the reservation).
     release: Option<(String, String)>,
 }
 
 impl Undo {
     fn run(&mut self, ctx: &Ctx) {
-        if let Some((host, index)) = self.host_link.take() {
+        for (host, index) in std::mem::take(&mut self.host_links) {
             let name = host.clone();
             match run_rtnl(|h| async move { link::delete_exact(&h, &name, index).await }) {
                 Ok(true) => info!(%host, "rollback: deleted the host end"),
@@ -34,7 +36,9 @@ impl Undo {
         if let Some((uuid, vmi)) = self.release.take() {
             match ctx.agent.delete_vmi(&uuid, &vmi, &ctx.env.container_id) {
                 Ok(()) => info!(vm_uuid = %uuid, %vmi, "rollback: released the port at the agent"),
-                Err(e) => warn!(vm_uuid = %uuid, %vmi, error = %e, "rollback: failed to release the port at the agent"),
+                Err(e) => {
+                    warn!(vm_uuid = %uuid, %vmi, error = %e, "rollback: failed to release the port at the agent")
+                }
             }
         }
     }
@@ -43,15 +47,26 @@ impl Undo {
 pub fn add(ctx: &Ctx) -> CniResultT<CniResult> {
     let env = &ctx.env;
     // Chaining: a broken prevResult is refused before anything changes.
-    let prev = ctx.conf.prev_result.as_ref().map(CniResult::from_value).transpose()?;
+    let prev = ctx
+        .conf
+        .prev_result
+        .as_ref()
+        .map(CniResult::from_value)
+        .transpose()?;
     let ns = Netns::open(&env.netns)?;
 
     // Nothing may change before this check: an ADD of an existing interface fails clean.
     let ifname = env.ifname.clone();
-    if ns.rtnl(|h| async move { link::get(&h, &ifname).await })?.is_some() {
+    if ns
+        .rtnl(|h| async move { link::get(&h, &ifname).await })?
+        .is_some()
+    {
         return Err(CniError::new(
             code::IF_EXISTS,
-            format!("interface {} already exists in netns {}", env.ifname, env.netns),
+            format!(
+                "interface {} already exists in netns {}",
+                env.ifname, env.netns
+            ),
         ));
     }
 
@@ -62,11 +77,31 @@ pub fn add(ctx: &Ctx) -> CniResultT<CniResult> {
     let mut undo = Undo::default();
     if !had_ports {
         // The reservation is ours: a failed ADD gives it back.
-        undo.release = cfgs.first().filter(|c| !c.vm_uuid.is_empty()).map(|c| (c.vm_uuid.clone(), c.id.clone()));
+        undo.release = cfgs
+            .first()
+            .filter(|c| !c.vm_uuid.is_empty())
+            .map(|c| (c.vm_uuid.clone(), c.id.clone()));
     }
     let result = pick_cfg(&cfgs, &env.ifname)
-        .ok_or_else(|| CniError::new(code::AGENT, format!("the agent has no interface for {vm_name}")))
-        .and_then(|cfg| add_port(ctx, &ns, &cfg, &vm_name, &ports, &mut undo));
+        .ok_or_else(|| {
+            CniError::new(
+                code::AGENT,
+                format!("the agent has no interface for {vm_name}"),
+            )
+        })
+        .and_then(|cfg| {
+            let r = add_port(ctx, &ns, &cfg, &env.ifname, 0, &vm_name, &ports, &mut undo)?;
+            // The runtime's one ADD makes the pod's extra interfaces too (attachments:
+            // net1, ...), so a multi-network pod needs no multus.
+            extra_interfaces(&cfgs, &cfg)
+                .into_iter()
+                .try_fold(r, |r, (ifname, index, extra)| {
+                    let more = add_port(
+                        ctx, &ns, &extra, &ifname, index, &vm_name, &ports, &mut undo,
+                    )?;
+                    Ok(CniResult::chained(r, more))
+                })
+        });
     match result {
         Ok(ours) => Ok(match prev {
             Some(prev) => CniResult::chained(prev, ours),
@@ -85,9 +120,12 @@ fn opt_ip<T: std::str::FromStr>(s: &str, what: &str) -> CniResultT<Option<T>> {
     if s.is_empty() {
         return Ok(None);
     }
-    s.parse()
-        .map(Some)
-        .map_err(|_| CniError::new(code::AGENT, format!("the agent gave an invalid {what} {s:?}")))
+    s.parse().map(Some).map_err(|_| {
+        CniError::new(
+            code::AGENT,
+            format!("the agent gave an invalid {what} {s:?}"),
+        )
+    })
 }
 
 /// The addressing the agent gave the port.
@@ -104,15 +142,24 @@ impl Addressing {
     pub(crate) fn from_info(info: &PortInfo) -> CniResultT<Addressing> {
         let v4 = opt_ip::<Ipv4Addr>(&info.ip_address, "ip-address")?;
         if v4.is_some() && info.plen > 32 {
-            return Err(CniError::new(code::AGENT, format!("the agent gave an invalid plen {}", info.plen)));
+            return Err(CniError::new(
+                code::AGENT,
+                format!("the agent gave an invalid plen {}", info.plen),
+            ));
         }
         let v6 = opt_ip::<Ipv6Addr>(&info.v6_ip_address, "v6-ip-address")?;
         let v6_plen = info.v6_plen.unwrap_or(128);
         if v6_plen > 128 {
-            return Err(CniError::new(code::AGENT, format!("the agent gave an invalid v6-plen {v6_plen}")));
+            return Err(CniError::new(
+                code::AGENT,
+                format!("the agent gave an invalid v6-plen {v6_plen}"),
+            ));
         }
         if v4.is_none() && v6.is_none() {
-            return Err(CniError::new(code::AGENT, "the agent gave the port no address"));
+            return Err(CniError::new(
+                code::AGENT,
+                "the agent gave the port no address",
+            ));
         }
         let mut dns = Vec::new();
         for s in [&info.dns_server, &info.v6_dns_server] {
@@ -123,38 +170,85 @@ impl Addressing {
         }
         Ok(Addressing {
             v4: v4.map(|a| (a, info.plen)),
-            gw4: if v4.is_some() { opt_ip(&info.gateway, "gateway")? } else { None },
+            gw4: if v4.is_some() {
+                opt_ip(&info.gateway, "gateway")?
+            } else {
+                None
+            },
             v6: v6.map(|a| (a, v6_plen)),
-            gw6: if v6.is_some() { opt_ip(&info.v6_gateway, "v6-gateway")? } else { None },
+            gw6: if v6.is_some() {
+                opt_ip(&info.v6_gateway, "v6-gateway")?
+            } else {
+                None
+            },
             dns,
         })
+    }
+
+    /// An extra interface's addressing: host-length addresses (every network draws from
+    /// the node's pod CIDR, so a subnet route would shadow eth0's), no default route in
+    /// the result (its default route lives in the interface's own table), no DNS.
+    pub(crate) fn host_only(&self) -> Addressing {
+        Addressing {
+            v4: self.v4.map(|(a, _)| (a, 32)),
+            v6: self.v6.map(|(a, _)| (a, 128)),
+            dns: Vec::new(),
+            ..self.clone()
+        }
     }
 
     /// The result's ips, routes and dns (interface index 1: the container end).
     pub(crate) fn fill(&self, r: &mut CniResult) {
         if let Some((a, l)) = self.v4 {
-            r.ips.push(IpConfig { address: format!("{a}/{l}"), gateway: self.gw4.map(|g| g.to_string()), interface: Some(1) });
+            r.ips.push(IpConfig {
+                address: format!("{a}/{l}"),
+                gateway: self.gw4.map(|g| g.to_string()),
+                interface: Some(1),
+            });
             if let Some(g) = self.gw4 {
                 r.routes.push(route("0.0.0.0/0", g.to_string()));
             }
         }
         if let Some((a, l)) = self.v6 {
-            r.ips.push(IpConfig { address: format!("{a}/{l}"), gateway: self.gw6.map(|g| g.to_string()), interface: Some(1) });
+            r.ips.push(IpConfig {
+                address: format!("{a}/{l}"),
+                gateway: self.gw6.map(|g| g.to_string()),
+                interface: Some(1),
+            });
             if let Some(g) = self.gw6 {
                 r.routes.push(route("::/0", g.to_string()));
             }
         }
-        r.dns = Dns { nameservers: self.dns.clone(), ..Default::default() };
+        r.dns = Dns {
+            nameservers: self.dns.clone(),
+            ..Default::default()
+        };
     }
 }
 
+/// The routing table of extra interface `index` (None: the main table, for eth0).
+fn extra_table(index: usize) -> Option<u8> {
+    (index > 0).then(|| u8::try_from(100 + index).unwrap_or(u8::MAX))
+}
+
 fn route(dst: &str, gw: String) -> RouteCfg {
-    RouteCfg { dst: dst.into(), gw: Some(gw), mtu: None, advmss: None, priority: None, table: None, scope: None }
+    RouteCfg {
+        dst: dst.into(),
+        gw: Some(gw),
+        mtu: None,
+        advmss: None,
+        priority: None,
+        table: None,
+        scope: None,
+    }
 }
 
 /// A timestamp for PortAdd.time (RFC 3339, UTC).
 fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = ((secs / 86400) as i64, secs % 86400);
     // Civil from days (H. Hinnant).
     let z = days + 719_468;
@@ -166,26 +260,44 @@ fn now_rfc3339() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// The host end's name: TF's `tap<ifname>-<uuid prefix>`, unless that name is taken, then
 /// a hashed variant. Taken: the agent binds it to another pod (uuid prefixes can collide),
 /// or a link of that name exists that the agent does not bind to this pod (another ADD in
 /// flight made it: never delete what may be someone else's).
-pub(crate) fn choose_host_ifname(ifname: &str, vm_uuid: &str, ports: &[PortRecord]) -> CniResultT<String> {
-    choose_host_ifname_with(ifname, vm_uuid, ports, |n| std::path::Path::new("/sys/class/net").join(n).exists())
+pub(crate) fn choose_host_ifname(
+    ifname: &str,
+    vm_uuid: &str,
+    ports: &[PortRecord],
+) -> CniResultT<String> {
+    choose_host_devwith(ifname, vm_uuid, ports, |n| {
+        std::path::Path::new("/sys/class/net").join(n).exists()
+    })
 }
 
-fn choose_host_ifname_with(
+fn choose_host_devwith(
     ifname: &str,
     vm_uuid: &str,
     ports: &[PortRecord],
     exists: impl Fn(&str) -> bool,
 ) -> CniResultT<String> {
-    let ours = |name: &str| ports.iter().any(|p| p.host_ifname == name && p.vm_uuid == vm_uuid);
+    let ours = |name: &str| {
+        ports
+            .iter()
+            .any(|p| p.host_ifname == name && p.vm_uuid == vm_uuid)
+    };
     let taken = |name: &str| {
-        ports.iter().any(|p| p.host_ifname == name && p.vm_uuid != vm_uuid) || (!ours(name) && exists(name))
+        ports
+            .iter()
+            .any(|p| p.host_ifname == name && p.vm_uuid != vm_uuid)
+            || (!ours(name) && exists(name))
     };
     let first = host_ifname(ifname, vm_uuid);
     if !taken(&first) {
@@ -194,31 +306,51 @@ fn choose_host_ifname_with(
     for salt in 1u32..=8 {
         // Enough hash to be unique whatever the length of the ifname: tap + 3 + 8 hex.
         let short: String = ifname.chars().take(3).collect();
-        let alt = format!("tap{short}{:08x}", fnv32(&[vm_uuid.as_bytes(), ifname.as_bytes(), &salt.to_le_bytes()]));
+        let alt = format!(
+            "tap{short}{:08x}",
+            fnv32(&[vm_uuid.as_bytes(), ifname.as_bytes(), &salt.to_le_bytes()])
+        );
         if !taken(&alt) {
             warn!(%first, %alt, "the host end name is bound to another pod; using an alternative");
             return Ok(alt);
         }
     }
-    Err(CniError::new(code::NETLINK, format!("no free host interface name for {ifname} of {vm_uuid}")))
+    Err(CniError::new(
+        code::NETLINK,
+        format!("no free host interface name for {ifname} of {vm_uuid}"),
+    ))
 }
 
+/// Makes interface `ifname` of the pod for `cfg`: index 0 is the pod's main interface
+/// (its subnet and default route); an extra interface gets host-length addresses and a
+/// routing table of its own, chosen by source address, so what arrives on it is answered
+/// through it.
+#[allow(clippy::too_many_arguments)]
 fn add_port(
     ctx: &Ctx,
     ns: &Netns,
     cfg: &VmCfg,
+    ifname: &str,
+    index: usize,
     vm_name: &str,
     ports: &[PortRecord],
     undo: &mut Undo,
 ) -> CniResultT<CniResult> {
     let env = &ctx.env;
     if cfg.vm_uuid.is_empty() || cfg.id.is_empty() {
-        return Err(CniError::new(code::AGENT, "the agent's vm-cfg has no vm-uuid or id"));
+        return Err(CniError::new(
+            code::AGENT,
+            "the agent's vm-cfg has no vm-uuid or id",
+        ));
     }
     let vm_uuid = cfg.vm_uuid.clone();
-    let host = choose_host_ifname(&env.ifname, &vm_uuid, ports)?;
-    let mac = parse_mac(&cfg.mac_address)
-        .ok_or_else(|| CniError::new(code::AGENT, format!("the agent gave an invalid MAC {:?}", cfg.mac_address)))?;
+    let host = choose_host_ifname(ifname, &vm_uuid, ports)?;
+    let mac = parse_mac(&cfg.mac_address).ok_or_else(|| {
+        CniError::new(
+            code::AGENT,
+            format!("the agent gave an invalid MAC {:?}", cfg.mac_address),
+        )
+    })?;
     let mut mtu = ctx.conf.mtu.unwrap_or(DEFAULT_MTU);
     let tmp = temp_peer_name(&env.container_id);
     let fd = ns.fd();
@@ -233,23 +365,26 @@ fn add_port(
                 warn!(%host, "deleted a stale host end left by an earlier sandbox");
             }
             link::create_veth(&h, &host, &tmp, mtu).await?;
-            let host_link = link::get(&h, &host)
-                .await?
-                .ok_or_else(|| CniError::new(code::NETLINK, format!("the new host end {host} vanished")))?;
-            undo.host_link = Some((host.clone(), host_link.index));
-            let peer = link::get(&h, &tmp)
-                .await?
-                .ok_or_else(|| CniError::new(code::NETLINK, format!("the new container end {tmp} vanished")))?;
+            let host_link = link::get(&h, &host).await?.ok_or_else(|| {
+                CniError::new(code::NETLINK, format!("the new host end {host} vanished"))
+            })?;
+            undo.host_links.push((host.clone(), host_link.index));
+            let peer = link::get(&h, &tmp).await?.ok_or_else(|| {
+                CniError::new(
+                    code::NETLINK,
+                    format!("the new container end {tmp} vanished"),
+                )
+            })?;
             link::set_up(&h, host_link.index).await?;
             link::move_to_netns(&h, peer.index, fd).await
         })?;
     }
     {
-        let (tmp, ifname) = (tmp.clone(), env.ifname.clone());
+        let (tmp, ifname) = (tmp.clone(), ifname.to_string());
         ns.rtnl(move |h| async move {
-            let l = link::get(&h, &tmp)
-                .await?
-                .ok_or_else(|| CniError::new(code::NETLINK, format!("{tmp} did not arrive in the netns")))?;
+            let l = link::get(&h, &tmp).await?.ok_or_else(|| {
+                CniError::new(code::NETLINK, format!("{tmp} did not arrive in the netns"))
+            })?;
             link::configure(&h, l.index, &ifname, Some(mac), mtu).await?;
             // IPv6 usable at once: no DAD, no autoconfiguration from stray RAs.
             for (key, val) in [("accept_dad", "0"), ("accept_ra", "0")] {
@@ -268,14 +403,17 @@ fn add_port(
         vm_uuid: vm_uuid.clone(),
         vm_name: vm_name.to_string(),
         host_ifname: host.clone(),
-        vm_ifname: env.ifname.clone(),
+        vm_ifname: ifname.to_string(),
         vm_namespace: env.netns.clone(),
         vn_uuid: cfg.vn_id.clone(),
         vmi_uuid: cfg.id.clone(),
     };
     let missing = add.missing_fields();
     if !missing.is_empty() {
-        return Err(CniError::new(code::AGENT, format!("the agent's vm-cfg lacks {}", missing.join(", "))));
+        return Err(CniError::new(
+            code::AGENT,
+            format!("the agent's vm-cfg lacks {}", missing.join(", ")),
+        ));
     }
     // A POST that timed out may still have been applied: release from here on.
     undo.release = Some((vm_uuid.clone(), cfg.id.clone()));
@@ -289,9 +427,9 @@ fn add_port(
         if m != mtu && (68..=65535).contains(&m) {
             let host = host.clone();
             run_rtnl(|h| async move {
-                let l = link::get(&h, &host)
-                    .await?
-                    .ok_or_else(|| CniError::new(code::NETLINK, format!("the host end {host} vanished")))?;
+                let l = link::get(&h, &host).await?.ok_or_else(|| {
+                    CniError::new(code::NETLINK, format!("the host end {host} vanished"))
+                })?;
                 link::set_mtu(&h, l.index, m).await
             })?;
             mtu = m;
@@ -299,34 +437,44 @@ fn add_port(
     }
     let info_mac = parse_mac(&info.mac_address).filter(|m| *m != mac);
 
-    let (ifname, a) = (env.ifname.clone(), addr.clone());
+    let addr = if index == 0 { addr } else { addr.host_only() };
+    let (dev, a) = (ifname.to_string(), addr.clone());
     let container = ns.rtnl(move |h| async move {
-        let l = link::get(&h, &ifname)
-            .await?
-            .ok_or_else(|| CniError::new(code::NETLINK, format!("{ifname} vanished from the netns")))?;
+        let l = link::get(&h, &dev).await?.ok_or_else(|| {
+            CniError::new(code::NETLINK, format!("{dev} vanished from the netns"))
+        })?;
         if let Some(m) = info_mac {
             link::set_mac(&h, l.index, m).await?;
         }
         if l.mtu != Some(mtu) {
             link::set_mtu(&h, l.index, mtu).await?;
         }
-        if let Some((ip, plen)) = a.v4 {
-            link::add_address(&h, l.index, IpAddr::V4(ip), plen).await?;
-            if let Some(g) = a.gw4 {
-                let local = Some((IpAddr::V4(ip), plen));
-                link::add_route(&h, l.index, IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0, Some(IpAddr::V4(g)), local).await?;
+        let table = extra_table(index);
+        let gws = [(
+            a.v4.map(|(ip, l)| (IpAddr::V4(ip), l)),
+            a.gw4.map(IpAddr::V4),
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        )];
+        let gws6 = [(
+            a.v6.map(|(ip, l)| (IpAddr::V6(ip), l)),
+            a.gw6.map(IpAddr::V6),
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        )];
+        for (local, gw, any) in gws.into_iter().chain(gws6) {
+            let Some((ip, plen)) = local else { continue };
+            link::add_address(&h, l.index, ip, plen).await?;
+            let Some(g) = gw else { continue };
+            match table {
+                None => link::add_route(&h, l.index, any, 0, Some(g), Some((ip, plen))).await?,
+                Some(t) => {
+                    link::add_route_in(&h, t, l.index, any, 0, Some(g), Some((ip, plen))).await?;
+                    link::add_source_rule(&h, ip, t, u32::from(t)).await?;
+                }
             }
         }
-        if let Some((ip, plen)) = a.v6 {
-            link::add_address(&h, l.index, IpAddr::V6(ip), plen).await?;
-            if let Some(g) = a.gw6 {
-                let local = Some((IpAddr::V6(ip), plen));
-                link::add_route(&h, l.index, IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0, Some(IpAddr::V6(g)), local).await?;
-            }
-        }
-        link::get(&h, &ifname)
+        link::get(&h, &dev)
             .await?
-            .ok_or_else(|| CniError::new(code::NETLINK, format!("{ifname} vanished from the netns")))
+            .ok_or_else(|| CniError::new(code::NETLINK, format!("{dev} vanished from the netns")))
     })?;
     let host_name = host.clone();
     let host_link = run_rtnl(|h| async move { link::get(&h, &host_name).await })?
@@ -334,9 +482,13 @@ fn add_port(
 
     let mut r = CniResult {
         interfaces: vec![
-            Interface { name: host.clone(), mac: host_link.mac_string(), ..Default::default() },
             Interface {
-                name: env.ifname.clone(),
+                name: host.clone(),
+                mac: host_link.mac_string(),
+                ..Default::default()
+            },
+            Interface {
+                name: ifname.to_string(),
                 mac: container.mac_string(),
                 mtu: container.mtu,
                 sandbox: Some(env.netns.clone()),
@@ -346,6 +498,9 @@ fn add_port(
         ..Default::default()
     };
     addr.fill(&mut r);
+    if index > 0 {
+        r.routes.clear(); // in the interface's own table, not the main one the result means
+    }
     Ok(r)
 }
 
@@ -388,7 +543,10 @@ mod tests {
             json!([{"address":"10.32.0.5/12","gateway":"10.47.255.254","interface":1},
                    {"address":"fd00::5/64","gateway":"fd00::1","interface":1}])
         );
-        assert_eq!(v["routes"], json!([{"dst":"0.0.0.0/0","gw":"10.47.255.254"},{"dst":"::/0","gw":"fd00::1"}]));
+        assert_eq!(
+            v["routes"],
+            json!([{"dst":"0.0.0.0/0","gw":"10.47.255.254"},{"dst":"::/0","gw":"fd00::1"}])
+        );
         assert_eq!(v["dns"], json!({"nameservers":["10.47.255.253","fd00::3"]}));
     }
 
@@ -411,23 +569,36 @@ mod tests {
     }
 
     #[test]
-    fn host_ifname_avoids_other_pods() {
+    fn host_devavoids_other_pods() {
         let mut other = crate::cmd::tests::record("k8s__a__other", "c9", "eth0");
         other.host_ifname = "tapeth0-8a2b3c".into();
         other.vm_uuid = "8a2b3c99-0000".into();
         // Free, or held by this pod's own earlier sandbox: TF's name.
-        assert_eq!(choose_host_ifname("eth0", "8a2b3c4d-1111", &[]).unwrap(), "tapeth0-8a2b3c");
+        assert_eq!(
+            choose_host_ifname("eth0", "8a2b3c4d-1111", &[]).unwrap(),
+            "tapeth0-8a2b3c"
+        );
         let mut mine = other.clone();
         mine.vm_uuid = "8a2b3c4d-1111".into();
-        assert_eq!(choose_host_ifname("eth0", "8a2b3c4d-1111", &[mine]).unwrap(), "tapeth0-8a2b3c");
+        assert_eq!(
+            choose_host_ifname("eth0", "8a2b3c4d-1111", &[mine]).unwrap(),
+            "tapeth0-8a2b3c"
+        );
         // Held by another pod: a different, valid, stable name.
-        let alt = choose_host_ifname("eth0", "8a2b3c4d-1111", std::slice::from_ref(&other)).unwrap();
+        let alt =
+            choose_host_ifname("eth0", "8a2b3c4d-1111", std::slice::from_ref(&other)).unwrap();
         assert_ne!(alt, "tapeth0-8a2b3c");
         assert!(alt.starts_with("tapeth") && alt.len() == 14, "{alt}");
-        assert_eq!(alt, choose_host_ifname("eth0", "8a2b3c4d-1111", &[other]).unwrap());
+        assert_eq!(
+            alt,
+            choose_host_ifname("eth0", "8a2b3c4d-1111", &[other]).unwrap()
+        );
         // A link of that name that no port of this pod holds (an ADD in flight): not ours.
         let exists = |n: &str| n == "tapeth0-8a2b3c";
-        assert_ne!(choose_host_ifname_with("eth0", "8a2b3c4d-1111", &[], exists).unwrap(), "tapeth0-8a2b3c");
+        assert_ne!(
+            choose_host_devwith("eth0", "8a2b3c4d-1111", &[], exists).unwrap(),
+            "tapeth0-8a2b3c"
+        );
     }
 
     #[test]

@@ -11,10 +11,17 @@ pub fn del(ctx: &Ctx) -> CniResultT<()> {
     let vm_name = ctx.vm_name();
     // Unreachable agent -> 11: the runtime retries, and the port is not leaked.
     let ports = ctx.agent.ports()?;
-    let mine = ports_of(&ports, &vm_name, &env.container_id, &env.ifname);
+    let mut mine = ports_of(&ports, &vm_name, &env.container_id, &env.ifname);
+    // The pod's extra interfaces (net1, ...) that this sandbox's ADD made go with it.
+    mine.extend(
+        ports
+            .iter()
+            .filter(|p| p.vm_id == env.container_id && p.vm_ifname != env.ifname),
+    );
 
-    if let Some(newer) =
-        mine.iter().find(|p| p.vm_ifname == env.ifname && !p.vm_id.is_empty() && p.vm_id != env.container_id)
+    if let Some(newer) = mine
+        .iter()
+        .find(|p| p.vm_ifname == env.ifname && !p.vm_id.is_empty() && p.vm_id != env.container_id)
     {
         info!(
             vm_name,
@@ -31,10 +38,14 @@ pub fn del(ctx: &Ctx) -> CniResultT<()> {
         Ok(Some(ns)) => {
             let ifname = env.ifname.clone();
             match ns.rtnl(|h| async move { link::delete(&h, &ifname).await }) {
-                Ok(true) => info!(ifname = %env.ifname, netns = %env.netns, "deleted the container end"),
+                Ok(true) => {
+                    info!(ifname = %env.ifname, netns = %env.netns, "deleted the container end")
+                }
                 Ok(false) => {}
                 // A netns we cannot enter is as good as gone for us: carry on.
-                Err(e) => warn!(netns = %env.netns, error = %e, "could not clean up inside the netns"),
+                Err(e) => {
+                    warn!(netns = %env.netns, error = %e, "could not clean up inside the netns")
+                }
             }
         }
         Ok(None) => {}
@@ -43,7 +54,8 @@ pub fn del(ctx: &Ctx) -> CniResultT<()> {
 
     // The agent first: its routes and nexthop go before the vif index is freed.
     for p in mine.iter().filter(|p| !p.vm_uuid.is_empty()) {
-        ctx.agent.delete_vmi(&p.vm_uuid, &p.vmi_uuid, &env.container_id)?;
+        ctx.agent
+            .delete_vmi(&p.vm_uuid, &p.vmi_uuid, &env.container_id)?;
         info!(vm_uuid = %p.vm_uuid, vmi = %p.vmi_uuid, vm_name, "released the port at the agent");
     }
     // The host ends the agent knows for this sandbox (missing is fine).

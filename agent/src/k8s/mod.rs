@@ -1,0 +1,39 @@
+//! The kube-manager role: the agent reads the Kubernetes API (kube-rs) and turns it into
+//! the node's desired state: the node's pod pool from its Node object (node.rs), a port
+//! for every pod bound to the node (pods.rs), networks and namespaces with TF's semantics
+//! (network.rs), extra interfaces from NetworkAttachmentDefinitions (attachments.rs).
+//! Each watch feeds a reflector store; a debounced pass compiles the whole
+//! store into the agent's state.
+
+pub mod attachments;
+pub mod network;
+pub mod node;
+pub mod pods;
+
+use std::time::Duration;
+
+/// How long changes settle before a pass (a rollout binds many pods at once).
+const DEBOUNCE: Duration = Duration::from_millis(50);
+/// A pass runs at least this often, whatever the watches say.
+const RESYNC: Duration = Duration::from_secs(10);
+
+use crate::config::Kubernetes;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+/// A client as `[kubernetes]` says: its kubeconfig file, or the usual inference
+/// (in-cluster service account, $KUBECONFIG, ~/.kube/config).
+pub async fn client(k: &Kubernetes) -> Result<kube::Client, String> {
+    let config = match &k.kubeconfig {
+        Some(path) => {
+            let kc = Kubeconfig::read_from(path)
+                .map_err(|e| format!("kubeconfig {}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| format!("kubeconfig {}: {e}", path.display()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| format!("no Kubernetes configuration: {e}"))?,
+    };
+    kube::Client::try_from(config).map_err(|e| format!("Kubernetes client: {e}"))
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make demo`, inside node VM 1 (tests/k8s/run.sh boots it): the node joins the cluster,
+# Kubernetes schedules three agnhost pods onto it, vrouter networks them, they talk, and
+# the tables TF operators know show them.
+cd "$(dirname "$0")/../.."
+. cluster/node.sh
+. tests/k8s/lib.sh
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+
+step "node $NODE_NAME: containerd, vrouter.ko, vrouter-cni in /opt/cni/bin, kubelet, vrouter-agent"
+node_up || { k8s_dump_logs; exit 1; }
+run kubectl get nodes -o wide
+
+step "a Deployment of 3 agnhost pods (HTTP probes from kubelet, through vrouter)"
+test_ns demo
+agnhost_deployment demo web 3
+wait_ready demo web 3 600
+run kubectl -n demo get pods -o wide
+
+step "pod to pod: each pod asks the next for its hostname (agnhost /dial)"
+ips=($(pod_ips demo app=web))
+for i in 0 1 2; do
+  from=${ips[i]} to=${ips[(i + 1) % 3]}
+  printf '%s -> %s: %s\n' "$from" "$to" \
+    "$(curl -sf --max-time 5 "http://$from:8080/dial?request=hostname&host=$to&port=8080&protocol=http&tries=1" | jq -c .responses)"
+done
+run kubectl -n demo exec "$(kubectl -n demo get pods -o jsonpath='{.items[0].metadata.name}')" -- /agnhost etc-hosts
+
+step "the agent's ports, and the kernel's tables"
+curl -sf http://127.0.0.1:9091/ports | jq -r '.[] | "\(.["vm-name"])  \(.["ip-address"])  \(.["host-ifname"])  vif \(.vif)  nh \(.nh)  \(.state)"'
+run vrctl vif --list
+run vrctl rt --dump 1
+run vrctl rt --dump 0
+run vrctl nh --list
+
+step "delete the Deployment: ports, vifs, nexthops and routes go"
+kubectl delete namespace demo --wait=true --timeout=180s >/dev/null
+wait_ports 0 60
+run vrctl vif --list

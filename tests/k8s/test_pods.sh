@@ -1,0 +1,36 @@
+# Pods scheduled by Kubernetes, networked by vrouter: probes from kubelet, pod-to-pod
+# HTTP, exec, and nothing left behind when they go.
+
+test_deployment_of_20_pods_is_ready_and_leaves_nothing_behind() {
+  local ips n ip peer vifs0 nhs0
+  vifs0=$(vrctl vif --list --json | jq length)
+  nhs0=$(vrctl nh --list --json | jq length)
+  test_ns web
+  agnhost_deployment web web 20
+  wait_ready web web 20 600
+  ips=$(pod_ips web app=web)
+  expect_eq "distinct pod addresses" 20 "$(sort -u <<< "$ips" | grep -c .)"
+  expect_eq "ports at the agent" 20 "$(agent_ports)"
+  # each pod's vif shows its addresses, as TF's vif --list does
+  ip=$(head -1 <<< "$ips")
+  vrctl vif --list | grep -q "IPaddr:$ip\b" || fail "vif --list has no IPaddr:$ip"
+  ip6=$(kubectl -n web get pods -l app=web -o jsonpath="{.items[?(@.status.podIP==\"$ip\")].status.podIPs[1].ip}")
+  [ -n "$ip6" ] || fail "the pod has no IPv6 address"
+  vrctl vif --list | grep -q "IP6addr:$ip6\b" || fail "vif --list has no IP6addr:$ip6"
+  # pod to pod by pod IP: every pod asks the next one for its hostname
+  peer=$(tail -1 <<< "$ips")
+  for ip in $ips; do
+    n=$(curl -sf --max-time 5 "http://$ip:8080/dial?request=hostname&host=$peer&port=8080&protocol=http&tries=1" | jq -r '.responses | length')
+    expect_eq "HTTP from $ip to $peer" 1 "$n"
+    peer=$ip
+  done
+  # kubectl exec: apiserver -> kubelet -> containerd -> the pod; kubelet wrote the pod's
+  # /etc/hosts with its name and address
+  pod=$(kubectl -n web get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
+  ip=$(kubectl -n web get pod "$pod" -o jsonpath='{.status.podIP}')
+  kubectl -n web exec "$pod" -- /agnhost etc-hosts | grep -qE "^$ip\s+$pod\b" || fail "exec: no '$ip $pod' in the pod's /etc/hosts"
+  kubectl delete namespace web --wait=true --timeout=180s >/dev/null
+  wait_ports 0 30
+  expect_eq "vifs after delete" "$vifs0" "$(vrctl vif --list --json | jq length)"
+  expect_eq "nexthops after delete" "$nhs0" "$(vrctl nh --list --json | jq length)"
+}
