@@ -54,7 +54,13 @@ pub struct Plan {
 /// The policy decision for a new flow `key`.
 pub fn plan(key: &FlowKey, policies: &Policies, services: &Services, dir: &dyn Directory) -> Plan {
     let src_net = dir.network_of(key.vrf, key.src);
-    let q = |dst: IpAddr, dport: u16| FlowQuery { proto: key.proto, src: key.src, dst, sport: key.sport, dport };
+    let q = |dst: IpAddr, dport: u16| FlowQuery {
+        proto: key.proto,
+        src: key.src,
+        dst,
+        sport: key.sport,
+        dport,
+    };
     if let Some(svc) = services.lookup(key.vrf, key.proto, key.dst, key.dport) {
         // The 5-tuple's hash picks the backend, the same one again if the miss is retried.
         let Some(backend) = svc.pick(q(key.dst, key.dport).hash()) else {
@@ -62,13 +68,22 @@ pub fn plan(key: &FlowKey, policies: &Policies, services: &Services, dir: &dyn D
         };
         let (bip, bport) = (backend.ip(), backend.port());
         let dst_net = dir.network_of(key.vrf, bip);
-        if let Verdict::Deny { rule } = policies.evaluate(src_net.as_deref(), dst_net.as_deref(), &q(bip, bport)) {
+        if let Verdict::Deny { rule } =
+            policies.evaluate(src_net.as_deref(), dst_net.as_deref(), &q(bip, bport))
+        {
             return deny(key, rule);
         }
         let port_nat = bport != key.dport;
         let fwd_flags = flow_flag::DNAT | if port_nat { flow_flag::DPAT } else { 0 };
         let rev_flags = flow_flag::SNAT | if port_nat { flow_flag::SPAT } else { 0 };
-        let reverse_key = FlowKey { vrf: key.vrf, src: bip, dst: key.src, proto: key.proto, sport: bport, dport: key.sport };
+        let reverse_key = FlowKey {
+            vrf: key.vrf,
+            src: bip,
+            dst: key.src,
+            proto: key.proto,
+            sport: bport,
+            dport: key.sport,
+        };
         return Plan {
             forward: (flow_action::NAT, fwd_flags),
             reverse_key,
@@ -77,7 +92,11 @@ pub fn plan(key: &FlowKey, policies: &Policies, services: &Services, dir: &dyn D
         };
     }
     let dst_net = dir.network_of(key.vrf, key.dst);
-    match policies.evaluate(src_net.as_deref(), dst_net.as_deref(), &q(key.dst, key.dport)) {
+    match policies.evaluate(
+        src_net.as_deref(),
+        dst_net.as_deref(),
+        &q(key.dst, key.dport),
+    ) {
         Verdict::Allow => Plan {
             forward: (flow_action::FORWARD, 0),
             reverse_key: key.reverse(),
@@ -90,7 +109,12 @@ pub fn plan(key: &FlowKey, policies: &Policies, services: &Services, dir: &dyn D
 
 /// Denied flows drop in both directions, counted as "Flow Action Drop".
 fn deny(key: &FlowKey, why: String) -> Plan {
-    Plan { forward: (flow_action::DROP, 0), reverse_key: key.reverse(), reverse: (flow_action::DROP, 0), denied: Some(why) }
+    Plan {
+        forward: (flow_action::DROP, 0),
+        reverse_key: key.reverse(),
+        reverse: (flow_action::DROP, 0),
+        denied: Some(why),
+    }
 }
 
 pub struct FlowAgent<D: Directory> {
@@ -102,8 +126,20 @@ pub struct FlowAgent<D: Directory> {
 }
 
 impl<D: Directory> FlowAgent<D> {
-    pub fn new(policies: Policies, services: Services, dir: D, settings: Settings, metrics: Arc<Metrics>) -> Self {
-        FlowAgent { policies, services, dir, settings, metrics }
+    pub fn new(
+        policies: Policies,
+        services: Services,
+        dir: D,
+        settings: Settings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        FlowAgent {
+            policies,
+            services,
+            dir,
+            settings,
+            metrics,
+        }
     }
 
     /// Runs forever on its own thread; reconnects when the module goes away and returns.
@@ -126,7 +162,9 @@ impl<D: Directory> FlowAgent<D> {
         let mut next_sweep = Instant::now();
         loop {
             let mut batch: Vec<Flow> = Vec::new();
-            let wait = next_sweep.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+            let wait = next_sweep
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1));
             let mut overrun = false;
             match listener.next_miss_timeout(wait) {
                 Ok(Some(f)) => batch.push(f),
@@ -291,11 +329,20 @@ impl<D: Directory> FlowAgent<D> {
             }
             // The pair goes together: idle when both directions are, closed when either
             // saw the connection die.
-            let rev = f.rindex.and_then(|r| by_index.get(&r)).filter(|r| r.rindex == Some(f.index) && !r.is_hold());
-            let idle = f.age >= self.settings.aging && rev.is_none_or(|r| r.age >= self.settings.aging);
-            let dead = f.tcp_flags & flow_tcp::DEAD != 0 || rev.is_some_and(|r| r.tcp_flags & flow_tcp::DEAD != 0);
+            let rev = f
+                .rindex
+                .and_then(|r| by_index.get(&r))
+                .filter(|r| r.rindex == Some(f.index) && !r.is_hold());
+            let idle =
+                f.age >= self.settings.aging && rev.is_none_or(|r| r.age >= self.settings.aging);
+            let dead = f.tcp_flags & flow_tcp::DEAD != 0
+                || rev.is_some_and(|r| r.tcp_flags & flow_tcp::DEAD != 0);
             if idle || dead {
-                if idle { aged += 1 } else { closed += 1 }
+                if idle {
+                    aged += 1
+                } else {
+                    closed += 1
+                }
                 delete.push((f.index, Some(f.gen)));
                 gone.insert(f.index);
                 if let Some(r) = rev {
@@ -309,9 +356,15 @@ impl<D: Directory> FlowAgent<D> {
             let _ = c.flow_del_batch(&delete)?;
         }
         self.metrics.flows_swept(aged, closed);
-        self.metrics.set_flows((flows.len() as u64).saturating_sub(delete.len() as u64), holds);
+        self.metrics.set_flows(
+            (flows.len() as u64).saturating_sub(delete.len() as u64),
+            holds,
+        );
         if !stale_holds.is_empty() {
-            debug!(count = stale_holds.len(), "deciding Hold entries whose miss was not seen");
+            debug!(
+                count = stale_holds.len(),
+                "deciding Hold entries whose miss was not seen"
+            );
             self.metrics.flow_audited(stale_holds.len() as u64);
             for chunk in stale_holds.chunks(BATCH) {
                 self.decide(c, chunk.to_vec())?;

@@ -35,11 +35,22 @@ struct Range {
 
 impl Range {
     fn new(base: u128, first: u128, last: u128, reserved: impl IntoIterator<Item = u128>) -> Range {
-        Range { base, first, last, reserved: reserved.into_iter().collect(), used: BTreeSet::new(), cursor: first }
+        Range {
+            base,
+            first,
+            last,
+            reserved: reserved.into_iter().collect(),
+            used: BTreeSet::new(),
+            cursor: first,
+        }
     }
 
     fn capacity(&self) -> u128 {
-        let reserved_inside = self.reserved.iter().filter(|r| (self.first..=self.last).contains(*r)).count() as u128;
+        let reserved_inside = self
+            .reserved
+            .iter()
+            .filter(|r| (self.first..=self.last).contains(*r))
+            .count() as u128;
         (self.last - self.first + 1).saturating_sub(reserved_inside)
     }
 
@@ -92,43 +103,77 @@ pub struct Ipam {
 impl Ipam {
     /// Hosts of `v4` except the network and broadcast addresses and `reserved_v4`; all of
     /// `v6` except its subnet-router anycast address (::0) and `reserved_v6`.
-    pub fn new(v4: Ipv4Net, reserved_v4: &[Ipv4Addr], v6: Option<Ipv6Net>, reserved_v6: &[Ipv6Addr]) -> Ipam {
+    pub fn new(
+        v4: Ipv4Net,
+        reserved_v4: &[Ipv4Addr],
+        v6: Option<Ipv6Net>,
+        reserved_v6: &[Ipv6Addr],
+    ) -> Ipam {
         let base = u128::from(u32::from(v4.network()));
         let size = u128::from(u32::from(v4.broadcast())) - base;
-        let res4 = reserved_v4.iter().map(|a| u128::from(u32::from(*a)).wrapping_sub(base));
+        let res4 = reserved_v4
+            .iter()
+            .map(|a| u128::from(u32::from(*a)).wrapping_sub(base));
         let v6r = v6.map(|n| {
             let base = u128::from(n.network());
             let last = u128::from(n.broadcast()) - base;
-            Range::new(base, 1, last, reserved_v6.iter().map(|a| u128::from(*a).wrapping_sub(base)))
+            Range::new(
+                base,
+                1,
+                last,
+                reserved_v6
+                    .iter()
+                    .map(|a| u128::from(*a).wrapping_sub(base)),
+            )
         });
-        Ipam { v4_net: v4, v4: Range::new(base, 1, size - 1, res4), v6_net: v6, v6: v6r }
+        Ipam {
+            v4_net: v4,
+            v4: Range::new(base, 1, size - 1, res4),
+            v6_net: v6,
+            v6: v6r,
+        }
     }
 
     pub fn allocate_v4(&mut self) -> Result<Ipv4Addr, IpamError> {
-        let h = self.v4.allocate().ok_or_else(|| IpamError::Exhausted(self.v4_net.to_string()))?;
+        let h = self
+            .v4
+            .allocate()
+            .ok_or_else(|| IpamError::Exhausted(self.v4_net.to_string()))?;
         Ok(Ipv4Addr::from((self.v4.base + h) as u32))
     }
 
     /// None when the node has no IPv6 pod CIDR.
     pub fn allocate_v6(&mut self) -> Result<Option<Ipv6Addr>, IpamError> {
-        let (Some(r), Some(net)) = (self.v6.as_mut(), self.v6_net) else { return Ok(None) };
-        let h = r.allocate().ok_or_else(|| IpamError::Exhausted(net.to_string()))?;
+        let (Some(r), Some(net)) = (self.v6.as_mut(), self.v6_net) else {
+            return Ok(None);
+        };
+        let h = r
+            .allocate()
+            .ok_or_else(|| IpamError::Exhausted(net.to_string()))?;
         Ok(Some(Ipv6Addr::from(r.base + h)))
     }
 
     /// Marks an address taken (a port loaded from disk).
     pub fn mark_v4(&mut self, a: Ipv4Addr) -> Result<(), IpamError> {
         let h = u128::from(u32::from(a)).wrapping_sub(self.v4.base);
-        self.v4.mark(h).map_err(|why| self.error(why, a.to_string(), self.v4_net.to_string()))
+        self.v4
+            .mark(h)
+            .map_err(|why| self.error(why, a.to_string(), self.v4_net.to_string()))
     }
 
     pub fn mark_v6(&mut self, a: Ipv6Addr) -> Result<(), IpamError> {
         let (Some(r), Some(net)) = (self.v6.as_mut(), self.v6_net) else {
-            return Err(IpamError::Outside { addr: a.to_string(), net: "no pod-cidr-v6".into() });
+            return Err(IpamError::Outside {
+                addr: a.to_string(),
+                net: "no pod-cidr-v6".into(),
+            });
         };
         let h = u128::from(a).wrapping_sub(r.base);
         r.mark(h).map_err(|why| match why {
-            "outside" => IpamError::Outside { addr: a.to_string(), net: net.to_string() },
+            "outside" => IpamError::Outside {
+                addr: a.to_string(),
+                net: net.to_string(),
+            },
             "reserved" => IpamError::Reserved(a.to_string()),
             _ => IpamError::InUse(a.to_string()),
         })
@@ -143,7 +188,9 @@ impl Ipam {
     }
 
     pub fn release_v4(&mut self, a: Ipv4Addr) {
-        self.v4.used.remove(&u128::from(u32::from(a)).wrapping_sub(self.v4.base));
+        self.v4
+            .used
+            .remove(&u128::from(u32::from(a)).wrapping_sub(self.v4.base));
     }
 
     pub fn release_v6(&mut self, a: Ipv6Addr) {
@@ -169,15 +216,26 @@ mod tests {
     fn pool(cidr: &str) -> Ipam {
         let n: Ipv4Net = cidr.parse().unwrap();
         let gw = Ipv4Addr::from(u32::from(n.network()) + 1);
-        Ipam::new(n, &[gw], Some("fd00:32::/120".parse().unwrap()), &["fd00:32::1".parse().unwrap()])
+        Ipam::new(
+            n,
+            &[gw],
+            Some("fd00:32::/120".parse().unwrap()),
+            &["fd00:32::1".parse().unwrap()],
+        )
     }
 
     #[test]
     fn hands_out_every_host_once_then_reports_exhaustion() {
         let mut p = pool("10.0.0.0/29"); // hosts .1-.6, .1 is the gateway
         let got: Vec<_> = (0..5).map(|_| p.allocate_v4().unwrap()).collect();
-        assert_eq!(got.iter().map(|a| a.octets()[3]).collect::<Vec<_>>(), vec![2, 3, 4, 5, 6]);
-        assert_eq!(p.allocate_v4(), Err(IpamError::Exhausted("10.0.0.0/29".into())));
+        assert_eq!(
+            got.iter().map(|a| a.octets()[3]).collect::<Vec<_>>(),
+            vec![2, 3, 4, 5, 6]
+        );
+        assert_eq!(
+            p.allocate_v4(),
+            Err(IpamError::Exhausted("10.0.0.0/29".into()))
+        );
         p.release_v4(Ipv4Addr::new(10, 0, 0, 4));
         assert_eq!(p.allocate_v4().unwrap(), Ipv4Addr::new(10, 0, 0, 4));
         assert_eq!(p.in_use_v4(), 5);
@@ -196,10 +254,22 @@ mod tests {
     fn marking_rebuilds_the_pool_and_refuses_conflicts() {
         let mut p = pool("10.0.0.0/24");
         p.mark_v4(Ipv4Addr::new(10, 0, 0, 2)).unwrap();
-        assert_eq!(p.mark_v4(Ipv4Addr::new(10, 0, 0, 2)), Err(IpamError::InUse("10.0.0.2".into())));
-        assert_eq!(p.mark_v4(Ipv4Addr::new(10, 0, 0, 1)), Err(IpamError::Reserved("10.0.0.1".into())));
-        assert!(matches!(p.mark_v4(Ipv4Addr::new(10, 0, 1, 2)), Err(IpamError::Outside { .. })));
-        assert!(matches!(p.mark_v4(Ipv4Addr::new(10, 0, 0, 255)), Err(IpamError::Outside { .. })));
+        assert_eq!(
+            p.mark_v4(Ipv4Addr::new(10, 0, 0, 2)),
+            Err(IpamError::InUse("10.0.0.2".into()))
+        );
+        assert_eq!(
+            p.mark_v4(Ipv4Addr::new(10, 0, 0, 1)),
+            Err(IpamError::Reserved("10.0.0.1".into()))
+        );
+        assert!(matches!(
+            p.mark_v4(Ipv4Addr::new(10, 0, 1, 2)),
+            Err(IpamError::Outside { .. })
+        ));
+        assert!(matches!(
+            p.mark_v4(Ipv4Addr::new(10, 0, 0, 255)),
+            Err(IpamError::Outside { .. })
+        ));
         assert_ne!(p.allocate_v4().unwrap(), Ipv4Addr::new(10, 0, 0, 2));
     }
 

@@ -62,7 +62,9 @@ impl FlowQuery {
 pub enum Verdict {
     Allow,
     /// `rule` names what denied the flow, for the operator ("net blue ingress rule 2: ...").
-    Deny { rule: String },
+    Deny {
+        rule: String,
+    },
 }
 
 struct Rule {
@@ -80,10 +82,19 @@ impl Rule {
             Proto::Any => true,
             Proto::Tcp => q.proto == proto::TCP,
             Proto::Udp => q.proto == proto::UDP,
-            Proto::Icmp => q.proto == if peer.is_ipv4() { proto::ICMP } else { proto::ICMPV6 },
+            Proto::Icmp => {
+                q.proto
+                    == if peer.is_ipv4() {
+                        proto::ICMP
+                    } else {
+                        proto::ICMPV6
+                    }
+            }
         };
         // Config allows ports only on tcp and udp rules, so they never match ICMP.
-        proto && self.cidr.is_none_or(|c| c.contains(&peer)) && self.ports.is_none_or(|p| (p.lo..=p.hi).contains(&q.dport))
+        proto
+            && self.cidr.is_none_or(|c| c.contains(&peer))
+            && self.ports.is_none_or(|p| (p.lo..=p.hi).contains(&q.dport))
     }
 }
 
@@ -144,15 +155,37 @@ impl Policies {
                     .enumerate()
                     .filter(|(_, r)| r.direction == d)
                     .map(|(i, r)| {
-                        let action = if r.action == Action::Allow { "allow" } else { "deny" };
-                        let mut name = format!("net {} {dir} rule {}: {action} {}", n.name, i + 1, proto_name(r.proto));
+                        let action = if r.action == Action::Allow {
+                            "allow"
+                        } else {
+                            "deny"
+                        };
+                        let mut name = format!(
+                            "net {} {dir} rule {}: {action} {}",
+                            n.name,
+                            i + 1,
+                            proto_name(r.proto)
+                        );
                         if let Some(c) = r.cidr {
-                            name += &format!(" {} {c}", if d == Direction::Ingress { "from" } else { "to" });
+                            name += &format!(
+                                " {} {c}",
+                                if d == Direction::Ingress {
+                                    "from"
+                                } else {
+                                    "to"
+                                }
+                            );
                         }
                         if let Some(ports) = r.ports {
                             name += &format!(" port {ports}");
                         }
-                        Rule { allow: r.action == Action::Allow, proto: r.proto, cidr: r.cidr, ports: r.ports, name }
+                        Rule {
+                            allow: r.action == Action::Allow,
+                            proto: r.proto,
+                            cidr: r.cidr,
+                            ports: r.ports,
+                            name,
+                        }
                     })
                     .collect();
                 Side {
@@ -180,14 +213,21 @@ impl Policies {
     /// and the destination pod's network lets it in (peer: the source). A side that is no
     /// local pod (None) or whose network has no policy does not restrict. With a service,
     /// ask with the backend as `dst` (the address the flow is translated to).
-    pub fn evaluate(&self, src_network: Option<&str>, dst_network: Option<&str>, q: &FlowQuery) -> Verdict {
+    pub fn evaluate(
+        &self,
+        src_network: Option<&str>,
+        dst_network: Option<&str>,
+        q: &FlowQuery,
+    ) -> Verdict {
         let net = |n: Option<&str>| n.and_then(|n| self.nets.get(n));
         let denied = net(src_network)
             .and_then(|p| p.egress.check(q, q.dst))
             .or_else(|| net(dst_network).and_then(|p| p.ingress.check(q, q.src)));
         match denied {
             None => Verdict::Allow,
-            Some(rule) => Verdict::Deny { rule: rule.to_string() },
+            Some(rule) => Verdict::Deny {
+                rule: rule.to_string(),
+            },
         }
     }
 }
@@ -253,13 +293,19 @@ impl Services {
             })
             .collect();
         // Config rejects duplicate (network, vip, port, proto): the index is one-to-one.
-        let index = list.iter().enumerate().map(|(i, s)| ((s.vrf, s.proto, s.vip, s.port), i)).collect();
+        let index = list
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ((s.vrf, s.proto, s.vip, s.port), i))
+            .collect();
         Services { list, index }
     }
 
     /// The service a flow to `vip`:`port` in `vrf` (the VRF of the source pod's network) is for.
     pub fn lookup(&self, vrf: u32, proto: u8, vip: IpAddr, port: u16) -> Option<&Service> {
-        self.index.get(&(vrf, proto, vip, port)).map(|&i| &self.list[i])
+        self.index
+            .get(&(vrf, proto, vip, port))
+            .map(|&i| &self.list[i])
     }
 
     /// Every service, in config order.
@@ -279,7 +325,13 @@ mod tests {
     }
 
     fn q(proto: u8, src: &str, dst: &str, dport: u16) -> FlowQuery {
-        FlowQuery { proto, src: src.parse().unwrap(), dst: dst.parse().unwrap(), sport: 40000, dport }
+        FlowQuery {
+            proto,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            sport: 40000,
+            dport,
+        }
     }
 
     fn deny(rule: &str) -> Verdict {
@@ -322,22 +374,40 @@ namespaces = ["open"]
     fn first_matching_rule_wins_else_the_default() {
         let p = Policies::from_node(&node(WEB));
         let web = Some("web");
-        assert_eq!(p.evaluate(None, web, &q(proto::TCP, "10.32.0.5", "10.32.0.6", 80)), Verdict::Allow);
-        assert_eq!(p.evaluate(None, web, &q(proto::TCP, "10.32.0.5", "10.32.0.6", 81)), Verdict::Allow);
+        assert_eq!(
+            p.evaluate(None, web, &q(proto::TCP, "10.32.0.5", "10.32.0.6", 80)),
+            Verdict::Allow
+        );
+        assert_eq!(
+            p.evaluate(None, web, &q(proto::TCP, "10.32.0.5", "10.32.0.6", 81)),
+            Verdict::Allow
+        );
         // Rule 1 (deny from .66) comes before rule 2 (allow port 80).
         assert_eq!(
             p.evaluate(None, web, &q(proto::TCP, "10.32.0.66", "10.32.0.6", 80)),
             deny("net web ingress rule 1: deny tcp from 10.32.0.66/32")
         );
-        assert_eq!(p.evaluate(None, web, &q(proto::TCP, "10.32.0.5", "10.32.0.6", 22)), deny("net web default-ingress deny"));
-        assert_eq!(p.evaluate(None, web, &q(proto::UDP, "10.32.0.5", "10.32.0.6", 80)), deny("net web default-ingress deny"));
+        assert_eq!(
+            p.evaluate(None, web, &q(proto::TCP, "10.32.0.5", "10.32.0.6", 22)),
+            deny("net web default-ingress deny")
+        );
+        assert_eq!(
+            p.evaluate(None, web, &q(proto::UDP, "10.32.0.5", "10.32.0.6", 80)),
+            deny("net web default-ingress deny")
+        );
         // Egress: only udp/53 to IPv4 peers is denied, the default allows the rest.
         assert_eq!(
             p.evaluate(web, None, &q(proto::UDP, "10.32.0.6", "8.8.8.8", 53)),
             deny("net web egress rule 4: deny udp to 0.0.0.0/0 port 53")
         );
-        assert_eq!(p.evaluate(web, None, &q(proto::UDP, "fd00:32::6", "2001:db8::1", 53)), Verdict::Allow);
-        assert_eq!(p.evaluate(web, None, &q(proto::TCP, "10.32.0.6", "8.8.8.8", 53)), Verdict::Allow);
+        assert_eq!(
+            p.evaluate(web, None, &q(proto::UDP, "fd00:32::6", "2001:db8::1", 53)),
+            Verdict::Allow
+        );
+        assert_eq!(
+            p.evaluate(web, None, &q(proto::TCP, "10.32.0.6", "8.8.8.8", 53)),
+            Verdict::Allow
+        );
     }
 
     #[test]
@@ -345,12 +415,18 @@ namespaces = ["open"]
         let p = Policies::from_node(&node(WEB));
         let to_dns = q(proto::UDP, "10.32.0.6", "10.32.0.7", 53);
         // web -> web: egress denies first.
-        assert_eq!(p.evaluate(Some("web"), Some("web"), &to_dns), deny("net web egress rule 4: deny udp to 0.0.0.0/0 port 53"));
+        assert_eq!(
+            p.evaluate(Some("web"), Some("web"), &to_dns),
+            deny("net web egress rule 4: deny udp to 0.0.0.0/0 port 53")
+        );
         let http = q(proto::TCP, "10.32.0.6", "10.32.0.7", 80);
         assert_eq!(p.evaluate(Some("web"), Some("web"), &http), Verdict::Allow);
         // Egress allows, ingress denies.
         let ssh = q(proto::TCP, "10.32.0.6", "10.32.0.7", 22);
-        assert_eq!(p.evaluate(Some("web"), Some("web"), &ssh), deny("net web default-ingress deny"));
+        assert_eq!(
+            p.evaluate(Some("web"), Some("web"), &ssh),
+            deny("net web default-ingress deny")
+        );
         // A network without policy, no local pod, an unknown network: no restriction.
         assert_eq!(p.evaluate(Some("open"), Some("open"), &ssh), Verdict::Allow);
         assert_eq!(p.evaluate(None, None, &ssh), Verdict::Allow);
@@ -362,18 +438,36 @@ namespaces = ["open"]
     fn icmp_rules_follow_the_family_and_port_rules_never_match_icmp() {
         let p = Policies::from_node(&node(WEB));
         let web = Some("web");
-        assert_eq!(p.evaluate(None, web, &q(proto::ICMP, "10.32.0.5", "10.32.0.6", 80)), Verdict::Allow);
-        assert_eq!(p.evaluate(None, web, &q(proto::ICMPV6, "fd00:32::5", "fd00:32::6", 0)), Verdict::Allow);
+        assert_eq!(
+            p.evaluate(None, web, &q(proto::ICMP, "10.32.0.5", "10.32.0.6", 80)),
+            Verdict::Allow
+        );
+        assert_eq!(
+            p.evaluate(None, web, &q(proto::ICMPV6, "fd00:32::5", "fd00:32::6", 0)),
+            Verdict::Allow
+        );
         // ICMPv6 between IPv4 addresses is not "icmp"; nor is ICMP between IPv6 ones.
-        assert_eq!(p.evaluate(None, web, &q(proto::ICMPV6, "10.32.0.5", "10.32.0.6", 0)), deny("net web default-ingress deny"));
-        assert_eq!(p.evaluate(None, web, &q(proto::ICMP, "fd00:32::5", "fd00:32::6", 0)), deny("net web default-ingress deny"));
+        assert_eq!(
+            p.evaluate(None, web, &q(proto::ICMPV6, "10.32.0.5", "10.32.0.6", 0)),
+            deny("net web default-ingress deny")
+        );
+        assert_eq!(
+            p.evaluate(None, web, &q(proto::ICMP, "fd00:32::5", "fd00:32::6", 0)),
+            deny("net web default-ingress deny")
+        );
         // An echo identifier of 80 is no port 80: rule 2 (tcp 80-81) does not apply.
         let p = Policies::from_node(&node(
             "[[networks]]\nname = \"n\"\nvrf = 1\n[networks.policy]\ndefault-egress = \"deny\"\n\
              [[networks.policy.rules]]\ndirection = \"egress\"\naction = \"allow\"\nproto = \"tcp\"\nports = 80\n",
         ));
-        assert_eq!(p.evaluate(Some("n"), None, &q(proto::ICMP, "10.32.0.5", "1.1.1.1", 80)), deny("net n default-egress deny"));
-        assert_eq!(p.evaluate(Some("n"), None, &q(proto::TCP, "10.32.0.5", "1.1.1.1", 80)), Verdict::Allow);
+        assert_eq!(
+            p.evaluate(Some("n"), None, &q(proto::ICMP, "10.32.0.5", "1.1.1.1", 80)),
+            deny("net n default-egress deny")
+        );
+        assert_eq!(
+            p.evaluate(Some("n"), None, &q(proto::TCP, "10.32.0.5", "1.1.1.1", 80)),
+            Verdict::Allow
+        );
     }
 
     #[test]
@@ -382,9 +476,26 @@ namespaces = ["open"]
             "[[networks]]\nname = \"n\"\nvrf = 1\n[networks.policy]\n\
              [[networks.policy.rules]]\ndirection = \"ingress\"\naction = \"deny\"\ncidr = \"fd00:32::/64\"\n",
         ));
-        assert_eq!(p.evaluate(None, Some("n"), &q(proto::TCP, "fd00:32::9", "fd00:32::6", 1)), deny("net n ingress rule 1: deny any from fd00:32::/64"));
-        assert_eq!(p.evaluate(None, Some("n"), &q(proto::TCP, "10.32.0.9", "10.32.0.6", 1)), Verdict::Allow);
-        assert_eq!(p.evaluate(None, Some("n"), &q(proto::TCP, "fd00:33::9", "fd00:32::6", 1)), Verdict::Allow);
+        assert_eq!(
+            p.evaluate(
+                None,
+                Some("n"),
+                &q(proto::TCP, "fd00:32::9", "fd00:32::6", 1)
+            ),
+            deny("net n ingress rule 1: deny any from fd00:32::/64")
+        );
+        assert_eq!(
+            p.evaluate(None, Some("n"), &q(proto::TCP, "10.32.0.9", "10.32.0.6", 1)),
+            Verdict::Allow
+        );
+        assert_eq!(
+            p.evaluate(
+                None,
+                Some("n"),
+                &q(proto::TCP, "fd00:33::9", "fd00:32::6", 1)
+            ),
+            Verdict::Allow
+        );
     }
 
     #[test]
@@ -392,7 +503,14 @@ namespaces = ["open"]
         let n = node("[[networks]]\nname = \"n\"\nvrf = 1\n[networks.policy]\n");
         let p = Policies::from_node(&n);
         assert!(p.has_policy("n"));
-        assert_eq!(p.evaluate(Some("n"), Some("n"), &q(proto::TCP, "10.32.0.5", "10.32.0.6", 1)), Verdict::Allow);
+        assert_eq!(
+            p.evaluate(
+                Some("n"),
+                Some("n"),
+                &q(proto::TCP, "10.32.0.5", "10.32.0.6", 1)
+            ),
+            Verdict::Allow
+        );
         assert_eq!(flow_networks(&n), BTreeSet::from(["n".to_string()]));
     }
 
@@ -421,14 +539,25 @@ backends = ["[fd00:32::5]:5353"]
         let s = Services::from_node(&n);
         let vip = "10.96.0.10".parse().unwrap();
         let web = s.lookup(1, proto::TCP, vip, 80).unwrap();
-        assert_eq!((web.name.as_str(), web.network.as_str(), web.backends.len()), ("web", "k8s-default-pod-network", 3));
+        assert_eq!(
+            (web.name.as_str(), web.network.as_str(), web.backends.len()),
+            ("web", "k8s-default-pod-network", 3)
+        );
         assert!(s.lookup(1, proto::UDP, vip, 80).is_none());
         assert!(s.lookup(1, proto::TCP, vip, 81).is_none());
         assert!(s.lookup(2, proto::TCP, vip, 80).is_none());
-        let dns = s.lookup(2, proto::UDP, "fd00:96::a".parse().unwrap(), 53).unwrap();
-        assert_eq!(dns.backends, ["[fd00:32::5]:5353".parse::<Backend>().unwrap()]);
+        let dns = s
+            .lookup(2, proto::UDP, "fd00:96::a".parse().unwrap(), 53)
+            .unwrap();
+        assert_eq!(
+            dns.backends,
+            ["[fd00:32::5]:5353".parse::<Backend>().unwrap()]
+        );
         assert_eq!(s.all().len(), 2);
-        assert_eq!(flow_networks(&n), BTreeSet::from(["blue".to_string(), "k8s-default-pod-network".to_string()]));
+        assert_eq!(
+            flow_networks(&n),
+            BTreeSet::from(["blue".to_string(), "k8s-default-pod-network".to_string()])
+        );
         assert!(Services::from_node(&node("")).all().is_empty());
     }
 
@@ -449,7 +578,10 @@ backends = ["[fd00:32::5]:5353"]
         // Multiply-shift: the extremes of the hash map to the first and last backend.
         assert_eq!(web.pick(0), Some(web.backends[0]));
         assert_eq!(web.pick(u32::MAX), Some(web.backends[2]));
-        let none = Service { backends: vec![], ..web.clone() };
+        let none = Service {
+            backends: vec![],
+            ..web.clone()
+        };
         assert_eq!(none.pick(7), None);
     }
 
@@ -458,12 +590,28 @@ backends = ["[fd00:32::5]:5353"]
         let base = q(proto::TCP, "10.32.0.9", "10.96.0.10", 80);
         let h = base.hash();
         for f in [
-            FlowQuery { proto: proto::UDP, ..base },
-            FlowQuery { src: "10.32.0.8".parse().unwrap(), ..base },
-            FlowQuery { dst: "10.96.0.11".parse().unwrap(), ..base },
-            FlowQuery { sport: base.sport + 1, ..base },
+            FlowQuery {
+                proto: proto::UDP,
+                ..base
+            },
+            FlowQuery {
+                src: "10.32.0.8".parse().unwrap(),
+                ..base
+            },
+            FlowQuery {
+                dst: "10.96.0.11".parse().unwrap(),
+                ..base
+            },
+            FlowQuery {
+                sport: base.sport + 1,
+                ..base
+            },
             FlowQuery { dport: 81, ..base },
-            FlowQuery { src: base.dst, dst: base.src, ..base },
+            FlowQuery {
+                src: base.dst,
+                dst: base.src,
+                ..base
+            },
         ] {
             assert_ne!(f.hash(), h, "{f:?}");
         }

@@ -56,7 +56,14 @@ pub struct BatchReport {
 }
 
 /// Appends one generic netlink request to `buf`: nlmsghdr, genlmsghdr, attributes.
-pub(crate) fn frame(buf: &mut Vec<u8>, family: u16, flags: u16, seq: u32, cmd: u8, body: impl FnOnce(&mut RawAttrs<'_>)) {
+pub(crate) fn frame(
+    buf: &mut Vec<u8>,
+    family: u16,
+    flags: u16,
+    seq: u32,
+    cmd: u8,
+    body: impl FnOnce(&mut RawAttrs<'_>),
+) {
     let start = buf.len();
     buf.extend_from_slice(&0u32.to_ne_bytes()); // length, patched below
     buf.extend_from_slice(&family.to_ne_bytes());
@@ -92,13 +99,25 @@ impl<T: Framed> Framed for &T {
 
 impl Framed for RouteOp {
     fn frame(&self, buf: &mut Vec<u8>, family: u16, seq: u32) {
-        frame(buf, family, NLM_F_REQUEST | NLM_F_ACK, seq, self.cmd(), |a| self.encode(a));
+        frame(
+            buf,
+            family,
+            NLM_F_REQUEST | NLM_F_ACK,
+            seq,
+            self.cmd(),
+            |a| self.encode(a),
+        );
     }
 }
 
 /// Tries `force` (ignores the sysctl limit, needs CAP_NET_ADMIN), then `plain`; returns the
 /// size the socket ended up with (as getsockopt reports it: twice the request).
-pub(crate) fn grow_buffer(sock: &Socket, force: libc::c_int, plain: libc::c_int, bytes: usize) -> usize {
+pub(crate) fn grow_buffer(
+    sock: &Socket,
+    force: libc::c_int,
+    plain: libc::c_int,
+    bytes: usize,
+) -> usize {
     let fd = sock.as_raw_fd();
     let want = bytes.min(i32::MAX as usize / 2) as libc::c_int;
     if get_int(fd, plain).is_ok_and(|cur| cur >= 2 * want as usize) {
@@ -132,7 +151,15 @@ pub(crate) fn get_int(fd: RawFd, name: libc::c_int) -> io::Result<usize> {
     let mut v: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: `v` and `len` are valid for writes and `len` holds the size of `v`.
-    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, name, (&mut v as *mut libc::c_int).cast(), &mut len) };
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            name,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
     if r < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -160,7 +187,10 @@ impl AckReader {
             .bufs
             .chunks_mut(SLOT)
             .take(slots)
-            .map(|c| libc::iovec { iov_base: c.as_mut_ptr().cast(), iov_len: c.len() })
+            .map(|c| libc::iovec {
+                iov_base: c.as_mut_ptr().cast(),
+                iov_len: c.len(),
+            })
             .collect();
         let mut hdrs: Vec<libc::mmsghdr> = iov
             .iter_mut()
@@ -176,7 +206,13 @@ impl AckReader {
             // SAFETY: `hdrs` points at `iov`, which points into `self.bufs`; all of them
             // stay alive and unaliased for the duration of the call.
             let n = unsafe {
-                libc::recvmmsg(fd, hdrs.as_mut_ptr(), hdrs.len() as libc::c_uint, libc::MSG_DONTWAIT, std::ptr::null_mut())
+                libc::recvmmsg(
+                    fd,
+                    hdrs.as_mut_ptr(),
+                    hdrs.len() as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                )
             };
             if n >= 0 {
                 for (l, h) in self.lens.iter_mut().zip(&hdrs).take(n as usize) {
@@ -215,13 +251,24 @@ pub(crate) struct Pending {
 
 impl Pending {
     pub(crate) fn new(first_seq: u32, first_index: usize, n: usize) -> Pending {
-        Pending { first_seq, first_index, acked: vec![false; n], missing: n }
+        Pending {
+            first_seq,
+            first_index,
+            acked: vec![false; n],
+            missing: n,
+        }
     }
 
     /// Accounts for the acks in one received datagram; replies of `family` (which come
     /// before their request's ack) go to `on_reply` with their input index and their
     /// payload after the netlink header.
-    pub(crate) fn take(&mut self, datagram: &[u8], family: u16, report: &mut BatchReport, on_reply: &mut dyn FnMut(usize, &[u8])) {
+    pub(crate) fn take(
+        &mut self,
+        datagram: &[u8],
+        family: u16,
+        report: &mut BatchReport,
+        on_reply: &mut dyn FnMut(usize, &[u8]),
+    ) {
         for m in messages(datagram) {
             let i = m.seq.wrapping_sub(self.first_seq) as usize;
             if i >= self.acked.len() || self.acked[i] {
@@ -240,8 +287,14 @@ impl Pending {
             if code == 0 {
                 report.ok += 1;
             } else {
-                let error = Error::Kernel { errno: -code, msg: extack_message(m.flags, &m.payload[4..]) };
-                report.failed.push(OpFailure { index: self.first_index + i, error });
+                let error = Error::Kernel {
+                    errno: -code,
+                    msg: extack_message(m.flags, &m.payload[4..]),
+                };
+                report.failed.push(OpFailure {
+                    index: self.first_index + i,
+                    error,
+                });
             }
         }
     }
@@ -251,7 +304,10 @@ impl Pending {
         for (i, a) in self.acked.iter_mut().enumerate() {
             if !*a {
                 *a = true;
-                report.failed.push(OpFailure { index: self.first_index + i, error: Error::AckLost { why } });
+                report.failed.push(OpFailure {
+                    index: self.first_index + i,
+                    error: Error::AckLost { why },
+                });
             }
         }
         self.missing = 0;
@@ -259,7 +315,11 @@ impl Pending {
 }
 
 pub(crate) fn wait_readable(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
-    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     loop {
         // SAFETY: one valid pollfd.
         let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
@@ -282,8 +342,18 @@ impl Client {
         let (rcv, snd) = match self.batch_bufs {
             Some((r, s)) if r >= want * rx_cost && s >= want * msg_max + 4096 => (r, s),
             _ => {
-                let r = grow_buffer(&self.sock, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, want * rx_cost);
-                let s = grow_buffer(&self.sock, libc::SO_SNDBUFFORCE, libc::SO_SNDBUF, want * msg_max + 4096);
+                let r = grow_buffer(
+                    &self.sock,
+                    libc::SO_RCVBUFFORCE,
+                    libc::SO_RCVBUF,
+                    want * rx_cost,
+                );
+                let s = grow_buffer(
+                    &self.sock,
+                    libc::SO_SNDBUFFORCE,
+                    libc::SO_SNDBUF,
+                    want * msg_max + 4096,
+                );
                 self.batch_bufs = Some((r, s));
                 (r, s)
             }
@@ -297,12 +367,21 @@ impl Client {
     /// if the socket's buffers are smaller): one write per batch, then that batch's acks.
     /// Every request is acknowledged individually; failures are collected with their
     /// input index and the kernel's message, and the remaining requests still go out.
-    pub fn rt_batch<I: IntoIterator<Item = RouteOp>>(&mut self, ops: I, batch: usize) -> Result<BatchReport> {
+    pub fn rt_batch<I: IntoIterator<Item = RouteOp>>(
+        &mut self,
+        ops: I,
+        batch: usize,
+    ) -> Result<BatchReport> {
         let family = self.family_id;
         self.batch(ops, batch, family)
     }
 
-    pub(crate) fn batch<T: Framed, I: IntoIterator<Item = T>>(&mut self, ops: I, batch: usize, family: u16) -> Result<BatchReport> {
+    pub(crate) fn batch<T: Framed, I: IntoIterator<Item = T>>(
+        &mut self,
+        ops: I,
+        batch: usize,
+        family: u16,
+    ) -> Result<BatchReport> {
         self.batch_with(ops, batch, family, &mut |_, _| {})
     }
 
@@ -331,7 +410,8 @@ impl Client {
     ) -> Result<BatchReport> {
         let (mut per, max_bytes) = self.size_batches(batch, T::MSG_MAX, T::RX_COST);
         let mut report = BatchReport::default();
-        let mut buf = Vec::with_capacity(per.saturating_mul(T::MSG_MAX).min(max_bytes) + T::MSG_MAX);
+        let mut buf =
+            Vec::with_capacity(per.saturating_mul(T::MSG_MAX).min(max_bytes) + T::MSG_MAX);
         let mut sink = Sink { family, on_reply };
         let (mut first_index, mut first_seq, mut n) = (0usize, 0u32, 0usize);
         for (i, op) in ops.into_iter().enumerate() {
@@ -341,7 +421,14 @@ impl Client {
                 first_seq = seq;
             } else if seq != first_seq.wrapping_add(n as u32) {
                 // the sequence wrapped past 0 (skipped): close the batch before this request
-                if let Err(e) = self.flush(&buf, Pending::new(first_seq, first_index, n), reader, &mut sink, &mut report, &mut per) {
+                if let Err(e) = self.flush(
+                    &buf,
+                    Pending::new(first_seq, first_index, n),
+                    reader,
+                    &mut sink,
+                    &mut report,
+                    &mut per,
+                ) {
                     report.aborted = Some((first_index, e));
                     return Ok(report);
                 }
@@ -353,7 +440,14 @@ impl Client {
             op.frame(&mut buf, family, seq);
             n += 1;
             if n >= per || buf.len() + T::MSG_MAX > max_bytes {
-                if let Err(e) = self.flush(&buf, Pending::new(first_seq, first_index, n), reader, &mut sink, &mut report, &mut per) {
+                if let Err(e) = self.flush(
+                    &buf,
+                    Pending::new(first_seq, first_index, n),
+                    reader,
+                    &mut sink,
+                    &mut report,
+                    &mut per,
+                ) {
                     report.aborted = Some((first_index, e));
                     return Ok(report);
                 }
@@ -362,7 +456,14 @@ impl Client {
             }
         }
         if n > 0 {
-            if let Err(e) = self.flush(&buf, Pending::new(first_seq, first_index, n), reader, &mut sink, &mut report, &mut per) {
+            if let Err(e) = self.flush(
+                &buf,
+                Pending::new(first_seq, first_index, n),
+                reader,
+                &mut sink,
+                &mut report,
+                &mut per,
+            ) {
                 report.aborted = Some((first_index, e));
             }
         }
@@ -389,7 +490,9 @@ impl Client {
                 Ok(0) if overrun => break,
                 Ok(0) => match wait_readable(fd, ACK_TIMEOUT_MS) {
                     Ok(true) => {}
-                    Ok(false) => pending.give_up("no acknowledgement from the kernel within 10 s", report),
+                    Ok(false) => {
+                        pending.give_up("no acknowledgement from the kernel within 10 s", report)
+                    }
                     Err(_) => pending.give_up("poll on the netlink socket failed", report),
                 },
                 Ok(k) => {
@@ -416,15 +519,26 @@ mod tests {
     use super::*;
     use crate::message::{Attrs, VrMessage};
     use crate::rt::Route;
-    use vrouter_uapi::rt_flag;
     use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK_TLVS, NLM_F_CAPPED};
     use netlink_packet_generic::GenlMessage;
+    use vrouter_uapi::rt_flag;
 
     fn ops() -> Vec<RouteOp> {
         vec![
-            RouteOp::Add(Route { label: Some(42), flags: rt_flag::LABEL_VALID, ..Route::new(5, "10.0.0.0".parse().unwrap(), 24, 1) }),
-            RouteOp::Add(Route { mac: Some([2, 0, 0, 0, 0, 1]), ..Route::new(5, "fd00:3::".parse().unwrap(), 48, 1) }),
-            RouteOp::Del { vrf: 5, prefix: "10.200.0.0".parse().unwrap(), len: 24 },
+            RouteOp::Add(Route {
+                label: Some(42),
+                flags: rt_flag::LABEL_VALID,
+                ..Route::new(5, "10.0.0.0".parse().unwrap(), 24, 1)
+            }),
+            RouteOp::Add(Route {
+                mac: Some([2, 0, 0, 0, 0, 1]),
+                ..Route::new(5, "fd00:3::".parse().unwrap(), 48, 1)
+            }),
+            RouteOp::Del {
+                vrf: 5,
+                prefix: "10.200.0.0".parse().unwrap(),
+                len: 24,
+            },
         ]
     }
 
@@ -440,14 +554,21 @@ mod tests {
         for op in ops() {
             let len = u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap()) as usize;
             assert!(len <= MSG_MAX, "request of {len} bytes exceeds MSG_MAX");
-            let m = NetlinkMessage::<GenlMessage<VrMessage>>::deserialize(&buf[off..off + len]).unwrap();
+            let m = NetlinkMessage::<GenlMessage<VrMessage>>::deserialize(&buf[off..off + len])
+                .unwrap();
             assert_eq!(m.header.message_type, 0x1234);
             assert_eq!(m.header.flags, NLM_F_REQUEST | NLM_F_ACK);
             seqs.push(m.header.sequence_number);
-            let NetlinkPayload::InnerMessage(g) = m.payload else { panic!("not a request") };
+            let NetlinkPayload::InnerMessage(g) = m.payload else {
+                panic!("not a request")
+            };
             assert_eq!(g.header.cmd, op.cmd());
             assert_eq!(g.header.version, FAMILY_VERSION);
-            assert_eq!(g.payload.attrs, op.to_message().attrs, "batch and single requests encode alike");
+            assert_eq!(
+                g.payload.attrs,
+                op.to_message().attrs,
+                "batch and single requests encode alike"
+            );
             if let RouteOp::Add(r) = op {
                 assert_eq!(Route::from_attrs(&g.payload.attrs).unwrap(), r);
             }
@@ -481,7 +602,9 @@ mod tests {
 
     impl Pending {
         fn take_acks(&mut self, datagram: &[u8], report: &mut BatchReport) {
-            self.take(datagram, 0x1234, report, &mut |i, _| panic!("reply for input {i} in an ack-only test"));
+            self.take(datagram, 0x1234, report, &mut |i, _| {
+                panic!("reply for input {i} in an ack-only test")
+            });
         }
     }
 
@@ -508,13 +631,31 @@ mod tests {
         d.extend(message(0x1234, 502, &[14, 1, 0, 0, 8, 0, 0, 0]));
         d.extend(ack(502, 0, None));
         let mut got = Vec::new();
-        p.take(&d, 0x1234, &mut report, &mut |i, payload| got.push((i, payload.to_vec())));
-        p.take(&ack(501, 17, Some("exists")), 0x1234, &mut report, &mut |_, _| panic!("no reply here"));
-        assert_eq!(got, [(20, vec![14, 1, 0, 0, 7, 0, 0, 0]), (22, vec![14, 1, 0, 0, 8, 0, 0, 0])]);
+        p.take(&d, 0x1234, &mut report, &mut |i, payload| {
+            got.push((i, payload.to_vec()))
+        });
+        p.take(
+            &ack(501, 17, Some("exists")),
+            0x1234,
+            &mut report,
+            &mut |_, _| panic!("no reply here"),
+        );
+        assert_eq!(
+            got,
+            [
+                (20, vec![14, 1, 0, 0, 7, 0, 0, 0]),
+                (22, vec![14, 1, 0, 0, 8, 0, 0, 0])
+            ]
+        );
         assert_eq!((report.ok, p.missing), (2, 0));
         assert_eq!(report.failed[0].index, 21);
         // a reply after its request's ack is a duplicate: ignored
-        p.take(&message(0x1234, 500, &[0; 4]), 0x1234, &mut report, &mut |_, _| panic!("late reply"));
+        p.take(
+            &message(0x1234, 500, &[0; 4]),
+            0x1234,
+            &mut report,
+            &mut |_, _| panic!("late reply"),
+        );
     }
 
     #[test]
@@ -534,7 +675,11 @@ mod tests {
         p.give_up("receive buffer overrun (ENOBUFS)", &mut report);
         assert_eq!(report.failed.len(), 2);
         assert_eq!(report.failed[1].index, 1002);
-        assert!(report.failed[1].error.to_string().contains("ENOBUFS"), "{}", report.failed[1].error);
+        assert!(
+            report.failed[1].error.to_string().contains("ENOBUFS"),
+            "{}",
+            report.failed[1].error
+        );
         assert_eq!(p.missing, 0);
     }
 
@@ -556,14 +701,29 @@ mod tests {
         fn frame(&self, buf: &mut Vec<u8>, _family: u16, seq: u32) {
             let mut name = self.0.clone().into_bytes();
             name.push(0);
-            frame(buf, 0x10 /* GENL_ID_CTRL */, NLM_F_REQUEST | NLM_F_ACK, seq, 3 /* CTRL_CMD_GETFAMILY */, |a| {
-                crate::message::AttrSink::put(a, 2 /* CTRL_ATTR_FAMILY_NAME */, &name)
-            });
+            frame(
+                buf,
+                0x10, /* GENL_ID_CTRL */
+                NLM_F_REQUEST | NLM_F_ACK,
+                seq,
+                3, /* CTRL_CMD_GETFAMILY */
+                |a| {
+                    crate::message::AttrSink::put(a, 2 /* CTRL_ATTR_FAMILY_NAME */, &name)
+                },
+            );
         }
     }
 
     fn names(n: usize, known_every: usize) -> Vec<GetFamily> {
-        (0..n).map(|i| GetFamily(if i % known_every == 0 { "nlctrl".into() } else { format!("vrnosuch{i}") })).collect()
+        (0..n)
+            .map(|i| {
+                GetFamily(if i % known_every == 0 {
+                    "nlctrl".into()
+                } else {
+                    format!("vrnosuch{i}")
+                })
+            })
+            .collect()
     }
 
     #[test]
@@ -578,7 +738,12 @@ mod tests {
         assert_eq!(report.failed.len(), 900);
         for f in &report.failed {
             assert_ne!(f.index % 10, 0);
-            assert_eq!(f.error.errno(), Some(crate::error::libc_consts::ENOENT), "{}", f.error);
+            assert_eq!(
+                f.error.errno(),
+                Some(crate::error::libc_consts::ENOENT),
+                "{}",
+                f.error
+            );
         }
         // input order within batches, batches in order
         assert!(report.failed.windows(2).all(|w| w[0].index < w[1].index));
@@ -588,24 +753,38 @@ mod tests {
 
     #[test]
     fn a_receive_buffer_overrun_is_reported_not_hidden() {
-        let Ok(mut c) = Client::without_family() else { return };
+        let Ok(mut c) = Client::without_family() else {
+            return;
+        };
         // pretend the buffers are big, then shrink the receive buffer to its minimum
         c.batch_bufs = Some((1 << 30, 1 << 20));
         set_int(c.sock.as_raw_fd(), libc::SO_RCVBUF, 0).unwrap();
         let n = 2000;
         let report = c.batch(names(n, usize::MAX), n, 0x10).unwrap();
-        let lost = report.failed.iter().filter(|f| matches!(f.error, Error::AckLost { .. })).count();
+        let lost = report
+            .failed
+            .iter()
+            .filter(|f| matches!(f.error, Error::AckLost { .. }))
+            .count();
         assert_eq!(report.ok + report.failed.len(), n);
         assert!(lost > 0, "no ack was lost with a tiny receive buffer");
-        assert!(report.failed.iter().any(|f| f.error.to_string().contains("ENOBUFS")));
+        assert!(report
+            .failed
+            .iter()
+            .any(|f| f.error.to_string().contains("ENOBUFS")));
     }
 
     #[test]
     fn frame_pads_attributes() {
         let mut buf = Vec::new();
-        frame(&mut buf, 1, NLM_F_REQUEST, 1, 9, |a| crate::message::AttrSink::put(a, 3, &[1, 2, 3, 4, 5]));
+        frame(&mut buf, 1, NLM_F_REQUEST, 1, 9, |a| {
+            crate::message::AttrSink::put(a, 3, &[1, 2, 3, 4, 5])
+        });
         assert_eq!(buf.len(), 16 + 4 + 12);
-        assert_eq!(u32::from_ne_bytes(buf[0..4].try_into().unwrap()) as usize, buf.len());
+        assert_eq!(
+            u32::from_ne_bytes(buf[0..4].try_into().unwrap()) as usize,
+            buf.len()
+        );
         let a = Attrs::parse(&buf[20..]).unwrap();
         assert_eq!(a.get(3), Some(&[1, 2, 3, 4, 5][..]));
     }

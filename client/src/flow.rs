@@ -13,8 +13,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 use vrouter_uapi::{
-    cmd, drop_reason, flow_action, flow_attr as A, flow_flag, flow_table_attr as T, flow_tcp, FLOW_INDEX_NONE,
-    MCGRP_FLOWS,
+    cmd, drop_reason, flow_action, flow_attr as A, flow_flag, flow_table_attr as T, flow_tcp,
+    FLOW_INDEX_NONE, MCGRP_FLOWS,
 };
 
 /// The key of a flow entry: the VRF and the 5-tuple. Ports are host order; for ICMP echo
@@ -32,7 +32,13 @@ pub struct FlowKey {
 impl FlowKey {
     /// The key of the other direction: addresses and ports swapped.
     pub fn reverse(&self) -> FlowKey {
-        FlowKey { src: self.dst, dst: self.src, sport: self.dport, dport: self.sport, ..*self }
+        FlowKey {
+            src: self.dst,
+            dst: self.src,
+            sport: self.dport,
+            dport: self.sport,
+            ..*self
+        }
     }
 
     /// `addr-family` value (from the source address).
@@ -60,11 +66,16 @@ impl FlowKey {
                 Ok(v4) => IpAddr::V4(Ipv4Addr::from(v4)),
                 Err(_) => match <[u8; 16]>::try_from(b) {
                     Ok(v6) => IpAddr::V6(Ipv6Addr::from(v6)),
-                    Err(_) => return Err(Error::Decode(format!("flow {what} of {} bytes", b.len()))),
+                    Err(_) => {
+                        return Err(Error::Decode(format!("flow {what} of {} bytes", b.len())))
+                    }
                 },
             };
             match family {
-                Some(f) if f != family_of(&ip) => Err(Error::Decode(format!("flow {what} {ip} is not {}", family_str(f)))),
+                Some(f) if f != family_of(&ip) => Err(Error::Decode(format!(
+                    "flow {what} {ip} is not {}",
+                    family_str(f)
+                ))),
                 _ => Ok(ip),
             }
         };
@@ -87,18 +98,35 @@ fn addr_bytes(a: &IpAddr) -> Vec<u8> {
 }
 
 /// IP protocol numbers with names (`--match ... & proto tcp`).
-const PROTOS: &[(u8, &str)] = &[(1, "icmp"), (6, "tcp"), (17, "udp"), (58, "icmp6"), (132, "sctp")];
+const PROTOS: &[(u8, &str)] = &[
+    (1, "icmp"),
+    (6, "tcp"),
+    (17, "udp"),
+    (58, "icmp6"),
+    (132, "sctp"),
+];
 
 /// "tcp", "udp", "icmp", "icmp6", "sctp", or the protocol number.
 pub fn proto_name(proto: u8) -> String {
-    PROTOS.iter().find(|p| p.0 == proto).map_or_else(|| proto.to_string(), |p| p.1.to_string())
+    PROTOS
+        .iter()
+        .find(|p| p.0 == proto)
+        .map_or_else(|| proto.to_string(), |p| p.1.to_string())
 }
 
 /// A protocol by name (case-insensitive; `icmpv6` too) or number (0..255).
 pub fn parse_proto(s: &str) -> Option<u8> {
     let l = s.to_ascii_lowercase();
-    let l = if l == "icmpv6" { "icmp6".to_string() } else { l };
-    PROTOS.iter().find(|p| p.1 == l).map(|p| p.0).or_else(|| s.parse().ok())
+    let l = if l == "icmpv6" {
+        "icmp6".to_string()
+    } else {
+        l
+    };
+    PROTOS
+        .iter()
+        .find(|p| p.1 == l)
+        .map(|p| p.0)
+        .or_else(|| s.parse().ok())
 }
 
 /// "drop", "hold", "forward", "nat" ("unknown" otherwise).
@@ -120,13 +148,21 @@ pub fn parse_action(s: &str) -> Option<u32> {
     flow_action::DEF
         .entries
         .iter()
-        .find(|e| e.0.eq_ignore_ascii_case(s) || e.2 == s || (e.1 == flow_action::FORWARD && s.eq_ignore_ascii_case("fwd")))
+        .find(|e| {
+            e.0.eq_ignore_ascii_case(s)
+                || e.2 == s
+                || (e.1 == flow_action::FORWARD && s.eq_ignore_ascii_case("fwd"))
+        })
         .map(|e| e.1)
 }
 
 /// Lower-case names of the set bits of a flags enum, in bit order ("snat", "new_flow").
 fn bit_names(def: &vrouter_uapi::EnumDef, bits: u32) -> Vec<String> {
-    def.entries.iter().filter(|e| bits & e.1 != 0).map(|e| e.0.to_ascii_lowercase()).collect()
+    def.entries
+        .iter()
+        .filter(|e| bits & e.1 != 0)
+        .map(|e| e.0.to_ascii_lowercase())
+        .collect()
 }
 
 /// A flow entry as the kernel reports it (FLOW_GET, FLOW_NEW replies, FLOW_MISS).
@@ -167,12 +203,14 @@ impl Flow {
     /// The drop reason of a Drop entry: the one given, or Flow Action Drop (as the kernel
     /// counts it); None for other actions.
     pub fn effective_drop_reason(&self) -> Option<u32> {
-        (self.action == flow_action::DROP).then(|| self.drop_reason.unwrap_or(drop_reason::FLOW_ACTION_DROP))
+        (self.action == flow_action::DROP)
+            .then(|| self.drop_reason.unwrap_or(drop_reason::FLOW_ACTION_DROP))
     }
 
     /// The dropstats label of [`Flow::effective_drop_reason`] ("Flow Action Drop").
     pub fn drop_reason_name(&self) -> Option<&'static str> {
-        self.effective_drop_reason().map(|r| drop_reason::DEF.by_value(r).map_or("Unknown", |e| e.2))
+        self.effective_drop_reason()
+            .map(|r| drop_reason::DEF.by_value(r).map_or("Unknown", |e| e.2))
     }
 
     pub fn from_attrs(a: &Attrs) -> Result<Flow> {
@@ -181,12 +219,17 @@ impl Flow {
 
     /// `default_action` stands in for a missing ACTION.
     fn decode(a: &Attrs, default_action: Option<u32>) -> Result<Flow> {
-        let index = a.u32(A::INDEX).ok_or_else(|| Error::Decode("flow without index".into()))?;
+        let index = a
+            .u32(A::INDEX)
+            .ok_or_else(|| Error::Decode("flow without index".into()))?;
         Ok(Flow {
             index,
             gen: a.u32(A::GEN).unwrap_or(0),
             key: FlowKey::from_attrs(a)?,
-            action: a.u32(A::ACTION).or(default_action).ok_or_else(|| Error::Decode("flow without action".into()))?,
+            action: a
+                .u32(A::ACTION)
+                .or(default_action)
+                .ok_or_else(|| Error::Decode("flow without action".into()))?,
             flags: a.u32(A::FLAGS).unwrap_or(0),
             drop_reason: a.u32(A::DROP_REASON),
             rindex: a.u32(A::RINDEX).filter(|&r| r != FLOW_INDEX_NONE),
@@ -279,12 +322,26 @@ pub struct FlowSpec {
 impl FlowSpec {
     /// A new entry for `key` with `action`.
     pub fn add(key: FlowKey, action: u32) -> FlowSpec {
-        FlowSpec { target: None, key: Some(key), action, flags: 0, drop_reason: None, rindex: None }
+        FlowSpec {
+            target: None,
+            key: Some(key),
+            action,
+            flags: 0,
+            drop_reason: None,
+            rindex: None,
+        }
     }
 
     /// The verdict for the entry at (`index`, `gen`), e.g. a Hold entry of a FLOW_MISS.
     pub fn verdict(index: u32, gen: u32, action: u32) -> FlowSpec {
-        FlowSpec { target: Some((index, gen)), key: None, action, flags: 0, drop_reason: None, rindex: None }
+        FlowSpec {
+            target: Some((index, gen)),
+            key: None,
+            action,
+            flags: 0,
+            drop_reason: None,
+            rindex: None,
+        }
     }
 
     pub fn encode(&self, s: &mut impl AttrSink) {
@@ -326,7 +383,14 @@ impl Framed for FlowSpec {
     const RX_COST: usize = FLOW_NEW_RX_COST;
 
     fn frame(&self, buf: &mut Vec<u8>, family: u16, seq: u32) {
-        frame(buf, family, NLM_F_REQUEST | NLM_F_ACK, seq, cmd::FLOW_NEW, |a| self.encode(a));
+        frame(
+            buf,
+            family,
+            NLM_F_REQUEST | NLM_F_ACK,
+            seq,
+            cmd::FLOW_NEW,
+            |a| self.encode(a),
+        );
     }
 }
 
@@ -350,7 +414,14 @@ impl FlowDel {
 
 impl Framed for FlowDel {
     fn frame(&self, buf: &mut Vec<u8>, family: u16, seq: u32) {
-        frame(buf, family, NLM_F_REQUEST | NLM_F_ACK, seq, cmd::FLOW_DEL, |a| self.encode(a));
+        frame(
+            buf,
+            family,
+            NLM_F_REQUEST | NLM_F_ACK,
+            seq,
+            cmd::FLOW_DEL,
+            |a| self.encode(a),
+        );
     }
 }
 
@@ -399,10 +470,14 @@ impl FlowTableInfo {
     pub fn from_attrs(a: &Attrs) -> Result<FlowTableInfo> {
         let per_cpu = match a.get(T::CREATED_PER_CPU) {
             None => Vec::new(),
-            Some(_) => a.u64_array(T::CREATED_PER_CPU).ok_or_else(|| Error::Decode("created-per-cpu not a u64 array".into()))?,
+            Some(_) => a
+                .u64_array(T::CREATED_PER_CPU)
+                .ok_or_else(|| Error::Decode("created-per-cpu not a u64 array".into()))?,
         };
         Ok(FlowTableInfo {
-            entries: a.u32(T::ENTRIES).ok_or_else(|| Error::Decode("flow table without entries".into()))?,
+            entries: a
+                .u32(T::ENTRIES)
+                .ok_or_else(|| Error::Decode("flow table without entries".into()))?,
             oflow_entries: a.u32(T::OFLOW_ENTRIES).unwrap_or(0),
             entry_size: a.u32(T::ENTRY_SIZE).unwrap_or(0),
             hold_limit: a.u32(T::HOLD_LIMIT).unwrap_or(0),
@@ -442,13 +517,20 @@ impl FlowTableInfo {
         ] {
             s.put_u64(id, v);
         }
-        let b: Vec<u8> = self.created_per_cpu.iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let b: Vec<u8> = self
+            .created_per_cpu
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
         s.put(T::CREATED_PER_CPU, &b);
     }
 }
 
 fn one_flow(replies: Vec<VrMessage>) -> Result<Flow> {
-    let m = replies.into_iter().next().ok_or_else(|| Error::Decode("no reply".into()))?;
+    let m = replies
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Decode("no reply".into()))?;
     Flow::from_attrs(&m.attrs)
 }
 
@@ -478,7 +560,11 @@ impl Client {
         let mut out: Vec<Option<Result<Flow>>> = specs.iter().map(|_| None).collect();
         let report = self.batch_with(specs.iter(), DEFAULT_BATCH, family, &mut |i, payload| {
             if let (Some(slot), Some(attrs)) = (out.get_mut(i), payload.get(4..)) {
-                *slot = Some(Attrs::parse(attrs).map_err(|e| Error::Decode(e.to_string())).and_then(|a| Flow::from_attrs(&a)));
+                *slot = Some(
+                    Attrs::parse(attrs)
+                        .map_err(|e| Error::Decode(e.to_string()))
+                        .and_then(|a| Flow::from_attrs(&a)),
+                );
             }
         })?;
         for f in report.failed {
@@ -505,13 +591,18 @@ impl Client {
 
     /// Deletes the entry at `index` (`gen`, when given, must match).
     pub fn flow_del(&mut self, index: u32, gen: Option<u32>) -> Result<()> {
-        self.request(FlowDel(index, gen).to_message(), false).map(|_| ())
+        self.request(FlowDel(index, gen).to_message(), false)
+            .map(|_| ())
     }
 
     /// Many FLOW_DEL requests, pipelined; results in input order.
     pub fn flow_del_batch(&mut self, targets: &[(u32, Option<u32>)]) -> Result<Vec<Result<()>>> {
         let family = self.family_id;
-        let report = self.batch(targets.iter().map(|&(i, g)| FlowDel(i, g)), DEFAULT_BATCH, family)?;
+        let report = self.batch(
+            targets.iter().map(|&(i, g)| FlowDel(i, g)),
+            DEFAULT_BATCH,
+            family,
+        )?;
         let mut out: Vec<Result<()>> = targets.iter().map(|_| Ok(())).collect();
         for f in report.failed {
             out[f.index] = Err(f.error);
@@ -541,19 +632,26 @@ impl Client {
 
     /// Every entry in use, by index.
     pub fn flow_dump(&mut self) -> Result<Vec<Flow>> {
-        let mut v: Vec<Flow> =
-            self.request(VrMessage::new(cmd::FLOW_GET), true)?.iter().map(|m| Flow::from_attrs(&m.attrs)).collect::<Result<_>>()?;
+        let mut v: Vec<Flow> = self
+            .request(VrMessage::new(cmd::FLOW_GET), true)?
+            .iter()
+            .map(|m| Flow::from_attrs(&m.attrs))
+            .collect::<Result<_>>()?;
         v.sort_unstable_by_key(|f| f.index);
         Ok(v)
     }
 
     /// Deletes every entry.
     pub fn flow_flush(&mut self) -> Result<()> {
-        self.request(VrMessage::new(cmd::FLOW_FLUSH), false).map(|_| ())
+        self.request(VrMessage::new(cmd::FLOW_FLUSH), false)
+            .map(|_| ())
     }
 
     pub fn flow_table(&mut self) -> Result<FlowTableInfo> {
-        let m = self.request(VrMessage::new(cmd::FLOW_TABLE_GET), false)?.pop().ok_or_else(|| Error::Decode("no reply".into()))?;
+        let m = self
+            .request(VrMessage::new(cmd::FLOW_TABLE_GET), false)?
+            .pop()
+            .ok_or_else(|| Error::Decode("no reply".into()))?;
         FlowTableInfo::from_attrs(&m.attrs)
     }
 
@@ -562,7 +660,10 @@ impl Client {
     /// with notifications.
     pub fn flow_misses(mut self) -> Result<FlowMissListener> {
         self.subscribe(MCGRP_FLOWS)?;
-        Ok(FlowMissListener { client: self, pending: VecDeque::new() })
+        Ok(FlowMissListener {
+            client: self,
+            pending: VecDeque::new(),
+        })
     }
 }
 
@@ -600,7 +701,9 @@ impl FlowMissListener {
             }
             match self.client.recv_notifications() {
                 Ok(msgs) => self.pending.extend(msgs.iter().filter_map(Flow::from_miss)),
-                Err(Error::Io(e)) if e.raw_os_error() == Some(ENOBUFS) => return Err(Error::Overrun),
+                Err(Error::Io(e)) if e.raw_os_error() == Some(ENOBUFS) => {
+                    return Err(Error::Overrun)
+                }
                 Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -647,11 +750,25 @@ mod tests {
     }
 
     fn key4() -> FlowKey {
-        FlowKey { vrf: 2, src: ip("10.0.11.252"), dst: ip("10.0.11.251"), proto: 6, sport: 46338, dport: 80 }
+        FlowKey {
+            vrf: 2,
+            src: ip("10.0.11.252"),
+            dst: ip("10.0.11.251"),
+            proto: 6,
+            sport: 46338,
+            dport: 80,
+        }
     }
 
     fn key6() -> FlowKey {
-        FlowKey { vrf: 5, src: ip("fd00:1::3"), dst: ip("2001:db8::1234:5678"), proto: 17, sport: 53, dport: 40000 }
+        FlowKey {
+            vrf: 5,
+            src: ip("fd00:1::3"),
+            dst: ip("2001:db8::1234:5678"),
+            proto: 17,
+            sport: 53,
+            dport: 40000,
+        }
     }
 
     fn flow(index: u32, key: FlowKey) -> Flow {
@@ -676,7 +793,10 @@ mod tests {
     fn reverse_swaps_addresses_and_ports() {
         let k = key4();
         let r = k.reverse();
-        assert_eq!((r.src, r.dst, r.sport, r.dport), (k.dst, k.src, k.dport, k.sport));
+        assert_eq!(
+            (r.src, r.dst, r.sport, r.dport),
+            (k.dst, k.src, k.dport, k.sport)
+        );
         assert_eq!((r.vrf, r.proto), (k.vrf, k.proto));
         assert_eq!(r.reverse(), k);
         assert_eq!(key6().reverse().reverse(), key6());
@@ -689,7 +809,10 @@ mod tests {
         let flows = [
             Flow {
                 action: flow_action::NAT,
-                flags: flow_flag::ACTIVE | flow_flag::SNAT | flow_flag::DPAT | flow_flag::RFLOW_VALID,
+                flags: flow_flag::ACTIVE
+                    | flow_flag::SNAT
+                    | flow_flag::DPAT
+                    | flow_flag::RFLOW_VALID,
                 rindex: Some(512820),
                 tcp_flags: flow_tcp::SYN | flow_tcp::ESTABLISHED,
                 packets: 1 << 40,
@@ -697,9 +820,27 @@ mod tests {
                 age: 3,
                 ..flow(255132, key4())
             },
-            Flow { action: flow_action::HOLD, vif: Some(3), queued: 2, gen: 7, ..flow(9, key6()) },
-            Flow { action: flow_action::DROP, drop_reason: Some(drop_reason::FLOW_QUEUE_LIMIT), ..flow(u32::MAX - 1, key4().reverse()) },
-            Flow { key: FlowKey { proto: 1, sport: 0, dport: 0, ..key4() }, ..flow(0, key4()) },
+            Flow {
+                action: flow_action::HOLD,
+                vif: Some(3),
+                queued: 2,
+                gen: 7,
+                ..flow(9, key6())
+            },
+            Flow {
+                action: flow_action::DROP,
+                drop_reason: Some(drop_reason::FLOW_QUEUE_LIMIT),
+                ..flow(u32::MAX - 1, key4().reverse())
+            },
+            Flow {
+                key: FlowKey {
+                    proto: 1,
+                    sport: 0,
+                    dport: 0,
+                    ..key4()
+                },
+                ..flow(0, key4())
+            },
         ];
         for f in &flows {
             let mut buf = Vec::new();
@@ -730,9 +871,16 @@ mod tests {
         // an address of the wrong size or family is a decode error, not a guess
         let mut bad = a.clone();
         bad.0.iter_mut().find(|x| x.kind == A::SRC).unwrap().value = vec![1, 2, 3];
-        assert!(Flow::from_attrs(&bad).unwrap_err().to_string().contains("source of 3 bytes"));
+        assert!(Flow::from_attrs(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("source of 3 bytes"));
         let mut bad = a.clone();
-        bad.0.iter_mut().find(|x| x.kind == A::FAMILY).unwrap().value = addr_family::INET6.to_ne_bytes().to_vec();
+        bad.0
+            .iter_mut()
+            .find(|x| x.kind == A::FAMILY)
+            .unwrap()
+            .value = addr_family::INET6.to_ne_bytes().to_vec();
         assert!(Flow::from_attrs(&bad).is_err());
         a.0.retain(|x| x.kind != A::INDEX);
         assert!(Flow::from_attrs(&a).is_err());
@@ -740,17 +888,41 @@ mod tests {
 
     #[test]
     fn spec_encodes_what_it_was_given() {
-        let add = FlowSpec { flags: flow_flag::SNAT | flow_flag::SPAT, rindex: Some(12), ..FlowSpec::add(key4(), flow_action::NAT) };
+        let add = FlowSpec {
+            flags: flow_flag::SNAT | flow_flag::SPAT,
+            rindex: Some(12),
+            ..FlowSpec::add(key4(), flow_action::NAT)
+        };
         let m = add.to_message();
         assert_eq!(m.cmd, cmd::FLOW_NEW);
         let kinds: Vec<u16> = m.attrs.0.iter().map(|a| a.kind).collect();
-        assert_eq!(kinds, [A::VRF, A::FAMILY, A::PROTO, A::SRC, A::DST, A::SPORT, A::DPORT, A::ACTION, A::FLAGS, A::RINDEX]);
+        assert_eq!(
+            kinds,
+            [
+                A::VRF,
+                A::FAMILY,
+                A::PROTO,
+                A::SRC,
+                A::DST,
+                A::SPORT,
+                A::DPORT,
+                A::ACTION,
+                A::FLAGS,
+                A::RINDEX
+            ]
+        );
         assert_eq!(FlowKey::from_attrs(&m.attrs).unwrap(), key4());
-        let v = FlowSpec { drop_reason: Some(drop_reason::FLOW_ACTION_DROP), ..FlowSpec::verdict(70, 3, flow_action::DROP) };
+        let v = FlowSpec {
+            drop_reason: Some(drop_reason::FLOW_ACTION_DROP),
+            ..FlowSpec::verdict(70, 3, flow_action::DROP)
+        };
         let m = v.to_message();
         let kinds: Vec<u16> = m.attrs.0.iter().map(|a| a.kind).collect();
         assert_eq!(kinds, [A::INDEX, A::GEN, A::ACTION, A::DROP_REASON]);
-        assert_eq!((m.attrs.u32(A::INDEX), m.attrs.u32(A::GEN)), (Some(70), Some(3)));
+        assert_eq!(
+            (m.attrs.u32(A::INDEX), m.attrs.u32(A::GEN)),
+            (Some(70), Some(3))
+        );
         let d = FlowDel(5, None).to_message();
         assert_eq!((d.cmd, d.attrs.0.len()), (cmd::FLOW_DEL, 1));
         assert_eq!(FlowDel(5, Some(2)).to_message().attrs.u32(A::GEN), Some(2));
@@ -759,7 +931,13 @@ mod tests {
     #[test]
     fn batched_requests_fit_and_encode_like_single_ones() {
         let specs = [
-            FlowSpec { target: Some((u32::MAX, u32::MAX)), flags: 0x1e, drop_reason: Some(1), rindex: Some(1), ..FlowSpec::add(key6(), 3) },
+            FlowSpec {
+                target: Some((u32::MAX, u32::MAX)),
+                flags: 0x1e,
+                drop_reason: Some(1),
+                rindex: Some(1),
+                ..FlowSpec::add(key6(), 3)
+            },
             FlowSpec::add(key4(), flow_action::FORWARD),
         ];
         let mut buf = Vec::new();
@@ -769,9 +947,15 @@ mod tests {
         let mut off = 0;
         for s in &specs {
             let len = u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap()) as usize;
-            assert!(len <= FLOW_MSG_MAX, "request of {len} bytes exceeds FLOW_MSG_MAX");
-            let m = NetlinkMessage::<GenlMessage<VrMessage>>::deserialize(&buf[off..off + len]).unwrap();
-            let NetlinkPayload::InnerMessage(g) = m.payload else { panic!("not a request") };
+            assert!(
+                len <= FLOW_MSG_MAX,
+                "request of {len} bytes exceeds FLOW_MSG_MAX"
+            );
+            let m = NetlinkMessage::<GenlMessage<VrMessage>>::deserialize(&buf[off..off + len])
+                .unwrap();
+            let NetlinkPayload::InnerMessage(g) = m.payload else {
+                panic!("not a request")
+            };
             assert_eq!(g.payload, s.to_message());
             off += len;
         }
@@ -800,7 +984,10 @@ mod tests {
         t.encode(&mut RawAttrs(&mut buf));
         let back = FlowTableInfo::from_attrs(&Attrs::parse(&buf).unwrap()).unwrap();
         assert_eq!(back, t);
-        assert_eq!((back.total_entries(), back.size_bytes()), (629760, 161218560));
+        assert_eq!(
+            (back.total_entries(), back.size_bytes()),
+            (629760, 161218560)
+        );
     }
 
     #[test]
@@ -817,15 +1004,30 @@ mod tests {
         assert_eq!(parse_action("forward"), Some(flow_action::FORWARD));
         assert_eq!(parse_action("nat"), Some(flow_action::NAT));
         assert_eq!(parse_action("4"), None);
-        let d = Flow { action: flow_action::DROP, ..flow(1, key4()) };
+        let d = Flow {
+            action: flow_action::DROP,
+            ..flow(1, key4())
+        };
         assert_eq!(d.drop_reason_name(), Some("Flow Action Drop"));
-        assert_eq!(Flow { drop_reason: Some(drop_reason::FLOW_TABLE_FULL), ..d.clone() }.drop_reason_name(), Some("Flow Table Full"));
+        assert_eq!(
+            Flow {
+                drop_reason: Some(drop_reason::FLOW_TABLE_FULL),
+                ..d.clone()
+            }
+            .drop_reason_name(),
+            Some("Flow Table Full")
+        );
         assert_eq!(flow(1, key4()).drop_reason_name(), None);
     }
 
     #[test]
     fn misses_decode_by_command() {
-        let f = Flow { action: flow_action::HOLD, vif: Some(4), queued: 1, ..flow(77, key4()) };
+        let f = Flow {
+            action: flow_action::HOLD,
+            vif: Some(4),
+            queued: 1,
+            ..flow(77, key4())
+        };
         let mut m = VrMessage::new(cmd::FLOW_MISS);
         f.encode(&mut m.attrs);
         assert_eq!(Flow::from_miss(&m).unwrap().unwrap(), f);
@@ -838,10 +1040,18 @@ mod tests {
     #[test]
     fn a_listener_without_misses_times_out() {
         // no vrouter family needed: an unsubscribed socket never becomes readable
-        let Ok(client) = Client::without_family() else { return };
-        let mut l = FlowMissListener { client, pending: VecDeque::new() };
+        let Ok(client) = Client::without_family() else {
+            return;
+        };
+        let mut l = FlowMissListener {
+            client,
+            pending: VecDeque::new(),
+        };
         let t = Instant::now();
-        assert!(l.next_miss_timeout(Duration::from_millis(30)).unwrap().is_none());
+        assert!(l
+            .next_miss_timeout(Duration::from_millis(30))
+            .unwrap()
+            .is_none());
         assert!(t.elapsed() >= Duration::from_millis(30));
         assert!(l.set_recv_buffer(1 << 20).unwrap() >= 1 << 16);
     }

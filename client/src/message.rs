@@ -13,7 +13,10 @@ pub struct VrMessage {
 
 impl VrMessage {
     pub fn new(cmd: u8) -> Self {
-        VrMessage { cmd, attrs: Attrs::default() }
+        VrMessage {
+            cmd,
+            attrs: Attrs::default(),
+        }
     }
 }
 
@@ -45,29 +48,43 @@ impl Attrs {
         let mut out = Vec::new();
         for nla in NlasIterator::new(buf) {
             let nla = nla?;
-            out.push(RawAttr { kind: nla.kind(), value: nla.value().to_vec() });
+            out.push(RawAttr {
+                kind: nla.kind(),
+                value: nla.value().to_vec(),
+            });
         }
         Ok(Attrs(out))
     }
 
     pub fn get(&self, id: u16) -> Option<&[u8]> {
-        self.0.iter().find(|n| n.kind == id).map(|n| n.value.as_slice())
+        self.0
+            .iter()
+            .find(|n| n.kind == id)
+            .map(|n| n.value.as_slice())
     }
 
     pub fn u8(&self, id: u16) -> Option<u8> {
-        self.get(id).and_then(|v| v.try_into().ok()).map(u8::from_ne_bytes)
+        self.get(id)
+            .and_then(|v| v.try_into().ok())
+            .map(u8::from_ne_bytes)
     }
 
     pub fn u16(&self, id: u16) -> Option<u16> {
-        self.get(id).and_then(|v| v.try_into().ok()).map(u16::from_ne_bytes)
+        self.get(id)
+            .and_then(|v| v.try_into().ok())
+            .map(u16::from_ne_bytes)
     }
 
     pub fn u32(&self, id: u16) -> Option<u32> {
-        self.get(id).and_then(|v| v.try_into().ok()).map(u32::from_ne_bytes)
+        self.get(id)
+            .and_then(|v| v.try_into().ok())
+            .map(u32::from_ne_bytes)
     }
 
     pub fn u64(&self, id: u16) -> Option<u64> {
-        self.get(id).and_then(|v| v.try_into().ok()).map(u64::from_ne_bytes)
+        self.get(id)
+            .and_then(|v| v.try_into().ok())
+            .map(u64::from_ne_bytes)
     }
 
     pub fn string(&self, id: u16) -> Option<String> {
@@ -90,7 +107,11 @@ impl Attrs {
         if v.len() % 4 != 0 {
             return None;
         }
-        Some(v.chunks_exact(4).map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect())
+        Some(
+            v.chunks_exact(4)
+                .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        )
     }
 
     /// A packed array of u64 values in host byte order (None if absent or not a multiple of 8).
@@ -99,7 +120,11 @@ impl Attrs {
         if v.len() % 8 != 0 {
             return None;
         }
-        Some(v.chunks_exact(8).map(|c| u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect())
+        Some(
+            v.chunks_exact(8)
+                .map(|c| u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect(),
+        )
     }
 
     pub fn push_u32(&mut self, id: u16, v: u32) -> &mut Self {
@@ -107,7 +132,10 @@ impl Attrs {
     }
 
     pub fn push_bytes(&mut self, id: u16, v: &[u8]) -> &mut Self {
-        self.0.push(RawAttr { kind: id, value: v.to_vec() });
+        self.0.push(RawAttr {
+            kind: id,
+            value: v.to_vec(),
+        });
         self
     }
 
@@ -195,6 +223,9 @@ impl Emitable for VrMessage {
 
 impl ParseableParametrized<[u8], GenlHeader> for VrMessage {
     fn parse_with_param(buf: &[u8], header: GenlHeader) -> Result<Self, DecodeError> {
-        Ok(VrMessage { cmd: header.cmd, attrs: Attrs::parse(buf)? })
+        Ok(VrMessage {
+            cmd: header.cmd,
+            attrs: Attrs::parse(buf)?,
+        })
     }
 }

@@ -103,7 +103,10 @@ pub fn hex_bytes(b: &[u8]) -> String {
 /// a token longer than two digits is read as consecutive bytes ("02c223").
 pub fn parse_hex_bytes(s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::new();
-    for tok in s.split(|c: char| c.is_ascii_whitespace() || c == ':' || c == ',').filter(|t| !t.is_empty()) {
+    for tok in s
+        .split(|c: char| c.is_ascii_whitespace() || c == ':' || c == ',')
+        .filter(|t| !t.is_empty())
+    {
         let tok = tok.strip_prefix("0x").unwrap_or(tok);
         if !tok.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
@@ -127,7 +130,10 @@ impl Nexthop {
     }
 
     pub fn from_attrs(a: &Attrs) -> Result<Nexthop> {
-        let need = |id: u16, what: &str| a.u32(id).ok_or_else(|| Error::Decode(format!("nexthop without {what}")));
+        let need = |id: u16, what: &str| {
+            a.u32(id)
+                .ok_or_else(|| Error::Decode(format!("nexthop without {what}")))
+        };
         Ok(Nexthop {
             id: need(A::ID, "id")?,
             kind: need(A::TYPE, "type")?,
@@ -169,7 +175,9 @@ impl Nexthop {
 fn array(a: &Attrs, id: u16, what: &str) -> Result<Vec<u32>> {
     match a.get(id) {
         None => Ok(Vec::new()),
-        Some(_) => a.u32_array(id).ok_or_else(|| Error::Decode(format!("nexthop {what} not a u32 array"))),
+        Some(_) => a
+            .u32_array(id)
+            .ok_or_else(|| Error::Decode(format!("nexthop {what} not a u32 array"))),
     }
 }
 
@@ -184,7 +192,10 @@ impl Serialize for Nexthop {
         st.serialize_field("flag_names", &flag_names(self.flags, self.kind))?;
         st.serialize_field("vrf", &self.vrf)?;
         st.serialize_field("oif", &self.oif)?;
-        st.serialize_field("encap", &(!self.encap.is_empty()).then(|| hex_bytes(&self.encap)))?;
+        st.serialize_field(
+            "encap",
+            &(!self.encap.is_empty()).then(|| hex_bytes(&self.encap)),
+        )?;
         st.serialize_field("members", &self.members)?;
         st.serialize_field("labels", &self.labels)?;
         st.serialize_field("ref_cnt", &self.ref_cnt)?;
@@ -273,14 +284,20 @@ impl Client {
     }
 
     pub fn nh_get(&mut self, id: u32) -> Result<Nexthop> {
-        let m = self.request(id_message(cmd::NH_GET, id), false)?.pop().ok_or_else(|| Error::Decode("no reply".into()))?;
+        let m = self
+            .request(id_message(cmd::NH_GET, id), false)?
+            .pop()
+            .ok_or_else(|| Error::Decode("no reply".into()))?;
         Nexthop::from_attrs(&m.attrs)
     }
 
     /// Every nexthop, by id.
     pub fn nh_dump(&mut self) -> Result<Vec<Nexthop>> {
-        let mut v: Vec<Nexthop> =
-            self.request(VrMessage::new(cmd::NH_GET), true)?.iter().map(|m| Nexthop::from_attrs(&m.attrs)).collect::<Result<_>>()?;
+        let mut v: Vec<Nexthop> = self
+            .request(VrMessage::new(cmd::NH_GET), true)?
+            .iter()
+            .map(|m| Nexthop::from_attrs(&m.attrs))
+            .collect::<Result<_>>()?;
         v.sort_by_key(|n| n.id);
         Ok(v)
     }
@@ -299,7 +316,11 @@ mod tests {
             flags: nh_flag::VALID | nh_flag::POLICY,
             vrf: 5,
             oif: Some(5),
-            encap: eth_header([2, 0xc2, 0x23, 0x4c, 0xd0, 0x55], vrouter_uapi::VROUTER_MAC, None),
+            encap: eth_header(
+                [2, 0xc2, 0x23, 0x4c, 0xd0, 0x55],
+                vrouter_uapi::VROUTER_MAC,
+                None,
+            ),
             members: vec![],
             labels: vec![],
             ref_cnt: 1,
@@ -322,7 +343,14 @@ mod tests {
                 labels: vec![34, 0],
                 ..encap_nh()
             },
-            Nexthop { id: 0, kind: nh_type::DISCARD, oif: None, encap: vec![], ref_cnt: 1021, ..encap_nh() },
+            Nexthop {
+                id: 0,
+                kind: nh_type::DISCARD,
+                oif: None,
+                encap: vec![],
+                ref_cnt: 1021,
+                ..encap_nh()
+            },
         ] {
             let mut buf = Vec::new();
             nh.encode(&mut RawAttrs(&mut buf));
@@ -341,7 +369,10 @@ mod tests {
             ..Default::default()
         };
         let m = req.to_message();
-        assert_eq!(m.attrs.get(A::MEMBERS), Some(&[11u32.to_ne_bytes(), 13u32.to_ne_bytes()].concat()[..]));
+        assert_eq!(
+            m.attrs.get(A::MEMBERS),
+            Some(&[11u32.to_ne_bytes(), 13u32.to_ne_bytes()].concat()[..])
+        );
         assert_eq!(m.attrs.get(A::LABELS), None);
         assert_eq!(m.attrs.u32(A::TYPE), Some(nh_type::COMPOSITE));
         assert_eq!(m.attrs.get(A::OIF), None);
@@ -351,8 +382,14 @@ mod tests {
     fn eth_header_with_and_without_vlan() {
         let d = [2, 0, 0, 0, 0, 1];
         let s = vrouter_uapi::VROUTER_MAC;
-        assert_eq!(hex_bytes(&eth_header(d, s, None)), "02 00 00 00 00 01 00 00 5e 00 01 00 08 00");
-        assert_eq!(hex_bytes(&eth_header(d, s, Some(100))), "02 00 00 00 00 01 00 00 5e 00 01 00 81 00 00 64 08 00");
+        assert_eq!(
+            hex_bytes(&eth_header(d, s, None)),
+            "02 00 00 00 00 01 00 00 5e 00 01 00 08 00"
+        );
+        assert_eq!(
+            hex_bytes(&eth_header(d, s, Some(100))),
+            "02 00 00 00 00 01 00 00 5e 00 01 00 81 00 00 64 08 00"
+        );
     }
 
     #[test]
@@ -367,7 +404,10 @@ mod tests {
         assert_eq!(family_name(2), "AF_INET");
         assert_eq!(family_name(10), "AF_INET6");
         assert_eq!(flag_names(0x403, nh_type::ENCAP), ["Valid", "Policy"]);
-        assert_eq!(flag_names(0x403, nh_type::COMPOSITE), ["Valid", "Policy", "Ecmp"]);
+        assert_eq!(
+            flag_names(0x403, nh_type::COMPOSITE),
+            ["Valid", "Policy", "Ecmp"]
+        );
     }
 
     #[test]

@@ -73,11 +73,19 @@ pub fn max_len(addr: &IpAddr) -> u8 {
 pub fn mask(addr: IpAddr, len: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => {
-            let m = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) };
+            let m = if len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(len.min(32)))
+            };
             IpAddr::V4(Ipv4Addr::from(u32::from(a) & m))
         }
         IpAddr::V6(a) => {
-            let m = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len.min(128))) };
+            let m = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(len.min(128)))
+            };
             IpAddr::V6(Ipv6Addr::from(u128::from(a) & m))
         }
     }
@@ -92,7 +100,9 @@ pub fn parse_prefix(s: &str) -> std::result::Result<(IpAddr, u8), String> {
     let addr: IpAddr = a.parse().map_err(|_| format!("bad IP address {a:?}"))?;
     let len = match l {
         None => max_len(&addr),
-        Some(l) => l.parse::<u8>().map_err(|_| format!("bad prefix length {l:?}"))?,
+        Some(l) => l
+            .parse::<u8>()
+            .map_err(|_| format!("bad prefix length {l:?}"))?,
     };
     if len > max_len(&addr) {
         return Err(format!("prefix length {len} beyond {}", max_len(&addr)));
@@ -105,14 +115,21 @@ pub fn parse_route_prefix(s: &str) -> std::result::Result<(IpAddr, u8), String> 
     let (addr, len) = parse_prefix(s)?;
     let net = mask(addr, len);
     if net != addr {
-        return Err(format!("{addr}/{len} has host bits set (the network is {net}/{len})"));
+        return Err(format!(
+            "{addr}/{len} has host bits set (the network is {net}/{len})"
+        ));
     }
     Ok((addr, len))
 }
 
 /// The `rt --dump` letters of the flags (L P T F).
 pub fn flag_letters(flags: u32) -> String {
-    rt_flag::DEF.entries.iter().filter(|e| flags & e.1 != 0).map(|e| e.2).collect()
+    rt_flag::DEF
+        .entries
+        .iter()
+        .filter(|e| flags & e.1 != 0)
+        .map(|e| e.2)
+        .collect()
 }
 
 fn put_key(s: &mut impl AttrSink, vrf: u32, prefix: &IpAddr, len: u8) {
@@ -157,10 +174,17 @@ impl Route {
     }
 
     pub fn from_attrs(a: &Attrs) -> Result<Route> {
-        let need = |id: u16, what: &str| a.u32(id).ok_or_else(|| Error::Decode(format!("route without {what}")));
+        let need = |id: u16, what: &str| {
+            a.u32(id)
+                .ok_or_else(|| Error::Decode(format!("route without {what}")))
+        };
         let prefix = match a.get(A::PREFIX) {
-            Some(p) if p.len() == 4 => IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(p).unwrap_or_default())),
-            Some(p) if p.len() == 16 => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(p).unwrap_or_default())),
+            Some(p) if p.len() == 4 => {
+                IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(p).unwrap_or_default()))
+            }
+            Some(p) if p.len() == 16 => {
+                IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(p).unwrap_or_default()))
+            }
             Some(p) => return Err(Error::Decode(format!("route prefix of {} bytes", p.len()))),
             None => return Err(Error::Decode("route without prefix".into())),
         };
@@ -236,7 +260,8 @@ impl Client {
     }
 
     pub fn rt_del(&mut self, vrf: u32, prefix: IpAddr, len: u8) -> Result<()> {
-        self.request(RouteOp::Del { vrf, prefix, len }.to_message(), false).map(|_| ())
+        self.request(RouteOp::Del { vrf, prefix, len }.to_message(), false)
+            .map(|_| ())
     }
 
     /// Longest-prefix match of `addr/len` in `vrf` (host bits of `addr` are cleared first):
@@ -244,7 +269,10 @@ impl Client {
     pub fn rt_get(&mut self, vrf: u32, addr: IpAddr, len: u8) -> Result<Route> {
         let mut m = VrMessage::new(cmd::RT_GET);
         put_key(&mut m.attrs, vrf, &mask(addr, len), len);
-        let r = self.request(m, false)?.pop().ok_or_else(|| Error::Decode("no reply".into()))?;
+        let r = self
+            .request(m, false)?
+            .pop()
+            .ok_or_else(|| Error::Decode("no reply".into()))?;
         Route::from_attrs(&r.attrs)
     }
 
@@ -253,7 +281,11 @@ impl Client {
     pub fn rt_dump(&mut self, vrf: u32, family: u32) -> Result<Vec<Route>> {
         let mut m = VrMessage::new(cmd::RT_GET);
         m.attrs.push_u32(A::VRF, vrf).push_u32(A::FAMILY, family);
-        let mut v: Vec<Route> = self.request(m, true)?.iter().map(|r| Route::from_attrs(&r.attrs)).collect::<Result<_>>()?;
+        let mut v: Vec<Route> = self
+            .request(m, true)?
+            .iter()
+            .map(|r| Route::from_attrs(&r.attrs))
+            .collect::<Result<_>>()?;
         sort_routes(&mut v);
         Ok(v)
     }
@@ -261,7 +293,10 @@ impl Client {
     /// Turns this client into a listener of the `config` multicast group's route changes.
     pub fn rt_monitor(mut self) -> Result<RouteMonitor> {
         self.subscribe(MCGRP_CONFIG)?;
-        Ok(RouteMonitor { client: self, pending: VecDeque::new() })
+        Ok(RouteMonitor {
+            client: self,
+            pending: VecDeque::new(),
+        })
     }
 }
 
@@ -345,14 +380,21 @@ mod tests {
     #[test]
     fn route_round_trips_through_kernel_attributes() {
         let routes = [
-            Route { flags: rt_flag::PROXY_ARP, parent_len: 16, ..Route::new(1, v4("10.47.255.251"), 32, 21) },
+            Route {
+                flags: rt_flag::PROXY_ARP,
+                parent_len: 16,
+                ..Route::new(1, v4("10.47.255.251"), 32, 21)
+            },
             Route {
                 label: Some(65),
                 flags: rt_flag::LABEL_VALID | rt_flag::PROXY_ARP,
                 mac: Some([2, 0xc7, 0x80, 0x7e, 0x22, 0xf2]),
                 ..Route::new(4095, v4("0.0.0.0"), 0, 29)
             },
-            Route { flags: rt_flag::TRAP_ARP | rt_flag::FLOOD_ARP, ..Route::new(2, v4("fd00:1::"), 64, 7) },
+            Route {
+                flags: rt_flag::TRAP_ARP | rt_flag::FLOOD_ARP,
+                ..Route::new(2, v4("fd00:1::"), 64, 7)
+            },
         ];
         for r in routes {
             let mut buf = Vec::new();
@@ -364,23 +406,41 @@ mod tests {
         let m = routes[2].to_message();
         assert_eq!(m.attrs.u32(A::FAMILY), Some(addr_family::INET6));
         assert_eq!(m.attrs.get(A::PREFIX).map(<[u8]>::len), Some(16));
-        assert_eq!(routes[0].to_message().attrs.get(A::PREFIX), Some(&[10, 47, 255, 251][..]));
+        assert_eq!(
+            routes[0].to_message().attrs.get(A::PREFIX),
+            Some(&[10, 47, 255, 251][..])
+        );
     }
 
     #[test]
     fn label_valid_follows_the_label() {
-        let r = Route { flags: rt_flag::LABEL_VALID | rt_flag::PROXY_ARP, ..Route::new(1, v4("10.0.0.0"), 8, 1) };
+        let r = Route {
+            flags: rt_flag::LABEL_VALID | rt_flag::PROXY_ARP,
+            ..Route::new(1, v4("10.0.0.0"), 8, 1)
+        };
         let m = r.to_message();
         assert_eq!(m.attrs.u32(A::FLAGS), Some(rt_flag::PROXY_ARP));
         assert_eq!(m.attrs.get(A::LABEL), None);
-        let m = Route { label: Some(0), ..r }.to_message();
-        assert_eq!(m.attrs.u32(A::FLAGS), Some(rt_flag::PROXY_ARP | rt_flag::LABEL_VALID));
+        let m = Route {
+            label: Some(0),
+            ..r
+        }
+        .to_message();
+        assert_eq!(
+            m.attrs.u32(A::FLAGS),
+            Some(rt_flag::PROXY_ARP | rt_flag::LABEL_VALID)
+        );
         assert_eq!(m.attrs.u32(A::LABEL), Some(0));
     }
 
     #[test]
     fn delete_carries_only_the_key() {
-        let m = RouteOp::Del { vrf: 3, prefix: v4("10.3.1.0"), len: 24 }.to_message();
+        let m = RouteOp::Del {
+            vrf: 3,
+            prefix: v4("10.3.1.0"),
+            len: 24,
+        }
+        .to_message();
         assert_eq!(m.cmd, cmd::RT_DEL);
         let kinds: Vec<u16> = m.attrs.0.iter().map(|a| a.kind).collect();
         assert_eq!(kinds, [A::VRF, A::FAMILY, A::PREFIX, A::PREFIX_LEN]);
@@ -392,11 +452,26 @@ mod tests {
         assert_eq!(parse_prefix("10.1.0.3"), Ok((v4("10.1.0.3"), 32)));
         assert_eq!(parse_prefix("fd00::1"), Ok((v4("fd00::1"), 128)));
         assert_eq!(parse_prefix("::/0"), Ok((v4("::"), 0)));
-        assert_eq!(parse_prefix("10.0.0.0/33").unwrap_err(), "prefix length 33 beyond 32");
-        assert_eq!(parse_prefix("fd00::/129").unwrap_err(), "prefix length 129 beyond 128");
-        assert_eq!(parse_prefix("10.0.0/8").unwrap_err(), "bad IP address \"10.0.0\"");
-        assert_eq!(parse_prefix("10.0.0.0/x").unwrap_err(), "bad prefix length \"x\"");
-        assert_eq!(parse_prefix("10.0.0.0/-1").unwrap_err(), "bad prefix length \"-1\"");
+        assert_eq!(
+            parse_prefix("10.0.0.0/33").unwrap_err(),
+            "prefix length 33 beyond 32"
+        );
+        assert_eq!(
+            parse_prefix("fd00::/129").unwrap_err(),
+            "prefix length 129 beyond 128"
+        );
+        assert_eq!(
+            parse_prefix("10.0.0/8").unwrap_err(),
+            "bad IP address \"10.0.0\""
+        );
+        assert_eq!(
+            parse_prefix("10.0.0.0/x").unwrap_err(),
+            "bad prefix length \"x\""
+        );
+        assert_eq!(
+            parse_prefix("10.0.0.0/-1").unwrap_err(),
+            "bad prefix length \"-1\""
+        );
         assert_eq!(
             parse_route_prefix("10.1.0.5/24").unwrap_err(),
             "10.1.0.5/24 has host bits set (the network is 10.1.0.0/24)"
@@ -422,17 +497,32 @@ mod tests {
             Route::new(1, v4("9.255.0.0"), 16, 1),
         ];
         sort_routes(&mut v);
-        let s: Vec<String> = v.iter().map(|r| format!("{}/{}", r.prefix, r.prefix_len)).collect();
-        assert_eq!(s, ["0.0.0.0/0", "9.255.0.0/16", "10.1.0.0/16", "10.1.0.0/24"]);
+        let s: Vec<String> = v
+            .iter()
+            .map(|r| format!("{}/{}", r.prefix, r.prefix_len))
+            .collect();
+        assert_eq!(
+            s,
+            ["0.0.0.0/0", "9.255.0.0/16", "10.1.0.0/16", "10.1.0.0/24"]
+        );
     }
 
     #[test]
     fn notifications_decode_by_command() {
         let r = Route::new(3, v4("10.3.0.0"), 16, 1);
         let mut m = r.to_message();
-        assert_eq!(RouteEvent::from_message(&m).unwrap().unwrap(), RouteEvent { op: RouteChange::Add, route: r });
+        assert_eq!(
+            RouteEvent::from_message(&m).unwrap().unwrap(),
+            RouteEvent {
+                op: RouteChange::Add,
+                route: r
+            }
+        );
         m.cmd = cmd::RT_DEL;
-        assert_eq!(RouteEvent::from_message(&m).unwrap().unwrap().op, RouteChange::Del);
+        assert_eq!(
+            RouteEvent::from_message(&m).unwrap().unwrap().op,
+            RouteChange::Del
+        );
         m.cmd = cmd::NH_NEW;
         assert!(RouteEvent::from_message(&m).is_none());
     }

@@ -4,8 +4,8 @@ use crate::batch::AckReader;
 use crate::error::{Error, Result};
 use crate::message::{Attrs, VrMessage};
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NlasIterator, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_DUMP,
-    NLM_F_REQUEST,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NlasIterator, NLM_F_ACK, NLM_F_ACK_TLVS,
+    NLM_F_CAPPED, NLM_F_DUMP, NLM_F_REQUEST,
 };
 use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
@@ -59,7 +59,15 @@ impl Client {
         sock.connect(&SocketAddr::new(0, 0))?;
         sock.set_ext_ack(true)?;
         sock.set_cap_ack(true)?;
-        Ok(Client { sock, family_id: 0, mcast_groups: HashMap::new(), seq: 0, buf: vec![0; 1 << 16], batch_bufs: None, acks: AckReader::default() })
+        Ok(Client {
+            sock,
+            family_id: 0,
+            mcast_groups: HashMap::new(),
+            seq: 0,
+            buf: vec![0; 1 << 16],
+            batch_bufs: None,
+            acks: AckReader::default(),
+        })
     }
 
     pub fn family_id(&self) -> u16 {
@@ -83,10 +91,11 @@ impl Client {
     /// Joins one of the family's multicast groups (by name) and makes the receive buffer
     /// roomy enough for bursts of notifications.
     pub(crate) fn subscribe(&mut self, group: &str) -> Result<()> {
-        let id = *self
-            .mcast_groups
-            .get(group)
-            .ok_or_else(|| Error::Decode(format!("the vrouter family has no {group:?} multicast group")))?;
+        let id = *self.mcast_groups.get(group).ok_or_else(|| {
+            Error::Decode(format!(
+                "the vrouter family has no {group:?} multicast group"
+            ))
+        })?;
         crate::batch::grow_buffer(&self.sock, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, 4 << 20);
         self.sock.add_membership(id)?;
         Ok(())
@@ -102,7 +111,10 @@ impl Client {
                 continue;
             }
             let attrs = Attrs::parse(&m.payload[4..]).map_err(|e| Error::Decode(e.to_string()))?;
-            out.push(VrMessage { cmd: m.payload[0], attrs });
+            out.push(VrMessage {
+                cmd: m.payload[0],
+                attrs,
+            });
         }
         Ok(out)
     }
@@ -110,13 +122,16 @@ impl Client {
     fn resolve(&mut self) -> Result<()> {
         let mut msg = GenlMessage::from_payload(GenlCtrl {
             cmd: GenlCtrlCmd::GetFamily,
-            nlas: vec![GenlCtrlAttrs::FamilyName(vrouter_uapi::FAMILY_NAME.to_string())],
+            nlas: vec![GenlCtrlAttrs::FamilyName(
+                vrouter_uapi::FAMILY_NAME.to_string(),
+            )],
         });
         msg.finalize();
-        let replies = match self.exchange(0x10 /* GENL_ID_CTRL */, msg, NLM_F_REQUEST | NLM_F_ACK) {
-            Err(Error::Kernel { errno: ENOENT, .. }) => return Err(Error::NotLoaded),
-            other => other?,
-        };
+        let replies =
+            match self.exchange(0x10 /* GENL_ID_CTRL */, msg, NLM_F_REQUEST | NLM_F_ACK) {
+                Err(Error::Kernel { errno: ENOENT, .. }) => return Err(Error::NotLoaded),
+                other => other?,
+            };
         for reply in replies {
             for nla in reply.payload.nlas {
                 match nla {
@@ -153,10 +168,19 @@ impl Client {
         g.set_resolved_family_id(self.family_id);
         g.finalize();
         let flags = NLM_F_REQUEST | NLM_F_ACK | if dump { NLM_F_DUMP } else { 0 };
-        Ok(self.exchange(self.family_id, g, flags)?.into_iter().map(|m| m.payload).collect())
+        Ok(self
+            .exchange(self.family_id, g, flags)?
+            .into_iter()
+            .map(|m| m.payload)
+            .collect())
     }
 
-    fn exchange<F>(&mut self, family: u16, msg: GenlMessage<F>, flags: u16) -> Result<Vec<GenlMessage<F>>>
+    fn exchange<F>(
+        &mut self,
+        family: u16,
+        msg: GenlMessage<F>,
+        flags: u16,
+    ) -> Result<Vec<GenlMessage<F>>>
     where
         F: netlink_packet_generic::GenlFamily
             + netlink_packet_core::Emitable
@@ -180,13 +204,17 @@ impl Client {
             let mut off = 0;
             while off < n {
                 let chunk = &self.buf[off..n];
-                let len = chunk.get(..4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize).unwrap_or(0);
+                let len = chunk
+                    .get(..4)
+                    .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                    .unwrap_or(0);
                 if len < 16 || len > chunk.len() {
                     return Err(Error::Decode(format!("bad netlink length {len}")));
                 }
                 let raw = &chunk[..len];
                 off += (len + 3) & !3;
-                let parsed = NetlinkMessage::<GenlMessage<F>>::deserialize(raw).map_err(|e| Error::Decode(e.to_string()))?;
+                let parsed = NetlinkMessage::<GenlMessage<F>>::deserialize(raw)
+                    .map_err(|e| Error::Decode(e.to_string()))?;
                 if parsed.header.sequence_number != seq {
                     continue; // a late reply to an earlier request
                 }
@@ -247,7 +275,9 @@ pub(crate) fn extack_message(flags: u16, payload: &[u8]) -> Option<String> {
     let orig_len = if flags & NLM_F_CAPPED != 0 {
         16
     } else {
-        payload.get(..4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize)?
+        payload
+            .get(..4)
+            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize)?
     };
     let tlvs = payload.get(orig_len..)?;
     for nla in NlasIterator::new(tlvs) {
@@ -278,15 +308,23 @@ mod tests {
         while !p.len().is_multiple_of(4) {
             p.push(0);
         }
-        assert_eq!(extack_message(NLM_F_ACK_TLVS | NLM_F_CAPPED, &p).as_deref(), Some("unknown vif type"));
+        assert_eq!(
+            extack_message(NLM_F_ACK_TLVS | NLM_F_CAPPED, &p).as_deref(),
+            Some("unknown vif type")
+        );
         assert_eq!(extack_message(0, &p), None);
     }
 
     #[test]
     fn attrs_round_trip() {
         let mut a = Attrs::default();
-        a.push_u32(1, 7).push_str(4, "veth0").push_bytes(7, &[1, 2, 3, 4, 5, 6]);
-        let msg = VrMessage { cmd: 1, attrs: a.clone() };
+        a.push_u32(1, 7)
+            .push_str(4, "veth0")
+            .push_bytes(7, &[1, 2, 3, 4, 5, 6]);
+        let msg = VrMessage {
+            cmd: 1,
+            attrs: a.clone(),
+        };
         let mut buf = vec![0; netlink_packet_core::Emitable::buffer_len(&msg)];
         netlink_packet_core::Emitable::emit(&msg, &mut buf);
         let back = Attrs::parse(&buf).unwrap();

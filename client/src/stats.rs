@@ -17,7 +17,9 @@ pub struct VrfStats {
 impl VrfStats {
     pub fn from_attrs(a: &Attrs) -> Result<VrfStats> {
         Ok(VrfStats {
-            vrf: a.u32(V::VRF).ok_or_else(|| Error::Decode("vrf stats without vrf".into()))?,
+            vrf: a
+                .u32(V::VRF)
+                .ok_or_else(|| Error::Decode("vrf stats without vrf".into()))?,
             counters: counters(a, V::COUNTERS)?,
         })
     }
@@ -36,7 +38,9 @@ pub fn drop_counters(a: &Attrs) -> Result<Vec<u64>> {
 fn counters(a: &Attrs, id: u16) -> Result<Vec<u64>> {
     match a.get(id) {
         None => Err(Error::Decode("reply without counters".into())),
-        Some(_) => a.u64_array(id).ok_or_else(|| Error::Decode("counters not a u64 array".into())),
+        Some(_) => a
+            .u64_array(id)
+            .ok_or_else(|| Error::Decode("counters not a u64 array".into())),
     }
 }
 
@@ -61,7 +65,9 @@ impl Info {
     pub fn from_attrs(a: &Attrs) -> Result<Info> {
         let n = |id: u16| a.u32(id).unwrap_or(0);
         Ok(Info {
-            version: a.string(I::VERSION).ok_or_else(|| Error::Decode("info without version".into()))?,
+            version: a
+                .string(I::VERSION)
+                .ok_or_else(|| Error::Decode("info without version".into()))?,
             interfaces: n(I::INTERFACES),
             vrfs: n(I::VRFS),
             nexthops: n(I::NEXTHOPS),
@@ -78,7 +84,9 @@ impl Info {
 }
 
 fn one(mut replies: Vec<VrMessage>) -> Result<VrMessage> {
-    replies.pop().ok_or_else(|| Error::Decode("no reply".into()))
+    replies
+        .pop()
+        .ok_or_else(|| Error::Decode("no reply".into()))
 }
 
 /// CORE attributes carry cpu + 1; absent means the sum over CPUs.
@@ -98,7 +106,8 @@ impl Client {
 
     /// Resets the drop counters of every CPU (CAP_NET_ADMIN).
     pub fn drop_stats_clear(&mut self) -> Result<()> {
-        self.request(VrMessage::new(cmd::DROPSTATS_CLEAR), false).map(|_| ())
+        self.request(VrMessage::new(cmd::DROPSTATS_CLEAR), false)
+            .map(|_| ())
     }
 
     pub fn vrf_stats(&mut self, vrf: u32, core: Option<u32>) -> Result<VrfStats> {
@@ -112,7 +121,11 @@ impl Client {
     pub fn vrf_stats_dump(&mut self, core: Option<u32>) -> Result<Vec<VrfStats>> {
         let mut m = VrMessage::new(cmd::VRF_STATS_GET);
         push_core(&mut m, V::CORE, core);
-        let mut v: Vec<VrfStats> = self.request(m, true)?.iter().map(|r| VrfStats::from_attrs(&r.attrs)).collect::<Result<_>>()?;
+        let mut v: Vec<VrfStats> = self
+            .request(m, true)?
+            .iter()
+            .map(|r| VrfStats::from_attrs(&r.attrs))
+            .collect::<Result<_>>()?;
         v.sort_by_key(|s| s.vrf);
         Ok(v)
     }
@@ -169,11 +182,25 @@ mod tests {
         let mut buf = Vec::new();
         let mut w = RawAttrs(&mut buf);
         w.put(I::VERSION, b"0.1.0\0");
-        for (id, v) in [(I::INTERFACES, 4352), (I::ROUTES_V4, 20000), (I::ROUTES_V6, 1), (I::CPUS, 4)] {
+        for (id, v) in [
+            (I::INTERFACES, 4352),
+            (I::ROUTES_V4, 20000),
+            (I::ROUTES_V6, 1),
+            (I::CPUS, 4),
+        ] {
             w.put_u32(id, v);
         }
         let i = Info::from_attrs(&Attrs::parse(&buf).unwrap()).unwrap();
-        assert_eq!((i.version.as_str(), i.interfaces, i.routes_v4, i.routes_v6, i.cpus), ("0.1.0", 4352, 20000, 1, 4));
+        assert_eq!(
+            (
+                i.version.as_str(),
+                i.interfaces,
+                i.routes_v4,
+                i.routes_v6,
+                i.cpus
+            ),
+            ("0.1.0", 4352, 20000, 1, 4)
+        );
         assert_eq!(i.nexthops, 0);
     }
 

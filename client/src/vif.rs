@@ -42,7 +42,10 @@ pub struct Vif {
 }
 
 pub fn format_mac(m: &[u8; 6]) -> String {
-    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
@@ -66,10 +69,16 @@ pub fn type_name(kind: u32) -> &'static str {
 
 impl Vif {
     pub fn from_attrs(a: &Attrs) -> Result<Vif> {
-        let need = |id: u16, what: &str| a.u32(id).ok_or_else(|| Error::Decode(format!("vif without {what}")));
+        let need = |id: u16, what: &str| {
+            a.u32(id)
+                .ok_or_else(|| Error::Decode(format!("vif without {what}")))
+        };
         let kind = need(A::TYPE, "type")?;
         let st = a.nested(A::STATS).unwrap_or_default();
-        let ip6 = a.array::<16>(A::IP6).map(Ipv6Addr::from).filter(|ip| !ip.is_unspecified());
+        let ip6 = a
+            .array::<16>(A::IP6)
+            .map(Ipv6Addr::from)
+            .filter(|ip| !ip.is_unspecified());
         Ok(Vif {
             idx: need(A::IDX, "index")?,
             rid: a.u32(A::RID).unwrap_or(0),
@@ -119,7 +128,9 @@ impl VifAdd {
     pub fn to_message(&self) -> VrMessage {
         let mut m = VrMessage::new(cmd::VIF_NEW);
         let a = &mut m.attrs;
-        a.push_u32(A::TYPE, self.kind).push_u32(A::VRF, self.vrf).push_u32(A::FLAGS, self.flags);
+        a.push_u32(A::TYPE, self.kind)
+            .push_u32(A::VRF, self.vrf)
+            .push_u32(A::FLAGS, self.flags);
         if let Some(i) = self.idx {
             a.push_u32(A::IDX, i);
         }
@@ -155,7 +166,9 @@ pub enum VifSelector {
 impl VifSelector {
     /// A number is an index, anything else an interface name (as TF's `vif --delete`).
     pub fn parse(s: &str) -> VifSelector {
-        s.parse().map(VifSelector::Index).unwrap_or_else(|_| VifSelector::Name(s.to_string()))
+        s.parse()
+            .map(VifSelector::Index)
+            .unwrap_or_else(|_| VifSelector::Name(s.to_string()))
     }
 
     fn push(&self, a: &mut Attrs) {
@@ -167,7 +180,9 @@ impl VifSelector {
 }
 
 fn single(mut replies: Vec<VrMessage>) -> Result<Vif> {
-    let m = replies.pop().ok_or_else(|| Error::Decode("no reply".into()))?;
+    let m = replies
+        .pop()
+        .ok_or_else(|| Error::Decode("no reply".into()))?;
     Vif::from_attrs(&m.attrs)
 }
 
@@ -197,7 +212,10 @@ impl Client {
         if let Some(c) = core {
             m.attrs.push_u32(A::CORE, c + 1);
         }
-        self.request(m, true)?.iter().map(|r| Vif::from_attrs(&r.attrs)).collect()
+        self.request(m, true)?
+            .iter()
+            .map(|r| Vif::from_attrs(&r.attrs))
+            .collect()
     }
 }
 
@@ -212,7 +230,10 @@ mod tests {
         assert_eq!(parse_mac("00:00:5e:00:01"), None);
         assert_eq!(parse_mac("00:00:5e:00:01:zz"), None);
         assert_eq!(parse_mac("000:00:5e:00:01:00"), None);
-        assert_eq!(format_mac(&[2, 0xc2, 0x23, 0x4c, 0xd0, 0x55]), "02:c2:23:4c:d0:55");
+        assert_eq!(
+            format_mac(&[2, 0xc2, 0x23, 0x4c, 0xd0, 0x55]),
+            "02:c2:23:4c:d0:55"
+        );
     }
 
     #[test]
@@ -228,7 +249,10 @@ mod tests {
         let mut m = req.to_message();
         m.attrs.push_u32(A::IDX, 9);
         let v = Vif::from_attrs(&m.attrs).unwrap();
-        assert_eq!((v.idx, v.kind, v.vrf, v.name.as_str()), (9, vif_type::VIRTUAL, 3, "veth1"));
+        assert_eq!(
+            (v.idx, v.kind, v.vrf, v.name.as_str()),
+            (9, vif_type::VIRTUAL, 3, "veth1")
+        );
         assert_eq!(v.ip, Ipv4Addr::new(10, 1, 2, 3));
         assert_eq!(v.mac, "00:00:5e:00:01:00");
         assert_eq!(v.type_name, "Virtual");
@@ -237,6 +261,9 @@ mod tests {
     #[test]
     fn selector_parses_numbers_as_indexes() {
         assert_eq!(VifSelector::parse("12"), VifSelector::Index(12));
-        assert_eq!(VifSelector::parse("veth0"), VifSelector::Name("veth0".into()));
+        assert_eq!(
+            VifSelector::parse("veth0"),
+            VifSelector::Name("veth0".into())
+        );
     }
 }

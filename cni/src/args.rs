@@ -42,7 +42,9 @@ impl Command {
     /// DEL may come without CNI_NETNS: the netns may be gone already.
     fn required(self) -> &'static [&'static str] {
         match self {
-            Command::Add | Command::Check => &["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
+            Command::Add | Command::Check => {
+                &["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"]
+            }
             Command::Del => &["CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH"],
             Command::Status | Command::Gc => &["CNI_PATH"],
             Command::Version => &[],
@@ -65,7 +67,10 @@ impl CniArgs {
         let mut out = CniArgs::default();
         for item in s.split(';').map(str::trim).filter(|i| !i.is_empty()) {
             let (k, v) = item.split_once('=').ok_or_else(|| {
-                CniError::new(code::INVALID_ENV, format!("CNI_ARGS: invalid pair {item:?} (expected K=V)"))
+                CniError::new(
+                    code::INVALID_ENV,
+                    format!("CNI_ARGS: invalid pair {item:?} (expected K=V)"),
+                )
             })?;
             let v = (!v.is_empty()).then(|| v.to_string());
             match k {
@@ -104,9 +109,14 @@ pub fn valid_ifname(s: &str) -> bool {
 impl Env {
     /// Reads CNI_COMMAND (missing or unknown -> code 4).
     pub fn command(get: &impl Fn(&str) -> Option<String>) -> CniResultT<Command> {
-        let c = get("CNI_COMMAND").filter(|s| !s.is_empty()).ok_or_else(|| {
-            CniError::new(code::INVALID_ENV, "required environment variable CNI_COMMAND is not set")
-        })?;
+        let c = get("CNI_COMMAND")
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                CniError::new(
+                    code::INVALID_ENV,
+                    "required environment variable CNI_COMMAND is not set",
+                )
+            })?;
         Command::parse(&c)
             .ok_or_else(|| CniError::new(code::INVALID_ENV, format!("unknown CNI_COMMAND {c:?}")))
     }
@@ -120,7 +130,11 @@ impl Env {
                     code::INVALID_ENV,
                     format!("required environment variable {k} is not set"),
                 )
-                .with_details(format!("{} needs {}", command.as_str(), command.required().join(", "))));
+                .with_details(format!(
+                    "{} needs {}",
+                    command.as_str(),
+                    command.required().join(", ")
+                )));
             }
         }
         let env = Env {
@@ -135,11 +149,17 @@ impl Env {
             if !valid_id(&env.container_id) {
                 return Err(CniError::new(
                     code::INVALID_ENV,
-                    format!("invalid characters in CNI_CONTAINERID {:?}", env.container_id),
+                    format!(
+                        "invalid characters in CNI_CONTAINERID {:?}",
+                        env.container_id
+                    ),
                 ));
             }
             if !valid_ifname(&env.ifname) {
-                return Err(CniError::new(code::INVALID_ENV, format!("invalid CNI_IFNAME {:?}", env.ifname)));
+                return Err(CniError::new(
+                    code::INVALID_ENV,
+                    format!("invalid CNI_IFNAME {:?}", env.ifname),
+                ));
             }
         }
         Ok(env)
@@ -147,8 +167,16 @@ impl Env {
 
     /// (namespace, pod): from CNI_ARGS, else ("default", CNI_CONTAINERID) so plain calls work.
     pub fn pod(&self) -> (String, String) {
-        let ns = self.args.pod_namespace.clone().unwrap_or_else(|| "default".into());
-        let pod = self.args.pod_name.clone().unwrap_or_else(|| self.container_id.clone());
+        let ns = self
+            .args
+            .pod_namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        let pod = self
+            .args
+            .pod_name
+            .clone()
+            .unwrap_or_else(|| self.container_id.clone());
         (ns, pod)
     }
 
@@ -187,8 +215,15 @@ pub fn fnv32(parts: &[&[u8]]) -> u32 {
 /// A name for the container end while it is still in the host netns (unique enough:
 /// derived from the container id, the pid and the time).
 pub fn temp_peer_name(container_id: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let h = fnv32(&[container_id.as_bytes(), &std::process::id().to_le_bytes(), &nanos.to_le_bytes()]);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let h = fnv32(&[
+        container_id.as_bytes(),
+        &std::process::id().to_le_bytes(),
+        &nanos.to_le_bytes(),
+    ]);
     format!("vcni{h:08x}")
 }
 
@@ -198,7 +233,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| m.get(k).cloned()
     }
 
@@ -215,7 +253,10 @@ mod tests {
         assert_eq!(CniArgs::parse("").unwrap(), CniArgs::default());
         assert_eq!(CniArgs::parse("Foo=bar;;").unwrap(), CniArgs::default());
         assert_eq!(CniArgs::parse("K8S_POD_NAME=").unwrap().pod_name, None);
-        assert_eq!(CniArgs::parse("A=b;junk").unwrap_err().code, code::INVALID_ENV);
+        assert_eq!(
+            CniArgs::parse("A=b;junk").unwrap_err().code,
+            code::INVALID_ENV
+        );
     }
 
     #[test]
@@ -240,31 +281,62 @@ mod tests {
         let e = Env::from_vars(Command::Del, &vars(&[full[2], full[3]])).unwrap_err();
         assert!(e.msg.contains("CNI_CONTAINERID"));
         assert!(Env::from_vars(Command::Status, &vars(&[full[3]])).is_ok());
-        assert!(Env::from_vars(Command::Gc, &vars(&[])).unwrap_err().msg.contains("CNI_PATH"));
+        assert!(Env::from_vars(Command::Gc, &vars(&[]))
+            .unwrap_err()
+            .msg
+            .contains("CNI_PATH"));
         assert!(Env::from_vars(Command::Version, &vars(&[])).is_ok());
         // Bad values.
         let bad_if = [full[0], full[1], ("CNI_IFNAME", "a/b"), full[3]];
-        assert_eq!(Env::from_vars(Command::Add, &vars(&bad_if)).unwrap_err().code, code::INVALID_ENV);
+        assert_eq!(
+            Env::from_vars(Command::Add, &vars(&bad_if))
+                .unwrap_err()
+                .code,
+            code::INVALID_ENV
+        );
         let bad_id = [("CNI_CONTAINERID", "-x"), full[1], full[2], full[3]];
-        assert_eq!(Env::from_vars(Command::Add, &vars(&bad_id)).unwrap_err().code, code::INVALID_ENV);
+        assert_eq!(
+            Env::from_vars(Command::Add, &vars(&bad_id))
+                .unwrap_err()
+                .code,
+            code::INVALID_ENV
+        );
     }
 
     #[test]
     fn command_parse() {
-        assert_eq!(Env::command(&vars(&[("CNI_COMMAND", "ADD")])).unwrap(), Command::Add);
-        assert_eq!(Env::command(&vars(&[("CNI_COMMAND", "GC")])).unwrap(), Command::Gc);
+        assert_eq!(
+            Env::command(&vars(&[("CNI_COMMAND", "ADD")])).unwrap(),
+            Command::Add
+        );
+        assert_eq!(
+            Env::command(&vars(&[("CNI_COMMAND", "GC")])).unwrap(),
+            Command::Gc
+        );
         let e = Env::command(&vars(&[])).unwrap_err();
         assert!(e.code == code::INVALID_ENV && e.msg.contains("CNI_COMMAND"));
-        assert_eq!(Env::command(&vars(&[("CNI_COMMAND", "add")])).unwrap_err().code, code::INVALID_ENV);
+        assert_eq!(
+            Env::command(&vars(&[("CNI_COMMAND", "add")]))
+                .unwrap_err()
+                .code,
+            code::INVALID_ENV
+        );
     }
 
     #[test]
     fn vm_names() {
-        let base = [("CNI_CONTAINERID", "c1"), ("CNI_IFNAME", "eth0"), ("CNI_PATH", "/x")];
+        let base = [
+            ("CNI_CONTAINERID", "c1"),
+            ("CNI_IFNAME", "eth0"),
+            ("CNI_PATH", "/x"),
+        ];
         let e = Env::from_vars(Command::Del, &vars(&base)).unwrap();
         assert_eq!(e.vm_name("k8s"), "k8s__default__c1");
         let mut with = base.to_vec();
-        with.push(("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=web"));
+        with.push((
+            "CNI_ARGS",
+            "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=web",
+        ));
         let e = Env::from_vars(Command::Del, &vars(&with)).unwrap();
         assert_eq!(e.vm_name("c2"), "c2__ns1__web");
     }

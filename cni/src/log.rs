@@ -50,7 +50,9 @@ impl Write for TeeWriter {
 impl<'a> MakeWriter<'a> for Tee {
     type Writer = TeeWriter;
     fn make_writer(&'a self) -> TeeWriter {
-        TeeWriter { file: self.file.clone() }
+        TeeWriter {
+            file: self.file.clone(),
+        }
     }
 }
 

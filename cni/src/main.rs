@@ -51,8 +51,11 @@ fn run(stdin: &[u8]) -> Result<Option<Value>, CniError> {
 fn main() {
     let mut stdin = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut stdin) {
-        let err = CniError::new(spec::code::IO, "failed to read the network configuration from stdin")
-            .with_details(e.to_string());
+        let err = CniError::new(
+            spec::code::IO,
+            "failed to read the network configuration from stdin",
+        )
+        .with_details(e.to_string());
         println!("{}", err.to_json(spec::CURRENT_VERSION));
         std::process::exit(err.exit_status());
     }

@@ -24,9 +24,13 @@ impl Netns {
     /// cannot be opened; `Ok(None)` from [`Netns::open_if_exists`] when it is gone.
     pub fn open(path: &str) -> CniResultT<Netns> {
         let file = File::open(path).map_err(|e| {
-            CniError::new(code::NETNS, format!("failed to open netns {path:?}")).with_details(e.to_string())
+            CniError::new(code::NETNS, format!("failed to open netns {path:?}"))
+                .with_details(e.to_string())
         })?;
-        Ok(Netns { file, path: path.to_string() })
+        Ok(Netns {
+            file,
+            path: path.to_string(),
+        })
     }
 
     /// For DEL: a missing (or empty) path is not an error.
@@ -35,11 +39,15 @@ impl Netns {
             return Ok(None);
         }
         match File::open(path) {
-            Ok(file) => Ok(Some(Netns { file, path: path.to_string() })),
+            Ok(file) => Ok(Some(Netns {
+                file,
+                path: path.to_string(),
+            })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => {
-                Err(CniError::new(code::NETNS, format!("failed to open netns {path:?}")).with_details(e.to_string()))
-            }
+            Err(e) => Err(
+                CniError::new(code::NETNS, format!("failed to open netns {path:?}"))
+                    .with_details(e.to_string()),
+            ),
         }
     }
 
@@ -62,15 +70,21 @@ impl Netns {
                 let rc = unsafe { libc::setns(fd, libc::CLONE_NEWNET) };
                 if rc != 0 {
                     let e = std::io::Error::last_os_error();
-                    return Err(CniError::new(code::NETNS, format!("failed to enter netns {path:?}"))
-                        .with_details(e.to_string()));
+                    return Err(CniError::new(
+                        code::NETNS,
+                        format!("failed to enter netns {path:?}"),
+                    )
+                    .with_details(e.to_string()));
                 }
                 debug!(netns = path, "entered netns");
                 run_rtnl(f)
             });
-            worker
-                .join()
-                .unwrap_or_else(|_| Err(CniError::new(code::NETNS, format!("the thread working in netns {path:?} panicked"))))
+            worker.join().unwrap_or_else(|_| {
+                Err(CniError::new(
+                    code::NETNS,
+                    format!("the thread working in netns {path:?} panicked"),
+                ))
+            })
         })
     }
 }
@@ -85,10 +99,14 @@ where
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()
-        .map_err(|e| CniError::new(code::IO, "failed to start the netlink runtime").with_details(e.to_string()))?;
+        .map_err(|e| {
+            CniError::new(code::IO, "failed to start the netlink runtime")
+                .with_details(e.to_string())
+        })?;
     rt.block_on(async move {
         let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| {
-            CniError::new(code::NETLINK, "failed to open an rtnetlink socket").with_details(e.to_string())
+            CniError::new(code::NETLINK, "failed to open an rtnetlink socket")
+                .with_details(e.to_string())
         })?;
         let task = tokio::spawn(conn);
         let out = f(handle).await;
@@ -101,4 +119,3 @@ where
 pub fn write_sysctl(key: &str, value: &str) -> std::io::Result<()> {
     std::fs::write(format!("/proc/sys/{key}"), value)
 }
-

@@ -103,7 +103,11 @@ pub struct CniError {
 
 impl CniError {
     pub fn new(code: u32, msg: impl Into<String>) -> CniError {
-        CniError { code, msg: msg.into(), details: String::new() }
+        CniError {
+            code,
+            msg: msg.into(),
+            details: String::new(),
+        }
     }
 
     pub fn with_details(mut self, details: impl Into<String>) -> CniError {
@@ -193,12 +197,19 @@ fn opt_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> 
     use serde::de::Error;
     match Option::<Value>::deserialize(d)? {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or_else(|| D::Error::custom("bad number")),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| D::Error::custom("bad number")),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => {
-            s.trim().parse::<f64>().map(Some).map_err(|_| D::Error::custom(format!("{s:?} is not a number")))
-        }
-        Some(other) => Err(D::Error::custom(format!("expected a number, found {other}"))),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .map(Some)
+            .map_err(|_| D::Error::custom(format!("{s:?} is not a number"))),
+        Some(other) => Err(D::Error::custom(format!(
+            "expected a number, found {other}"
+        ))),
     }
 }
 
@@ -208,7 +219,9 @@ fn opt_string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(D::Error::custom(format!("expected a string, found {other}"))),
+        Some(other) => Err(D::Error::custom(format!(
+            "expected a string, found {other}"
+        ))),
     }
 }
 
@@ -239,7 +252,11 @@ pub fn sniff_version(stdin: &[u8]) -> Option<String> {
 
 /// The version to print in an error answer: the config's when we support it.
 pub fn error_version(stdin: &[u8]) -> &'static str {
-    sniff_version(stdin).as_deref().and_then(Version::parse).map(Version::as_str).unwrap_or(CURRENT_VERSION)
+    sniff_version(stdin)
+        .as_deref()
+        .and_then(Version::parse)
+        .map(Version::as_str)
+        .unwrap_or(CURRENT_VERSION)
 }
 
 /// CNI network and container ids: `^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`.
@@ -256,29 +273,48 @@ impl NetConf {
     /// Parses stdin: bad JSON -> 6, missing or unsupported cniVersion -> 1, anything
     /// invalid -> 7.
     pub fn parse(stdin: &[u8]) -> CniResultT<NetConf> {
-        let value: Value = serde_json::from_slice(stdin)
-            .map_err(|e| CniError::new(code::DECODE, "failed to decode the network configuration").with_details(e.to_string()))?;
-        let obj = value
-            .as_object()
-            .ok_or_else(|| CniError::new(code::DECODE, "the network configuration is not a JSON object"))?;
+        let value: Value = serde_json::from_slice(stdin).map_err(|e| {
+            CniError::new(code::DECODE, "failed to decode the network configuration")
+                .with_details(e.to_string())
+        })?;
+        let obj = value.as_object().ok_or_else(|| {
+            CniError::new(
+                code::DECODE,
+                "the network configuration is not a JSON object",
+            )
+        })?;
         let version = match obj.get("cniVersion") {
             None | Some(Value::Null) => {
                 return Err(CniError::new(
                     code::INCOMPATIBLE_VERSION,
                     "the network configuration has no cniVersion (0.1.0 is not supported)",
                 )
-                .with_details(format!("supported versions: {}", SUPPORTED_VERSIONS.join(", "))))
+                .with_details(format!(
+                    "supported versions: {}",
+                    SUPPORTED_VERSIONS.join(", ")
+                )))
             }
             Some(Value::String(s)) => Version::parse(s).ok_or_else(|| {
-                CniError::new(code::INCOMPATIBLE_VERSION, format!("unsupported CNI version {s:?}"))
-                    .with_details(format!("supported versions: {}", SUPPORTED_VERSIONS.join(", ")))
+                CniError::new(
+                    code::INCOMPATIBLE_VERSION,
+                    format!("unsupported CNI version {s:?}"),
+                )
+                .with_details(format!(
+                    "supported versions: {}",
+                    SUPPORTED_VERSIONS.join(", ")
+                ))
             })?,
             Some(other) => {
-                return Err(CniError::new(code::DECODE, format!("cniVersion must be a string, not {other}")))
+                return Err(CniError::new(
+                    code::DECODE,
+                    format!("cniVersion must be a string, not {other}"),
+                ))
             }
         };
-        let raw: RawConf = serde_json::from_value(value.clone())
-            .map_err(|e| CniError::new(code::INVALID_CONFIG, "invalid network configuration").with_details(e.to_string()))?;
+        let raw: RawConf = serde_json::from_value(value.clone()).map_err(|e| {
+            CniError::new(code::INVALID_CONFIG, "invalid network configuration")
+                .with_details(e.to_string())
+        })?;
         let invalid = |msg: String| CniError::new(code::INVALID_CONFIG, msg);
 
         let name = raw.name.unwrap_or_default();
@@ -289,15 +325,27 @@ impl NetConf {
             return Err(invalid(format!("invalid network name {name:?}")));
         }
         let c = raw.contrail.unwrap_or_default();
-        let cluster_name = c.cluster_name.filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_CLUSTER.into());
+        let cluster_name = c
+            .cluster_name
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| DEFAULT_CLUSTER.into());
         if cluster_name.contains("__") || cluster_name.contains('/') {
-            return Err(invalid(format!("invalid contrail.cluster-name {cluster_name:?}")));
+            return Err(invalid(format!(
+                "invalid contrail.cluster-name {cluster_name:?}"
+            )));
         }
-        let vrouter_ip = c.vrouter_ip.filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_VROUTER_IP.into());
+        let vrouter_ip = c
+            .vrouter_ip
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| DEFAULT_VROUTER_IP.into());
         if vrouter_ip.parse::<IpAddr>().is_err()
-            && !vrouter_ip.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.')
+            && !vrouter_ip
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.')
         {
-            return Err(invalid(format!("invalid contrail.vrouter-ip {vrouter_ip:?}")));
+            return Err(invalid(format!(
+                "invalid contrail.vrouter-ip {vrouter_ip:?}"
+            )));
         }
         let vrouter_port = match c.vrouter_port {
             None => vrouter_port_api::DEFAULT_PORT,
@@ -313,7 +361,11 @@ impl NetConf {
         let poll_interval = match c.poll_timeout {
             None => std::time::Duration::from_secs_f64(DEFAULT_POLL_TIMEOUT_S),
             Some(t) if (0.0..=60.0).contains(&t) => std::time::Duration::from_secs_f64(t),
-            Some(t) => return Err(invalid(format!("invalid contrail.poll-timeout {t} (0..60 s)"))),
+            Some(t) => {
+                return Err(invalid(format!(
+                    "invalid contrail.poll-timeout {t} (0..60 s)"
+                )))
+            }
         };
         let poll_retries = match c.poll_retries {
             None => DEFAULT_POLL_RETRIES,
@@ -448,8 +500,9 @@ pub fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
 impl CniResult {
     /// Parses a prevResult (of any supported version: `version` in ips is ignored).
     pub fn from_value(v: &Value) -> CniResultT<CniResult> {
-        serde_json::from_value(v.clone())
-            .map_err(|e| CniError::new(code::DECODE, "failed to decode prevResult").with_details(e.to_string()))
+        serde_json::from_value(v.clone()).map_err(|e| {
+            CniError::new(code::DECODE, "failed to decode prevResult").with_details(e.to_string())
+        })
     }
 
     /// The result in the given spec version.
@@ -494,9 +547,15 @@ impl CniResult {
             out.insert("ips".into(), Value::Array(ips));
         }
         if !self.routes.is_empty() {
-            out.insert("routes".into(), serde_json::to_value(&self.routes).unwrap_or(Value::Null));
+            out.insert(
+                "routes".into(),
+                serde_json::to_value(&self.routes).unwrap_or(Value::Null),
+            );
         }
-        out.insert("dns".into(), serde_json::to_value(&self.dns).unwrap_or(Value::Null));
+        out.insert(
+            "dns".into(),
+            serde_json::to_value(&self.dns).unwrap_or(Value::Null),
+        );
         Value::Object(out)
     }
 
@@ -548,13 +607,16 @@ mod tests {
 
     #[test]
     fn defaults_without_contrail_object() {
-        let c = NetConf::parse(br#"{"cniVersion":"1.0.0","name":"n","type":"vrouter-cni"}"#).unwrap();
+        let c =
+            NetConf::parse(br#"{"cniVersion":"1.0.0","name":"n","type":"vrouter-cni"}"#).unwrap();
         assert_eq!(c.cluster_name, "k8s");
         assert_eq!(c.agent_url(), "http://127.0.0.1:9091");
         assert_eq!(c.mtu, None);
         assert_eq!(c.poll_retries, DEFAULT_POLL_RETRIES);
         assert!(c.prev_result.is_none() && c.valid_attachments.is_none());
-        let c = NetConf::parse(br#"{"cniVersion":"1.0.0","name":"n","contrail":{"vrouter-ip":"::1"}}"#).unwrap();
+        let c =
+            NetConf::parse(br#"{"cniVersion":"1.0.0","name":"n","contrail":{"vrouter-ip":"::1"}}"#)
+                .unwrap();
         assert_eq!(c.agent_url(), "http://[::1]:9091");
     }
 
@@ -576,22 +638,50 @@ mod tests {
         assert_eq!(err(""), code::DECODE);
         assert_eq!(err("[1]"), code::DECODE);
         assert_eq!(err(r#"{"name":"n"}"#), code::INCOMPATIBLE_VERSION);
-        assert_eq!(err(r#"{"cniVersion":"0.2.0","name":"n"}"#), code::INCOMPATIBLE_VERSION);
-        assert_eq!(err(r#"{"cniVersion":"1.2.0","name":"n"}"#), code::INCOMPATIBLE_VERSION);
+        assert_eq!(
+            err(r#"{"cniVersion":"0.2.0","name":"n"}"#),
+            code::INCOMPATIBLE_VERSION
+        );
+        assert_eq!(
+            err(r#"{"cniVersion":"1.2.0","name":"n"}"#),
+            code::INCOMPATIBLE_VERSION
+        );
         assert_eq!(err(r#"{"cniVersion":"1.0.0"}"#), code::INVALID_CONFIG);
-        assert_eq!(err(r#"{"cniVersion":"1.0.0","name":"bad name"}"#), code::INVALID_CONFIG);
-        assert_eq!(err(r#"{"cniVersion":"1.0.0","name":"n","contrail":{"mtu":10}}"#), code::INVALID_CONFIG);
-        assert_eq!(err(r#"{"cniVersion":"1.0.0","name":"n","contrail":{"mtu":"x"}}"#), code::INVALID_CONFIG);
-        assert_eq!(err(r#"{"cniVersion":"1.0.0","name":"n","contrail":{"vrouter-port":70000}}"#), code::INVALID_CONFIG);
-        assert_eq!(err(r#"{"cniVersion":"1.0.0","name":"n","contrail":"x"}"#), code::INVALID_CONFIG);
-        assert_eq!(err(r#"{"cniVersion":"1.0.0","name":"n","prevResult":3}"#), code::INVALID_CONFIG);
+        assert_eq!(
+            err(r#"{"cniVersion":"1.0.0","name":"bad name"}"#),
+            code::INVALID_CONFIG
+        );
+        assert_eq!(
+            err(r#"{"cniVersion":"1.0.0","name":"n","contrail":{"mtu":10}}"#),
+            code::INVALID_CONFIG
+        );
+        assert_eq!(
+            err(r#"{"cniVersion":"1.0.0","name":"n","contrail":{"mtu":"x"}}"#),
+            code::INVALID_CONFIG
+        );
+        assert_eq!(
+            err(r#"{"cniVersion":"1.0.0","name":"n","contrail":{"vrouter-port":70000}}"#),
+            code::INVALID_CONFIG
+        );
+        assert_eq!(
+            err(r#"{"cniVersion":"1.0.0","name":"n","contrail":"x"}"#),
+            code::INVALID_CONFIG
+        );
+        assert_eq!(
+            err(r#"{"cniVersion":"1.0.0","name":"n","prevResult":3}"#),
+            code::INVALID_CONFIG
+        );
     }
 
     #[test]
     fn error_json_shape() {
-        let e = CniError::new(code::INVALID_ENV, "CNI_IFNAME is not set").with_details("ADD needs it");
+        let e =
+            CniError::new(code::INVALID_ENV, "CNI_IFNAME is not set").with_details("ADD needs it");
         let v = e.to_json("0.4.0");
-        assert_eq!(v, json!({"cniVersion":"0.4.0","code":4,"msg":"CNI_IFNAME is not set","details":"ADD needs it"}));
+        assert_eq!(
+            v,
+            json!({"cniVersion":"0.4.0","code":4,"msg":"CNI_IFNAME is not set","details":"ADD needs it"})
+        );
         assert_eq!(e.exit_status(), 4);
         assert_eq!(CniError::new(1000, "x").exit_status(), 255);
         assert_eq!(error_version(br#"{"cniVersion":"0.3.1"}"#), "0.3.1");
@@ -612,7 +702,11 @@ mod tests {
     fn sample() -> CniResult {
         CniResult {
             interfaces: vec![
-                Interface { name: "tapeth0-8a2b3c".into(), mac: Some("02:00:00:00:00:02".into()), ..Default::default() },
+                Interface {
+                    name: "tapeth0-8a2b3c".into(),
+                    mac: Some("02:00:00:00:00:02".into()),
+                    ..Default::default()
+                },
                 Interface {
                     name: "eth0".into(),
                     mac: Some("02:00:00:00:00:01".into()),
@@ -622,14 +716,41 @@ mod tests {
                 },
             ],
             ips: vec![
-                IpConfig { address: "10.32.0.5/12".into(), gateway: Some("10.47.255.254".into()), interface: Some(1) },
-                IpConfig { address: "fd00::5/64".into(), gateway: Some("fd00::1".into()), interface: Some(1) },
+                IpConfig {
+                    address: "10.32.0.5/12".into(),
+                    gateway: Some("10.47.255.254".into()),
+                    interface: Some(1),
+                },
+                IpConfig {
+                    address: "fd00::5/64".into(),
+                    gateway: Some("fd00::1".into()),
+                    interface: Some(1),
+                },
             ],
             routes: vec![
-                RouteCfg { dst: "0.0.0.0/0".into(), gw: Some("10.47.255.254".into()), mtu: None, advmss: None, priority: None, table: None, scope: None },
-                RouteCfg { dst: "::/0".into(), gw: Some("fd00::1".into()), mtu: None, advmss: None, priority: None, table: None, scope: None },
+                RouteCfg {
+                    dst: "0.0.0.0/0".into(),
+                    gw: Some("10.47.255.254".into()),
+                    mtu: None,
+                    advmss: None,
+                    priority: None,
+                    table: None,
+                    scope: None,
+                },
+                RouteCfg {
+                    dst: "::/0".into(),
+                    gw: Some("fd00::1".into()),
+                    mtu: None,
+                    advmss: None,
+                    priority: None,
+                    table: None,
+                    scope: None,
+                },
             ],
-            dns: Dns { nameservers: vec!["10.47.255.253".into()], ..Default::default() },
+            dns: Dns {
+                nameservers: vec!["10.47.255.253".into()],
+                ..Default::default()
+            },
         }
     }
 
@@ -638,7 +759,10 @@ mod tests {
         for v in [Version::V100, Version::V110] {
             let out = sample().to_value(v);
             assert_eq!(out["cniVersion"], v.as_str());
-            assert_eq!(out["interfaces"][0], json!({"name":"tapeth0-8a2b3c","mac":"02:00:00:00:00:02"}));
+            assert_eq!(
+                out["interfaces"][0],
+                json!({"name":"tapeth0-8a2b3c","mac":"02:00:00:00:00:02"})
+            );
             // interface mtu is a 1.1.0 field
             let eth0 = if v == Version::V110 {
                 json!({"name":"eth0","mac":"02:00:00:00:00:01","mtu":1500,"sandbox":"/var/run/netns/x"})
@@ -646,7 +770,10 @@ mod tests {
                 json!({"name":"eth0","mac":"02:00:00:00:00:01","sandbox":"/var/run/netns/x"})
             };
             assert_eq!(out["interfaces"][1], eth0);
-            assert_eq!(out["ips"][0], json!({"address":"10.32.0.5/12","gateway":"10.47.255.254","interface":1}));
+            assert_eq!(
+                out["ips"][0],
+                json!({"address":"10.32.0.5/12","gateway":"10.47.255.254","interface":1})
+            );
             assert!(out["ips"][1].get("version").is_none());
             assert_eq!(out["routes"][1], json!({"dst":"::/0","gw":"fd00::1"}));
             assert_eq!(out["dns"], json!({"nameservers":["10.47.255.253"]}));
@@ -661,7 +788,10 @@ mod tests {
             assert_eq!(out["ips"][0]["version"], "4");
             assert_eq!(out["ips"][1]["version"], "6");
             assert_eq!(out["ips"][0]["interface"], 1);
-            assert_eq!(out["interfaces"][1], json!({"name":"eth0","mac":"02:00:00:00:00:01","sandbox":"/var/run/netns/x"}));
+            assert_eq!(
+                out["interfaces"][1],
+                json!({"name":"eth0","mac":"02:00:00:00:00:01","sandbox":"/var/run/netns/x"})
+            );
             // And it parses back (prevResult of a CHECK in that version).
             assert_eq!(CniResult::from_value(&out).unwrap(), {
                 let mut s = sample();
@@ -674,8 +804,14 @@ mod tests {
     #[test]
     fn chaining_shifts_interface_indices() {
         let prev = CniResult {
-            interfaces: vec![Interface { name: "lo".into(), ..Default::default() }],
-            dns: Dns { nameservers: vec!["1.1.1.1".into()], ..Default::default() },
+            interfaces: vec![Interface {
+                name: "lo".into(),
+                ..Default::default()
+            }],
+            dns: Dns {
+                nameservers: vec!["1.1.1.1".into()],
+                ..Default::default()
+            },
             ..Default::default()
         };
         let out = CniResult::chained(prev, sample());
@@ -686,8 +822,14 @@ mod tests {
 
     #[test]
     fn cidrs() {
-        assert_eq!(parse_cidr("10.0.0.1/24"), Some(("10.0.0.1".parse().unwrap(), 24)));
-        assert_eq!(parse_cidr("fd00::1/64"), Some(("fd00::1".parse().unwrap(), 64)));
+        assert_eq!(
+            parse_cidr("10.0.0.1/24"),
+            Some(("10.0.0.1".parse().unwrap(), 24))
+        );
+        assert_eq!(
+            parse_cidr("fd00::1/64"),
+            Some(("fd00::1".parse().unwrap(), 64))
+        );
         assert_eq!(parse_cidr("10.0.0.1/33"), None);
         assert_eq!(parse_cidr("10.0.0.1"), None);
     }

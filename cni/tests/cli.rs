@@ -22,10 +22,19 @@ fn run(env: &[(&str, &str)], stdin: &str) -> (i32, Value) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn vrouter-cni");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
     let out = child.wait_with_output().expect("wait");
     let text = String::from_utf8_lossy(&out.stdout);
-    let v = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).expect("stdout is JSON") };
+    let v = if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).expect("stdout is JSON")
+    };
     (out.status.code().unwrap_or(-1), v)
 }
 
@@ -37,10 +46,17 @@ fn assert_error(v: &Value, status: i32, code: u64, version: &str) {
     assert!(v["details"].is_string(), "{v}");
 }
 
-const FULL: [(&str, &str); 4] =
-    [("CNI_CONTAINERID", "c1"), ("CNI_NETNS", "/var/run/netns/vtcni-none"), ("CNI_IFNAME", "eth0"), ("CNI_PATH", "/opt/cni/bin")];
+const FULL: [(&str, &str); 4] = [
+    ("CNI_CONTAINERID", "c1"),
+    ("CNI_NETNS", "/var/run/netns/vtcni-none"),
+    ("CNI_IFNAME", "eth0"),
+    ("CNI_PATH", "/opt/cni/bin"),
+];
 
-fn with(cmd: &'static str, vars: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+fn with(
+    cmd: &'static str,
+    vars: &[(&'static str, &'static str)],
+) -> Vec<(&'static str, &'static str)> {
     let mut v = vec![("CNI_COMMAND", cmd)];
     v.extend_from_slice(vars);
     v
@@ -49,10 +65,16 @@ fn with(cmd: &'static str, vars: &[(&'static str, &'static str)]) -> Vec<(&'stat
 #[test]
 fn version_lists_supported_versions() {
     for v in ["0.3.1", "0.4.0", "1.0.0", "1.1.0"] {
-        let (status, out) = run(&[("CNI_COMMAND", "VERSION")], &format!(r#"{{"cniVersion":"{v}"}}"#));
+        let (status, out) = run(
+            &[("CNI_COMMAND", "VERSION")],
+            &format!(r#"{{"cniVersion":"{v}"}}"#),
+        );
         assert_eq!(status, 0);
         assert_eq!(out["cniVersion"], v);
-        assert_eq!(out["supportedVersions"], serde_json::json!(["0.3.1", "0.4.0", "1.0.0", "1.1.0"]));
+        assert_eq!(
+            out["supportedVersions"],
+            serde_json::json!(["0.3.1", "0.4.0", "1.0.0", "1.1.0"])
+        );
     }
     let (status, out) = run(&[("CNI_COMMAND", "VERSION")], "");
     assert_eq!(status, 0);
@@ -82,7 +104,10 @@ fn missing_env_names_the_variable() {
         let vars: Vec<_> = FULL.iter().copied().filter(|(k, _)| *k != drop).collect();
         let (status, out) = run(&with(cmd, &vars), &conf("0.4.0"));
         assert_error(&out, status, 4, "0.4.0");
-        assert!(out["msg"].as_str().unwrap().contains(drop), "{cmd} without {drop}: {out}");
+        assert!(
+            out["msg"].as_str().unwrap().contains(drop),
+            "{cmd} without {drop}: {out}"
+        );
     }
     let (status, out) = run(&[("CNI_COMMAND", "STATUS")], &conf("1.1.0"));
     assert_error(&out, status, 4, "1.1.0");
@@ -97,7 +122,10 @@ fn bad_json_and_bad_versions() {
     assert_error(&out, status, 1, "1.1.0");
     let (status, out) = run(&with("ADD", &FULL), r#"{"name":"n"}"#);
     assert_error(&out, status, 1, "1.1.0");
-    let (status, out) = run(&with("ADD", &FULL), r#"{"cniVersion":"1.0.0","name":"n","contrail":{"mtu":"huge"}}"#);
+    let (status, out) = run(
+        &with("ADD", &FULL),
+        r#"{"cniVersion":"1.0.0","name":"n","contrail":{"mtu":"huge"}}"#,
+    );
     assert_error(&out, status, 7, "1.0.0");
     let (status, out) = run(&with("CHECK", &FULL), &conf("0.3.1"));
     assert_error(&out, status, 1, "0.3.1");

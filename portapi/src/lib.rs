@@ -77,7 +77,11 @@ impl PortAdd {
             ("vn-uuid", &self.vn_uuid),
             ("vmi-uuid", &self.vmi_uuid),
         ];
-        required.iter().filter(|(_, v)| v.is_empty()).map(|(k, _)| *k).collect()
+        required
+            .iter()
+            .filter(|(_, v)| v.is_empty())
+            .map(|(k, _)| *k)
+            .collect()
     }
 }
 
@@ -244,7 +248,9 @@ pub mod path {
     fn query_escape(s: &str) -> String {
         s.bytes()
             .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
                 _ => format!("%{b:02X}"),
             })
             .collect()

@@ -80,7 +80,11 @@ pub fn parse_line(line: &str) -> Result<Option<RouteOp>, String> {
                 let m = t.next().ok_or("missing mac")?;
                 r.mac = Some(parse_mac(m).ok_or_else(|| format!("bad MAC address {m:?}"))?);
             }
-            w => return Err(format!("unknown option {w:?} (label L, proxy, trap, flood, mac M)")),
+            w => {
+                return Err(format!(
+                    "unknown option {w:?} (label L, proxy, trap, flood, mac M)"
+                ))
+            }
         }
     }
     Ok(Some(RouteOp::Add(r)))
@@ -110,11 +114,24 @@ mod tests {
         assert_eq!(p.ops[0], RouteOp::Add(Route::new(5, ip("10.1.0.0"), 24, 1)));
         let RouteOp::Add(r) = p.ops[1] else { panic!() };
         assert_eq!(r.label, Some(42));
-        assert_eq!(r.flags, rt_flag::LABEL_VALID | rt_flag::PROXY_ARP | rt_flag::TRAP_ARP | rt_flag::FLOOD_ARP);
+        assert_eq!(
+            r.flags,
+            rt_flag::LABEL_VALID | rt_flag::PROXY_ARP | rt_flag::TRAP_ARP | rt_flag::FLOOD_ARP
+        );
         assert_eq!(r.mac, Some([2, 0, 0, 0, 0, 1]));
-        assert_eq!(p.ops[2], RouteOp::Del { vrf: 5, prefix: ip("10.1.0.0"), len: 24 });
+        assert_eq!(
+            p.ops[2],
+            RouteOp::Del {
+                vrf: 5,
+                prefix: ip("10.1.0.0"),
+                len: 24
+            }
+        );
         let RouteOp::Add(r) = p.ops[3] else { panic!() };
-        assert_eq!((r.prefix, r.prefix_len, r.flags, r.family), (ip("fd00:3::"), 48, rt_flag::PROXY_ARP, 10));
+        assert_eq!(
+            (r.prefix, r.prefix_len, r.flags, r.family),
+            (ip("fd00:3::"), 48, rt_flag::PROXY_ARP, 10)
+        );
         let RouteOp::Add(r) = p.ops[4] else { panic!() };
         assert_eq!(r.prefix_len, 32);
     }
@@ -143,11 +160,17 @@ mod tests {
                 (2, "prefix length 33 beyond 32"),
                 (3, "unknown operation \"ad\" (add or del)"),
                 (4, "bad vrf \"x\""),
-                (5, "10.0.0.5/24 has host bits set (the network is 10.0.0.0/24)"),
+                (
+                    5,
+                    "10.0.0.5/24 has host bits set (the network is 10.0.0.0/24)"
+                ),
                 (6, "missing nexthop"),
                 (7, "missing label"),
                 (8, "bad MAC address \"00:11\""),
-                (9, "unknown option \"bogus\" (label L, proxy, trap, flood, mac M)"),
+                (
+                    9,
+                    "unknown option \"bogus\" (label L, proxy, trap, flood, mac M)"
+                ),
                 (10, "unexpected \"1\" after a del"),
                 (11, "missing prefix"),
                 (12, "bad IP address \"10.0.0\""),

@@ -39,17 +39,22 @@ pub fn parse(expr: &str) -> Result<FlowMatch, String> {
         if clause.is_empty() {
             return Err(format!("empty clause in {expr:?}"));
         }
-        let (word, rest) = clause.split_once(char::is_whitespace).map_or((clause, ""), |(w, r)| (w, r.trim()));
+        let (word, rest) = clause
+            .split_once(char::is_whitespace)
+            .map_or((clause, ""), |(w, r)| (w, r.trim()));
         match word {
             "vrf" => {
-                let v = rest.parse::<u32>().map_err(|_| format!("bad VRF {rest:?} in \"vrf N\""))?;
+                let v = rest
+                    .parse::<u32>()
+                    .map_err(|_| format!("bad VRF {rest:?} in \"vrf N\""))?;
                 if m.vrf.replace(v).is_some() {
                     return Err("vrf given twice".into());
                 }
             }
             "proto" => {
-                let p = parse_proto(rest)
-                    .ok_or_else(|| format!("unknown protocol {rest:?} (tcp, udp, icmp, icmp6, sctp or a number)"))?;
+                let p = parse_proto(rest).ok_or_else(|| {
+                    format!("unknown protocol {rest:?} (tcp, udp, icmp, icmp6, sctp or a number)")
+                })?;
                 if m.proto.replace(p).is_some() {
                     return Err("proto given twice".into());
                 }
@@ -57,7 +62,9 @@ pub fn parse(expr: &str) -> Result<FlowMatch, String> {
             _ => {
                 for ep in clause.split(',').map(str::trim) {
                     if m.endpoints.len() == 2 {
-                        return Err(format!("{ep:?}: both ends of the flow are already given (ip:port[,ip:port])"));
+                        return Err(format!(
+                            "{ep:?}: both ends of the flow are already given (ip:port[,ip:port])"
+                        ));
                     }
                     m.endpoints.push(endpoint(ep)?);
                 }
@@ -78,7 +85,9 @@ fn endpoint(s: &str) -> Result<Endpoint, String> {
         return Err("empty endpoint (ip[:port])".into());
     }
     let (addr, port) = if let Some(inner) = s.strip_prefix('[') {
-        let (a, rest) = inner.split_once(']').ok_or_else(|| format!("{s:?}: no closing ']'"))?;
+        let (a, rest) = inner
+            .split_once(']')
+            .ok_or_else(|| format!("{s:?}: no closing ']'"))?;
         match rest {
             "" => (a, None),
             _ => match rest.strip_prefix(':') {
@@ -96,11 +105,17 @@ fn endpoint(s: &str) -> Result<Endpoint, String> {
     };
     let addr = match addr {
         "*" => None,
-        a => Some(a.parse::<IpAddr>().map_err(|_| format!("bad IP address {a:?}"))?),
+        a => Some(
+            a.parse::<IpAddr>()
+                .map_err(|_| format!("bad IP address {a:?}"))?,
+        ),
     };
     let port = match port {
         None | Some("*") => None,
-        Some(p) => Some(p.parse::<u16>().map_err(|_| format!("bad port {p:?} in {s:?}"))?),
+        Some(p) => Some(
+            p.parse::<u16>()
+                .map_err(|_| format!("bad port {p:?} in {s:?}"))?,
+        ),
     };
     Ok(Endpoint { addr, port })
 }
@@ -172,42 +187,114 @@ mod tests {
     }
 
     fn ep(a: &str, p: Option<u16>) -> Endpoint {
-        Endpoint { addr: if a == "*" { None } else { ip(a) }, port: p }
+        Endpoint {
+            addr: if a == "*" { None } else { ip(a) },
+            port: p,
+        }
     }
 
     #[test]
     fn tf_usage_examples_parse() {
         // the examples of TF's `flow --help`
         let cases: &[(&str, FlowMatch)] = &[
-            ("1.1.1.1:20", FlowMatch { endpoints: vec![ep("1.1.1.1", Some(20))], ..Default::default() }),
+            (
+                "1.1.1.1:20",
+                FlowMatch {
+                    endpoints: vec![ep("1.1.1.1", Some(20))],
+                    ..Default::default()
+                },
+            ),
             (
                 "1.1.1.1:20,2.2.2.2:22",
-                FlowMatch { endpoints: vec![ep("1.1.1.1", Some(20)), ep("2.2.2.2", Some(22))], ..Default::default() },
+                FlowMatch {
+                    endpoints: vec![ep("1.1.1.1", Some(20)), ep("2.2.2.2", Some(22))],
+                    ..Default::default()
+                },
             ),
-            ("[fe80::225:90ff:fec3:afa]:22", FlowMatch { endpoints: vec![ep("fe80::225:90ff:fec3:afa", Some(22))], ..Default::default() }),
+            (
+                "[fe80::225:90ff:fec3:afa]:22",
+                FlowMatch {
+                    endpoints: vec![ep("fe80::225:90ff:fec3:afa", Some(22))],
+                    ..Default::default()
+                },
+            ),
             (
                 "10.204.217.10:56910 & vrf 0 & proto tcp",
-                FlowMatch { endpoints: vec![ep("10.204.217.10", Some(56910))], vrf: Some(0), proto: Some(6) },
+                FlowMatch {
+                    endpoints: vec![ep("10.204.217.10", Some(56910))],
+                    vrf: Some(0),
+                    proto: Some(6),
+                },
             ),
             (
                 "10.204.217.10:56910,169.254.0.3:22 & vrf 0 & proto tcp",
                 FlowMatch {
-                    endpoints: vec![ep("10.204.217.10", Some(56910)), ep("169.254.0.3", Some(22))],
+                    endpoints: vec![
+                        ep("10.204.217.10", Some(56910)),
+                        ep("169.254.0.3", Some(22)),
+                    ],
                     vrf: Some(0),
                     proto: Some(6),
                 },
             ),
             // and the other shapes
-            ("10.0.0.10", FlowMatch { endpoints: vec![ep("10.0.0.10", None)], ..Default::default() }),
-            ("fd00::1", FlowMatch { endpoints: vec![ep("fd00::1", None)], ..Default::default() }),
-            ("[fd00::1]", FlowMatch { endpoints: vec![ep("fd00::1", None)], ..Default::default() }),
-            ("*:22 , 10.0.0.1:*", FlowMatch { endpoints: vec![ep("*", Some(22)), ep("10.0.0.1", None)], ..Default::default() }),
-            ("proto udp&vrf 7", FlowMatch { vrf: Some(7), proto: Some(17), ..Default::default() }),
-            ("proto 47", FlowMatch { proto: Some(47), ..Default::default() }),
-            ("1.1.1.1 & 2.2.2.2", FlowMatch { endpoints: vec![ep("1.1.1.1", None), ep("2.2.2.2", None)], ..Default::default() }),
+            (
+                "10.0.0.10",
+                FlowMatch {
+                    endpoints: vec![ep("10.0.0.10", None)],
+                    ..Default::default()
+                },
+            ),
+            (
+                "fd00::1",
+                FlowMatch {
+                    endpoints: vec![ep("fd00::1", None)],
+                    ..Default::default()
+                },
+            ),
+            (
+                "[fd00::1]",
+                FlowMatch {
+                    endpoints: vec![ep("fd00::1", None)],
+                    ..Default::default()
+                },
+            ),
+            (
+                "*:22 , 10.0.0.1:*",
+                FlowMatch {
+                    endpoints: vec![ep("*", Some(22)), ep("10.0.0.1", None)],
+                    ..Default::default()
+                },
+            ),
+            (
+                "proto udp&vrf 7",
+                FlowMatch {
+                    vrf: Some(7),
+                    proto: Some(17),
+                    ..Default::default()
+                },
+            ),
+            (
+                "proto 47",
+                FlowMatch {
+                    proto: Some(47),
+                    ..Default::default()
+                },
+            ),
+            (
+                "1.1.1.1 & 2.2.2.2",
+                FlowMatch {
+                    endpoints: vec![ep("1.1.1.1", None), ep("2.2.2.2", None)],
+                    ..Default::default()
+                },
+            ),
         ];
         for (s, want) in cases {
-            assert_eq!(&parse(s).unwrap_or_else(|e| panic!("{s}: {e}")), want, "{s}");
+            assert_eq!(
+                &parse(s).unwrap_or_else(|e| panic!("{s}: {e}")),
+                want,
+                "{s}"
+            );
         }
     }
 
@@ -216,19 +303,31 @@ mod tests {
         let cases = [
             ("", "empty expression"),
             ("1.1.1.1 &", "empty clause in \"1.1.1.1 &\""),
-            ("1.1.1.1:20,2.2.2.2:22,3.3.3.3", "\"3.3.3.3\": both ends of the flow are already given (ip:port[,ip:port])"),
-            ("1.1.1.1,2.2.2.2 & 3.3.3.3", "\"3.3.3.3\": both ends of the flow are already given (ip:port[,ip:port])"),
+            (
+                "1.1.1.1:20,2.2.2.2:22,3.3.3.3",
+                "\"3.3.3.3\": both ends of the flow are already given (ip:port[,ip:port])",
+            ),
+            (
+                "1.1.1.1,2.2.2.2 & 3.3.3.3",
+                "\"3.3.3.3\": both ends of the flow are already given (ip:port[,ip:port])",
+            ),
             ("1.1.1.1:99999", "bad port \"99999\" in \"1.1.1.1:99999\""),
             ("1.1.1.1:x", "bad port \"x\" in \"1.1.1.1:x\""),
             ("1.1.1:20", "bad IP address \"1.1.1\""),
             ("[fd00::1:22", "\"[fd00::1:22\": no closing ']'"),
             ("[fd00::1]22", "\"[fd00::1]22\": expected [addr]:port"),
             ("fd00::zz", "bad IP address \"fd00::zz\""),
-            ("1.1.1.1,fd00::1", "1.1.1.1 and fd00::1 are of different families"),
+            (
+                "1.1.1.1,fd00::1",
+                "1.1.1.1 and fd00::1 are of different families",
+            ),
             ("vrf x", "bad VRF \"x\" in \"vrf N\""),
             ("vrf", "bad VRF \"\" in \"vrf N\""),
             ("vrf 1 & vrf 2", "vrf given twice"),
-            ("proto gre", "unknown protocol \"gre\" (tcp, udp, icmp, icmp6, sctp or a number)"),
+            (
+                "proto gre",
+                "unknown protocol \"gre\" (tcp, udp, icmp, icmp6, sctp or a number)",
+            ),
             ("1.1.1.1,", "empty endpoint (ip[:port])"),
         ];
         for (s, want) in cases {
@@ -237,7 +336,14 @@ mod tests {
     }
 
     fn key(src: &str, sport: u16, dst: &str, dport: u16) -> FlowKey {
-        FlowKey { vrf: 2, src: ip(src).unwrap(), dst: ip(dst).unwrap(), proto: 6, sport, dport }
+        FlowKey {
+            vrf: 2,
+            src: ip(src).unwrap(),
+            dst: ip(dst).unwrap(),
+            proto: 6,
+            sport,
+            dport,
+        }
     }
 
     #[test]
@@ -247,7 +353,10 @@ mod tests {
         assert!(yes("10.0.0.1"));
         assert!(yes("10.0.0.2:80"));
         assert!(yes("10.0.0.1:1000,10.0.0.2:80"));
-        assert!(yes("10.0.0.2:80,10.0.0.1:1000"), "the reverse order matches too");
+        assert!(
+            yes("10.0.0.2:80,10.0.0.1:1000"),
+            "the reverse order matches too"
+        );
         assert!(yes("*:80"));
         assert!(yes("10.0.0.1 & vrf 2 & proto tcp"));
         assert!(yes("vrf 2"));
@@ -266,9 +375,14 @@ mod tests {
     fn descriptions_look_like_tf() {
         assert_eq!(parse("10.0.0.10").unwrap().describe(), "[10.0.0.10]:*");
         assert_eq!(
-            parse("10.204.217.10:56910,169.254.0.3:22 & vrf 0 & proto tcp").unwrap().describe(),
+            parse("10.204.217.10:56910,169.254.0.3:22 & vrf 0 & proto tcp")
+                .unwrap()
+                .describe(),
             "[10.204.217.10]:56910, [169.254.0.3]:22, Protocol TCP, VRF 0"
         );
-        assert_eq!(parse("*:22 & proto icmp6").unwrap().describe(), "[*]:22, Protocol ICMPv6");
+        assert_eq!(
+            parse("*:22 & proto icmp6").unwrap().describe(),
+            "[*]:22, Protocol ICMPv6"
+        );
     }
 }

@@ -11,8 +11,8 @@ use vrouter_client::nh::{family_name, flag_names, hex_bytes};
 use vrouter_client::rt::{flag_letters, mask};
 use vrouter_client::{Flow, FlowTableInfo, Info, Nexthop, Route, Vif, VrfStats};
 use vrouter_uapi::{
-    addr_family, drop_reason, flow_action, flow_flag, flow_tcp, nh_type, rt_flag, vif_flag, vrf_stat, FLOW_FLAGS_SETTABLE,
-    RT_FLAG_NAMES, VIF_FLAG_NAMES, VRF_STAT_LINES,
+    addr_family, drop_reason, flow_action, flow_flag, flow_tcp, nh_type, rt_flag, vif_flag,
+    vrf_stat, FLOW_FLAGS_SETTABLE, RT_FLAG_NAMES, VIF_FLAG_NAMES, VRF_STAT_LINES,
 };
 
 /// `vif --list` / `vif --get`: the header with the flag legend, then one block per vif.
@@ -33,8 +33,17 @@ pub fn vif_list(vifs: &[Vif]) -> String {
 }
 
 fn flag_symbols(flags: u32) -> String {
-    let s: String = vif_flag::DEF.entries.iter().filter(|e| flags & e.1 != 0).map(|e| e.2).collect();
-    if s.is_empty() { "NULL".into() } else { s }
+    let s: String = vif_flag::DEF
+        .entries
+        .iter()
+        .filter(|e| flags & e.1 != 0)
+        .map(|e| e.2)
+        .collect();
+    if s.is_empty() {
+        "NULL".into()
+    } else {
+        s
+    }
 }
 
 fn vif_block(out: &mut String, v: &Vif) {
@@ -44,7 +53,11 @@ fn vif_block(out: &mut String, v: &Vif) {
         let _ = write!(out, " NH: {}", v.nh_id);
     }
     out.push('\n');
-    let _ = writeln!(out, "            Type:{} HWaddr:{} IPaddr:{}", v.type_name, v.mac, v.ip);
+    let _ = writeln!(
+        out,
+        "            Type:{} HWaddr:{} IPaddr:{}",
+        v.type_name, v.mac, v.ip
+    );
     if let Some(ip6) = v.ip6 {
         let _ = writeln!(out, "            IP6addr:{ip6}");
     }
@@ -58,8 +71,16 @@ fn vif_block(out: &mut String, v: &Vif) {
         v.ref_cnt
     );
     let s = &v.stats;
-    let _ = writeln!(out, "            RX packets:{}  bytes:{} errors:{}", s.rx_packets, s.rx_bytes, s.rx_errors);
-    let _ = writeln!(out, "            TX packets:{}  bytes:{} errors:{}", s.tx_packets, s.tx_bytes, s.tx_errors);
+    let _ = writeln!(
+        out,
+        "            RX packets:{}  bytes:{} errors:{}",
+        s.rx_packets, s.rx_bytes, s.rx_errors
+    );
+    let _ = writeln!(
+        out,
+        "            TX packets:{}  bytes:{} errors:{}",
+        s.tx_packets, s.tx_bytes, s.tx_errors
+    );
     let _ = writeln!(out, "            Drops:{}", s.drops);
     out.push('\n');
 }
@@ -107,12 +128,22 @@ fn nh_record(out: &mut String, nh: &Nexthop) {
             let _ = write!(out, "{NH_INDENT}Oif:{oif}");
         }
         nh_type::ENCAP => {
-            let _ = write!(out, "{NH_INDENT}EncapFmly:{:04x} Oif:{oif} Len:{}", 0, nh.encap.len());
+            let _ = write!(
+                out,
+                "{NH_INDENT}EncapFmly:{:04x} Oif:{oif} Len:{}",
+                0,
+                nh.encap.len()
+            );
             let _ = write!(out, "{NH_INDENT}Encap Data: {}", hex_bytes(&nh.encap));
             truncate_trailing_space(out);
         }
         nh_type::TUNNEL => {
-            let _ = write!(out, "{NH_INDENT}Oif:{oif} Len:{} Data:{}", nh.encap.len(), hex_bytes(&nh.encap));
+            let _ = write!(
+                out,
+                "{NH_INDENT}Oif:{oif} Len:{} Data:{}",
+                nh.encap.len(),
+                hex_bytes(&nh.encap)
+            );
         }
         nh_type::VRF_TRANSLATE => {
             let _ = write!(out, "{NH_INDENT}Vrf:{}", nh.vrf);
@@ -146,7 +177,10 @@ fn truncate_trailing_space(s: &mut String) {
 
 /// `ether_ntoa` (what TF's `rt` prints): hex without leading zeros.
 pub fn ether_ntoa(m: &[u8; 6]) -> String {
-    m.iter().map(|b| format!("{b:x}")).collect::<Vec<_>>().join(":")
+    m.iter()
+        .map(|b| format!("{b:x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn inet_char(family: u32) -> char {
@@ -167,7 +201,11 @@ fn rt_header(out: &mut String, family: u32, vrf: u32) {
         let sym = rt_flag::DEF.by_value(*bit).map_or("?", |e| e.2);
         let _ = write!(out, "{sym}={name}");
     }
-    let _ = writeln!(out, "\nvRouter inet{} routing table 0/{vrf}/unicast", inet_char(family));
+    let _ = writeln!(
+        out,
+        "\nvRouter inet{} routing table 0/{vrf}/unicast",
+        inet_char(family)
+    );
     out.push_str("Destination           PPL        Flags        Label         Nexthop    Stitched MAC(Index)\n");
 }
 
@@ -176,7 +214,12 @@ fn rt_header(out: &mut String, family: u32, vrf: u32) {
 /// There is no bridge table, hence no bridge index: a MAC prints alone, without `(index)`.
 fn rt_row(out: &mut String, r: &Route) {
     let p = format!("{}/{:<2}", mask(r.prefix, r.prefix_len), r.prefix_len);
-    let _ = write!(out, "{p:<21}{:>4}        {:>5}      ", r.parent_len, flag_letters(r.flags));
+    let _ = write!(
+        out,
+        "{p:<21}{:>4}        {:>5}      ",
+        r.parent_len,
+        flag_letters(r.flags)
+    );
     match r.label {
         Some(l) => {
             let _ = write!(out, "{l:>5}");
@@ -287,7 +330,14 @@ pub fn dropstats(counters: &[u64], core: Option<u32>) -> String {
 
 /// `dropstats --json`: every counter by key.
 pub fn dropstats_json(counters: &[u64]) -> CounterMap {
-    CounterMap { vrf: None, entries: drop_reason::DEF.entries.iter().map(|(_, i, l)| (counter_key(l), at(counters, *i))).collect() }
+    CounterMap {
+        vrf: None,
+        entries: drop_reason::DEF
+            .entries
+            .iter()
+            .map(|(_, i, l)| (counter_key(l), at(counters, *i)))
+            .collect(),
+    }
 }
 
 /// `vrfstats`: per VRF `Vrf: N`, the counter lines of VRF_STAT_LINES, a blank line.
@@ -299,7 +349,12 @@ pub fn vrfstats(stats: &[VrfStats], core: Option<u32>) -> String {
         for line in VRF_STAT_LINES {
             for (j, i) in line.iter().enumerate() {
                 let label = vrf_stat::DEF.by_value(*i).map_or("?", |e| e.2);
-                let _ = write!(out, "{}{label} {}", if j > 0 { ", " } else { "" }, s.get(*i));
+                let _ = write!(
+                    out,
+                    "{}{label} {}",
+                    if j > 0 { ", " } else { "" },
+                    s.get(*i)
+                );
             }
             out.push('\n');
         }
@@ -310,7 +365,14 @@ pub fn vrfstats(stats: &[VrfStats], core: Option<u32>) -> String {
 
 /// `vrfstats --json`: `{"vrf": N, "discards": ..., ...}`.
 pub fn vrfstats_json(s: &VrfStats) -> CounterMap {
-    CounterMap { vrf: Some(s.vrf), entries: vrf_stat::DEF.entries.iter().map(|(_, i, l)| (counter_key(l), s.get(*i))).collect() }
+    CounterMap {
+        vrf: Some(s.vrf),
+        entries: vrf_stat::DEF
+            .entries
+            .iter()
+            .map(|(_, i, l)| (counter_key(l), s.get(*i)))
+            .collect(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -382,7 +444,12 @@ const FLOW_COLUMNS: &str = concat!(
 /// (a dump, by index) that `filter` lets through.
 pub fn flow_list(t: &FlowTableInfo, flows: &[Flow], filter: Option<&FlowMatch>) -> String {
     let mut out = String::with_capacity(1024 + 256 * flows.len());
-    let _ = write!(out, "Flow table(size {}, entries {})\n\n", t.size_bytes(), t.total_entries());
+    let _ = write!(
+        out,
+        "Flow table(size {}, entries {})\n\n",
+        t.size_bytes(),
+        t.total_entries()
+    );
     // TF's Processed is vfti_action_count, the Hold entries that no longer wait (created -
     // processed = Hold entries now); derived the same way. TF's printf lacks the space before
     // "Processed" (cli-formats.md has it).
@@ -398,13 +465,19 @@ pub fn flow_list(t: &FlowTableInfo, flows: &[Flow], filter: Option<&FlowMatch>) 
     );
     let per_cpu: Vec<String> = t.created_per_cpu.iter().map(u64::to_string).collect();
     // (oflows N) counts TF's 32-bit per-CPU hold counters wrapping; ours are 64-bit: 0
-    let _ = write!(out, "(Created Flows/CPU: {})(oflows 0)\n\n", per_cpu.join(" "));
+    let _ = write!(
+        out,
+        "(Created Flows/CPU: {})(oflows 0)\n\n",
+        per_cpu.join(" ")
+    );
     out.push_str(FLOW_LEGEND);
     if let Some(m) = filter {
         let _ = write!(out, "Listing flows matching ({})\n\n", m.describe());
     }
     out.push_str(FLOW_COLUMNS);
-    flow_entries(&mut out, flows, |f| filter.is_none_or(|m| m.matches(&f.key)));
+    flow_entries(&mut out, flows, |f| {
+        filter.is_none_or(|m| m.matches(&f.key))
+    });
     out
 }
 
@@ -438,7 +511,13 @@ fn flow_entry(out: &mut String, f: &Flow, rev: Option<&Flow>) {
         }
         None => out.push_str(&" ".repeat(12)),
     }
-    let _ = writeln!(out, "    {:<46}    {:>3} ({})", flow_endpoint(&k.src, k.sport), k.proto, k.vrf);
+    let _ = writeln!(
+        out,
+        "    {:<46}    {:>3} ({})",
+        flow_endpoint(&k.src, k.sport),
+        k.proto,
+        k.vrf
+    );
     let _ = writeln!(out, "{:25}{}", "", flow_endpoint(&k.dst, k.dport));
     flow_details(out, f, rev);
     out.push_str("\n\n");
@@ -457,9 +536,16 @@ fn flow_details(out: &mut String, f: &Flow, rev: Option<&Flow>) {
     }
     line.push_str(", ");
     if f.key.proto == 6 {
-        let _ = write!(line, "TCP:{}, ", tcp_letters(f.tcp_flags, rev.map(|r| r.tcp_flags)));
+        let _ = write!(
+            line,
+            "TCP:{}, ",
+            tcp_letters(f.tcp_flags, rev.map(|r| r.tcp_flags))
+        );
     }
-    let mut tail = vec![format!(" Stats:{}/{}", f.packets, f.bytes), format!(" Age {}", f.age)];
+    let mut tail = vec![
+        format!(" Stats:{}/{}", f.packets, f.bytes),
+        format!(" Age {}", f.age),
+    ];
     if f.is_hold() {
         if let Some(v) = f.vif {
             tail.push(format!(" Vif {v}"));
@@ -487,12 +573,19 @@ fn flow_details(out: &mut String, f: &Flow, rev: Option<&Flow>) {
 fn action_text(f: &Flow) -> String {
     match f.action {
         flow_action::NAT => {
-            let nat: String =
-                flow_flag::DEF.entries.iter().filter(|e| e.1 & FLOW_FLAGS_SETTABLE != 0 && f.flags & e.1 != 0).map(|e| e.2).collect();
+            let nat: String = flow_flag::DEF
+                .entries
+                .iter()
+                .filter(|e| e.1 & FLOW_FLAGS_SETTABLE != 0 && f.flags & e.1 != 0)
+                .map(|e| e.2)
+                .collect();
             format!("N({nat})")
         }
         flow_action::DROP => format!("D({})", f.drop_reason_name().unwrap_or("Unknown")),
-        a => flow_action::DEF.by_value(a).map_or("U", |e| e.2).to_string(),
+        a => flow_action::DEF
+            .by_value(a)
+            .map_or("U", |e| e.2)
+            .to_string(),
     }
 }
 
@@ -501,7 +594,14 @@ fn action_text(f: &Flow) -> String {
 /// direction, so the `r` letters come from the reverse entry (none when it is not listed).
 fn tcp_letters(own: u32, rev: Option<u32>) -> String {
     let mut s = String::new();
-    for bit in [flow_tcp::SYN, flow_tcp::ESTABLISHED, flow_tcp::FIN, flow_tcp::RST, flow_tcp::HALF_CLOSE, flow_tcp::DEAD] {
+    for bit in [
+        flow_tcp::SYN,
+        flow_tcp::ESTABLISHED,
+        flow_tcp::FIN,
+        flow_tcp::RST,
+        flow_tcp::HALF_CLOSE,
+        flow_tcp::DEAD,
+    ] {
         let letter = flow_tcp::DEF.by_value(bit).map_or("?", |e| e.2);
         if own & bit != 0 {
             s.push_str(letter);
@@ -564,16 +664,36 @@ impl FlowStats {
 /// Fwd/Drop/NAT counts, which would need a walk of the whole table), plus the table usage.
 pub fn flow_stats(s: &FlowStats) -> String {
     let mut out = String::from("Flow Statistics\n---------------\n");
-    let _ = writeln!(out, "    Total  Entries  --- Total = {:>7}, new = {:>7}", s.used, s.used_new);
-    let _ = writeln!(out, "    Active Entries  --- Total = {:>7}, new = {:>7}", s.active, s.active_new);
-    let _ = writeln!(out, "    Hold   Entries  --- Total = {:>7}, new = {:>7}", s.hold, s.hold_new);
-    let pct = if s.entries == 0 { 0.0 } else { 100.0 * f64::from(s.used) / s.entries as f64 };
+    let _ = writeln!(
+        out,
+        "    Total  Entries  --- Total = {:>7}, new = {:>7}",
+        s.used, s.used_new
+    );
+    let _ = writeln!(
+        out,
+        "    Active Entries  --- Total = {:>7}, new = {:>7}",
+        s.active, s.active_new
+    );
+    let _ = writeln!(
+        out,
+        "    Hold   Entries  --- Total = {:>7}, new = {:>7}",
+        s.hold, s.hold_new
+    );
+    let pct = if s.entries == 0 {
+        0.0
+    } else {
+        100.0 * f64::from(s.used) / s.entries as f64
+    };
     let _ = writeln!(
         out,
         "    Table usage     --- {} of {} entries ({pct:.1}%), overflow {} of {}, hold limit {}\n",
         s.used, s.entries, s.oflow_used, s.oflow_entries, s.hold_limit
     );
-    let _ = writeln!(out, "    Rate of change of Flow Entries (over {:.1} s)", s.interval_s);
+    let _ = writeln!(
+        out,
+        "    Rate of change of Flow Entries (over {:.1} s)",
+        s.interval_s
+    );
     out.push_str("    ------------------------------\n");
     let _ = writeln!(out, "        setup rate        = {:>8}", s.setup_rate);
     let _ = writeln!(out, "        teardown rate     = {:>8}", s.teardown_rate);
@@ -616,7 +736,11 @@ pub fn flow_perf(p: &FlowPerf) -> String {
         p.created, p.requested, p.create_ms, p.create_rate
     );
     if let (Some(d), Some(ms), Some(r)) = (p.deleted, p.delete_ms, p.delete_rate) {
-        let _ = writeln!(out, "Deleted {d} of {} flows in {ms:.1} ms ({r} flows/s)", p.created);
+        let _ = writeln!(
+            out,
+            "Deleted {d} of {} flows in {ms:.1} ms ({r} flows/s)",
+            p.created
+        );
     }
     out
 }
@@ -694,12 +818,18 @@ mod tests {
 
     /// Compares with tests/golden/<name>; `VRCTL_BLESS=1 cargo test` rewrites the file.
     fn golden(name: &str, got: &str) {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(name);
         if std::env::var_os("VRCTL_BLESS").is_some() {
             std::fs::write(&path, got).unwrap();
         }
-        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert!(got == want, "{name} differs from the golden file:\n--- got\n{got}\n--- want\n{want}");
+        let want =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            got == want,
+            "{name} differs from the golden file:\n--- got\n{got}\n--- want\n{want}"
+        );
     }
 
     fn nh(id: u32, kind: u32, flags: u32) -> Nexthop {
@@ -723,10 +853,24 @@ mod tests {
         use vrouter_uapi::nh_flag::{COMPOSITE_ECMP, POLICY, VALID};
         let pod = [2, 0xc2, 0x23, 0x4c, 0xd0, 0x55];
         vec![
-            Nexthop { ref_cnt: 1021, ..nh(0, nh_type::DISCARD, VALID) },
-            Nexthop { oif: Some(0), ref_cnt: 4, ..nh(1, nh_type::RECEIVE, VALID) },
-            Nexthop { ref_cnt: 0, ..nh(2, nh_type::RESOLVE, 0) },
-            Nexthop { vrf: 2, oif: Some(0), ..nh(3, nh_type::L2_RECEIVE, VALID) },
+            Nexthop {
+                ref_cnt: 1021,
+                ..nh(0, nh_type::DISCARD, VALID)
+            },
+            Nexthop {
+                oif: Some(0),
+                ref_cnt: 4,
+                ..nh(1, nh_type::RECEIVE, VALID)
+            },
+            Nexthop {
+                ref_cnt: 0,
+                ..nh(2, nh_type::RESOLVE, 0)
+            },
+            Nexthop {
+                vrf: 2,
+                oif: Some(0),
+                ..nh(3, nh_type::L2_RECEIVE, VALID)
+            },
             Nexthop {
                 vrf: 5,
                 oif: Some(5),
@@ -741,15 +885,33 @@ mod tests {
                 ref_cnt: 12345,
                 ..nh(39, nh_type::ENCAP, VALID | COMPOSITE_ECMP)
             },
-            Nexthop { members: vec![61, 51], labels: vec![34, 34], ref_cnt: 2, ..nh(40, nh_type::COMPOSITE, VALID | COMPOSITE_ECMP) },
-            Nexthop { vrf: 1, members: vec![11, 13], ..nh(41, nh_type::COMPOSITE, VALID | COMPOSITE_ECMP) },
+            Nexthop {
+                members: vec![61, 51],
+                labels: vec![34, 34],
+                ref_cnt: 2,
+                ..nh(40, nh_type::COMPOSITE, VALID | COMPOSITE_ECMP)
+            },
+            Nexthop {
+                vrf: 1,
+                members: vec![11, 13],
+                ..nh(41, nh_type::COMPOSITE, VALID | COMPOSITE_ECMP)
+            },
             Nexthop {
                 members: (100..124).collect(),
                 labels: (0..24).map(|i| 1000 + i).collect(),
                 ..nh(42, nh_type::COMPOSITE, VALID)
             },
-            Nexthop { vrf: 7, ..nh(43, nh_type::VRF_TRANSLATE, VALID) },
-            Nexthop { family: addr_family::INET6, ref_cnt: 2, oif: Some(1), encap: vec![0x52, 0x54, 0, 0x60, 0x8b, 0x33], ..nh(23, nh_type::TUNNEL, VALID) },
+            Nexthop {
+                vrf: 7,
+                ..nh(43, nh_type::VRF_TRANSLATE, VALID)
+            },
+            Nexthop {
+                family: addr_family::INET6,
+                ref_cnt: 2,
+                oif: Some(1),
+                encap: vec![0x52, 0x54, 0, 0x60, 0x8b, 0x33],
+                ..nh(23, nh_type::TUNNEL, VALID)
+            },
         ]
     }
 
@@ -763,13 +925,21 @@ mod tests {
         let out = nh_list(&nexthops());
         let lines: Vec<&str> = out.lines().collect();
         // from current TF output (`Ref_cnt:%-10d`)
-        assert!(lines.contains(&"Id:23         Type:Tunnel         Fmly:AF_INET6  Rid:0  Ref_cnt:2          Vrf:0"));
+        assert!(lines.contains(
+            &"Id:23         Type:Tunnel         Fmly:AF_INET6  Rid:0  Ref_cnt:2          Vrf:0"
+        ));
         // cli-formats.md's Encap sample (its Ref_cnt column is from an older %-5d release)
-        assert!(lines.contains(&"Id:38         Type:Encap          Fmly: AF_INET  Rid:0  Ref_cnt:1          Vrf:5"));
+        assert!(lines.contains(
+            &"Id:38         Type:Encap          Fmly: AF_INET  Rid:0  Ref_cnt:1          Vrf:5"
+        ));
         assert!(lines.contains(&"              Flags:Valid, Policy,"));
         assert!(lines.contains(&"              EncapFmly:0000 Oif:5 Len:14"));
-        assert!(lines.contains(&"              Encap Data: 02 c2 23 4c d0 55 00 00 5e 00 01 00 08 00"));
-        assert!(lines.contains(&"Id:0          Type:Drop           Fmly: AF_INET  Rid:0  Ref_cnt:1021       Vrf:0"));
+        assert!(
+            lines.contains(&"              Encap Data: 02 c2 23 4c d0 55 00 00 5e 00 01 00 08 00")
+        );
+        assert!(lines.contains(
+            &"Id:0          Type:Drop           Fmly: AF_INET  Rid:0  Ref_cnt:1021       Vrf:0"
+        ));
         assert!(lines.contains(&"              Sub NH(label): 61(34) 51(34)"));
         assert!(lines.contains(&"              Sub NH(label): 11(0) 13(0)"));
         assert!(lines.contains(&"              Flags:None"));
@@ -780,10 +950,23 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn route(prefix: &str, len: u8, ppl: u8, flags: u32, label: Option<u32>, nh: u32, mac: Option<[u8; 6]>) -> Route {
+    fn route(
+        prefix: &str,
+        len: u8,
+        ppl: u8,
+        flags: u32,
+        label: Option<u32>,
+        nh: u32,
+        mac: Option<[u8; 6]>,
+    ) -> Route {
         let mut r = Route::new(0, ip(prefix), len, nh);
         r.parent_len = ppl;
-        r.flags = flags | if label.is_some() { rt_flag::LABEL_VALID } else { 0 };
+        r.flags = flags
+            | if label.is_some() {
+                rt_flag::LABEL_VALID
+            } else {
+                0
+            };
         r.label = label;
         r.mac = mac;
         r
@@ -819,7 +1002,15 @@ mod tests {
             route("0.0.0.0", 0, 0, 0, None, 1, None),
             route("10.1.0.1", 32, 24, P, None, 1, Some([0, 0, 0x5e, 0, 1, 0])),
             route("10.1.0.0", 24, 0, T | F, Some(16777215), 20, None),
-            route("10.1.0.2", 32, 24, P | T | F, Some(42), 10, Some([2, 0xc7, 0x80, 0x7e, 0x22, 0xf2])),
+            route(
+                "10.1.0.2",
+                32,
+                24,
+                P | T | F,
+                Some(42),
+                10,
+                Some([2, 0xc7, 0x80, 0x7e, 0x22, 0xf2]),
+            ),
             route("192.168.100.0", 24, 0, 0, Some(0), 65535, None),
         ];
         for r in &mut v {
@@ -834,7 +1025,15 @@ mod tests {
             route("fd00:1::3", 128, 64, rt_flag::PROXY_ARP, None, 11, None),
             route("::", 0, 0, 0, None, 1, None),
             route("fd00:1::", 64, 0, 0, Some(7), 20, None),
-            route("2001:db8:1234:5678:9abc:def0:1234:5678", 128, 0, 0, None, 3, Some([2, 0, 0, 0, 0, 1])),
+            route(
+                "2001:db8:1234:5678:9abc:def0:1234:5678",
+                128,
+                0,
+                0,
+                None,
+                3,
+                Some([2, 0, 0, 0, 0, 1]),
+            ),
         ];
         for r in &mut v {
             r.vrf = 1;
@@ -845,8 +1044,14 @@ mod tests {
 
     #[test]
     fn rt_dump_matches_golden() {
-        golden("rt_dump_inet.txt", &rt_dump(addr_family::INET, 1, &routes_v4()));
-        golden("rt_dump_inet6.txt", &rt_dump(addr_family::INET6, 1, &routes_v6()));
+        golden(
+            "rt_dump_inet.txt",
+            &rt_dump(addr_family::INET, 1, &routes_v4()),
+        );
+        golden(
+            "rt_dump_inet6.txt",
+            &rt_dump(addr_family::INET6, 1, &routes_v6()),
+        );
     }
 
     #[test]
@@ -860,9 +1065,16 @@ mod tests {
     #[test]
     fn rt_json_shapes() {
         let r = routes_v4()[2];
-        let ev = serde_json::to_string(&RouteEventJson { op: "add", route: &r }).unwrap();
+        let ev = serde_json::to_string(&RouteEventJson {
+            op: "add",
+            route: &r,
+        })
+        .unwrap();
         golden("rt_monitor.jsonl", &(ev + "\n"));
-        golden("rt_dump_inet.json", &(serde_json::to_string_pretty(&routes_v4()).unwrap() + "\n"));
+        golden(
+            "rt_dump_inet.json",
+            &(serde_json::to_string_pretty(&routes_v4()).unwrap() + "\n"),
+        );
     }
 
     fn drop_counters() -> Vec<u64> {
@@ -879,16 +1091,32 @@ mod tests {
     fn dropstats_matches_golden() {
         golden("dropstats.txt", &dropstats(&drop_counters(), None));
         golden("dropstats_core.txt", &dropstats(&drop_counters(), Some(1)));
-        golden("dropstats.json", &(serde_json::to_string_pretty(&dropstats_json(&drop_counters())).unwrap() + "\n"));
+        golden(
+            "dropstats.json",
+            &(serde_json::to_string_pretty(&dropstats_json(&drop_counters())).unwrap() + "\n"),
+        );
         assert_eq!(dropstats(&[], None), "");
-        assert!(dropstats(&drop_counters(), None).lines().any(|l| l == "TTL Exceeded                  2"));
+        assert!(dropstats(&drop_counters(), None)
+            .lines()
+            .any(|l| l == "TTL Exceeded                  2"));
     }
 
     fn vrf_stats() -> Vec<VrfStats> {
         vec![
-            VrfStats { vrf: 0, counters: vec![0; vrouter_uapi::VRF_STATS] },
-            VrfStats { vrf: 3, counters: (0..vrouter_uapi::VRF_STATS as u64).map(|i| i * 1000 + i).collect() },
-            VrfStats { vrf: 4095, counters: vec![7; 3] }, // a shorter reply: the rest print 0
+            VrfStats {
+                vrf: 0,
+                counters: vec![0; vrouter_uapi::VRF_STATS],
+            },
+            VrfStats {
+                vrf: 3,
+                counters: (0..vrouter_uapi::VRF_STATS as u64)
+                    .map(|i| i * 1000 + i)
+                    .collect(),
+            },
+            VrfStats {
+                vrf: 4095,
+                counters: vec![7; 3],
+            }, // a shorter reply: the rest print 0
         ]
     }
 
@@ -896,9 +1124,15 @@ mod tests {
     fn vrfstats_matches_golden() {
         golden("vrfstats.txt", &vrfstats(&vrf_stats(), None));
         let one = vrfstats(&vrf_stats()[1..2], Some(0));
-        assert!(one.starts_with("Statistics for core 0\n\nVrf: 3\nDiscards 0, Resolves 1001, "), "{one}");
+        assert!(
+            one.starts_with("Statistics for core 0\n\nVrf: 3\nDiscards 0, Resolves 1001, "),
+            "{one}"
+        );
         let j: Vec<CounterMap> = vrf_stats().iter().map(vrfstats_json).collect();
-        golden("vrfstats.json", &(serde_json::to_string_pretty(&j[1]).unwrap() + "\n"));
+        golden(
+            "vrfstats.json",
+            &(serde_json::to_string_pretty(&j[1]).unwrap() + "\n"),
+        );
     }
 
     #[test]
@@ -923,7 +1157,10 @@ mod tests {
     #[test]
     fn counter_keys() {
         assert_eq!(counter_key("TTL Exceeded"), "ttl_exceeded");
-        assert_eq!(counter_key("Flow Unusable (Eviction)"), "flow_unusable_eviction");
+        assert_eq!(
+            counter_key("Flow Unusable (Eviction)"),
+            "flow_unusable_eviction"
+        );
         assert_eq!(counter_key("Bmac/ISID Mismatch"), "bmac_isid_mismatch");
         assert_eq!(counter_key("Arp Virtual Proxys"), "arp_virtual_proxys");
         assert_eq!(counter_key("GROs"), "gros");
@@ -957,8 +1194,22 @@ mod tests {
         }
     }
 
-    fn fkey(vrf: u32, src: &str, sport: u16, dst: &str, dport: u16, proto: u8) -> vrouter_client::FlowKey {
-        vrouter_client::FlowKey { vrf, src: ip(src), dst: ip(dst), proto, sport, dport }
+    fn fkey(
+        vrf: u32,
+        src: &str,
+        sport: u16,
+        dst: &str,
+        dport: u16,
+        proto: u8,
+    ) -> vrouter_client::FlowKey {
+        vrouter_client::FlowKey {
+            vrf,
+            src: ip(src),
+            dst: ip(dst),
+            proto,
+            sport,
+            dport,
+        }
     }
 
     fn fl(index: u32, key: vrouter_client::FlowKey, action: u32) -> Flow {
@@ -986,7 +1237,17 @@ mod tests {
         let fwd = fkey(2, "10.0.11.252", 46338, "169.254.0.4", 22, 6);
         let rev = fkey(2, "10.0.11.3", 8022, "10.0.11.252", 46338, 6);
         vec![
-            Flow { gen: 2, packets: 48, bytes: 4704, age: 12, ..fl(7, fkey(0, "10.0.11.252", 7, "10.0.11.251", 0, 1), flow_action::FORWARD) },
+            Flow {
+                gen: 2,
+                packets: 48,
+                bytes: 4704,
+                age: 12,
+                ..fl(
+                    7,
+                    fkey(0, "10.0.11.252", 7, "10.0.11.251", 0, 1),
+                    flow_action::FORWARD,
+                )
+            },
             Flow {
                 flags: ACTIVE | RFLOW_VALID | DNAT | DPAT,
                 rindex: Some(398064),
@@ -1012,7 +1273,11 @@ mod tests {
                 bytes: 98,
                 vif: Some(3),
                 queued: 1,
-                ..fl(400001, fkey(3, "10.1.0.3", 33000, "10.1.0.4", 53, 17), flow_action::HOLD)
+                ..fl(
+                    400001,
+                    fkey(3, "10.1.0.3", 33000, "10.1.0.4", 53, 17),
+                    flow_action::HOLD,
+                )
             },
             Flow {
                 drop_reason: Some(drop_reason::FLOW_QUEUE_LIMIT),
@@ -1021,14 +1286,35 @@ mod tests {
                 age: 140,
                 tcp_flags: flow_tcp::SYN | flow_tcp::RST | flow_tcp::DEAD,
                 flags: ACTIVE | EVICT_CANDIDATE,
-                ..fl(524290, fkey(3, "10.1.0.3", 40000, "10.9.9.9", 443, 6), flow_action::DROP)
+                ..fl(
+                    524290,
+                    fkey(3, "10.1.0.3", 40000, "10.9.9.9", 443, 6),
+                    flow_action::DROP,
+                )
             },
-            Flow { ..fl(600000, fkey(3, "10.1.0.5", 1, "10.1.0.6", 2, 132), flow_action::DROP) },
+            Flow {
+                ..fl(
+                    600000,
+                    fkey(3, "10.1.0.5", 1, "10.1.0.6", 2, 132),
+                    flow_action::DROP,
+                )
+            },
             Flow {
                 packets: 10,
                 bytes: 1500,
                 age: 1,
-                ..fl(629759, fkey(5, "fd00:1::3", 53, "2001:db8:1234:5678:9abc:def0:1234:5678", 40000, 17), flow_action::FORWARD)
+                ..fl(
+                    629759,
+                    fkey(
+                        5,
+                        "fd00:1::3",
+                        53,
+                        "2001:db8:1234:5678:9abc:def0:1234:5678",
+                        40000,
+                        17,
+                    ),
+                    flow_action::FORWARD,
+                )
             },
         ]
     }
@@ -1037,10 +1323,16 @@ mod tests {
     fn flow_list_matches_golden() {
         golden("flow_list.txt", &flow_list(&flow_table(), &flows(), None));
         let m = crate::flowmatch::parse("10.0.11.252 & proto tcp").unwrap();
-        golden("flow_list_match.txt", &flow_list(&flow_table(), &flows(), Some(&m)));
+        golden(
+            "flow_list_match.txt",
+            &flow_list(&flow_table(), &flows(), Some(&m)),
+        );
         let v = flows();
         golden("flow_get.txt", &flow_get(&v[1..3]));
-        golden("flow_list.json", &(serde_json::to_string_pretty(&v[1..4]).unwrap() + "\n"));
+        golden(
+            "flow_list.json",
+            &(serde_json::to_string_pretty(&v[1..4]).unwrap() + "\n"),
+        );
     }
 
     #[test]
@@ -1051,20 +1343,39 @@ mod tests {
         assert_eq!(lines[0], "Flow table(size 161218560, entries 629760)");
         assert_eq!(lines[2], "Entries: Created 171 Added 171 Deleted 332 Changed 332 Processed 170 Used Overflow entries 0");
         assert_eq!(lines[3], "(Created Flows/CPU: 49 49 73 0)(oflows 0)");
-        assert!(lines.contains(&"    Index                Source:Port/Destination:Port                      Proto(V)"));
-        assert!(lines.contains(&"-----------------------------------------------------------------------------------"));
+        assert!(lines.contains(
+            &"    Index                Source:Port/Destination:Port                      Proto(V)"
+        ));
+        assert!(lines.contains(
+            &"-----------------------------------------------------------------------------------"
+        ));
         // its sample rows: index, reverse, source padded to 46, proto (vrf)
-        assert!(lines.contains(&"        7                10.0.11.252:7                                       1 (0)"));
-        assert!(lines.contains(&"   292028<=>398064       10.0.11.252:46338                                   6 (2)"));
+        assert!(lines.contains(
+            &"        7                10.0.11.252:7                                       1 (0)"
+        ));
+        assert!(lines.contains(
+            &"   292028<=>398064       10.0.11.252:46338                                   6 (2)"
+        ));
         assert!(lines.contains(&"                         169.254.0.4:22"));
-        assert!(lines.contains(&"(Gen: 1, Action:N(DPd), Flags:, TCP:SSrEErFr,  Stats:429/33993, Age 3)"));
-        assert!(lines.contains(&"(Gen: 1, Action:N(SPs), Flags:, TCP:SSrEErF,  Stats:380/1234567890, Age 3)"));
+        assert!(lines
+            .contains(&"(Gen: 1, Action:N(DPd), Flags:, TCP:SSrEErFr,  Stats:429/33993, Age 3)"));
+        assert!(lines.contains(
+            &"(Gen: 1, Action:N(SPs), Flags:, TCP:SSrEErF,  Stats:380/1234567890, Age 3)"
+        ));
         assert!(lines.contains(&"(Gen: 5, Action:H, Flags:N,  Stats:1/98, Age 0, Vif 3, Queued 1)"));
-        assert!(lines.contains(&"(Gen: 1, Action:D(Flow Queue Limit Exceeded), Flags:Ec, TCP:SRD,  Stats:3/180,"));
-        assert!(lines.contains(&" Age 140)"), "wrapped once a line reaches 70 columns, as TF");
+        assert!(lines.contains(
+            &"(Gen: 1, Action:D(Flow Queue Limit Exceeded), Flags:Ec, TCP:SRD,  Stats:3/180,"
+        ));
+        assert!(
+            lines.contains(&" Age 140)"),
+            "wrapped once a line reaches 70 columns, as TF"
+        );
         assert!(lines.contains(&"(Gen: 1, Action:D(Flow Action Drop), Flags:,  Stats:0/0, Age 0)"));
-        assert!(lines.contains(&"   629759                [fd00:1::3]:53                                     17 (5)"));
-        assert!(lines.contains(&"                         [2001:db8:1234:5678:9abc:def0:1234:5678]:40000"));
+        assert!(lines.contains(
+            &"   629759                [fd00:1::3]:53                                     17 (5)"
+        ));
+        assert!(lines
+            .contains(&"                         [2001:db8:1234:5678:9abc:def0:1234:5678]:40000"));
         assert!(lines.iter().all(|l| !l.ends_with(' ')), "trailing spaces");
         assert!(out.ends_with(")\n\n"), "each entry ends with a blank line");
         // an empty table still has its headers
@@ -1089,9 +1400,25 @@ mod tests {
     #[test]
     fn flow_stats_and_perf_match_golden() {
         let a = flow_table();
-        let b = FlowTableInfo { used: 1006, hold: 3, added: 1171, created: 271, deleted: 432, ..flow_table() };
+        let b = FlowTableInfo {
+            used: 1006,
+            hold: 3,
+            added: 1171,
+            created: 271,
+            deleted: 432,
+            ..flow_table()
+        };
         let s = FlowStats::new(&a, &b, 2.0);
-        assert_eq!((s.setup_rate, s.teardown_rate, s.active, s.active_new, s.hold_new), (550, 50, 1003, 998, 2));
+        assert_eq!(
+            (
+                s.setup_rate,
+                s.teardown_rate,
+                s.active,
+                s.active_new,
+                s.hold_new
+            ),
+            (550, 50, 1003, 998, 2)
+        );
         let mut out = flow_stats(&s);
         out.push_str("----\n");
         out.push_str(&serde_json::to_string_pretty(&s).unwrap());
@@ -1105,10 +1432,19 @@ mod tests {
             deleted: Some(998),
             delete_ms: Some(8.0),
             delete_rate: Some(rate(998, 8.0)),
-            failures: vec![FlowPerfFailure { op: "create", error: "flow exists (EEXIST)".into(), count: 2 }],
+            failures: vec![FlowPerfFailure {
+                op: "create",
+                error: "flow exists (EEXIST)".into(),
+                count: 2,
+            }],
         };
         out.push_str(&flow_perf(&p));
-        out.push_str(&flow_perf(&FlowPerf { deleted: None, delete_ms: None, delete_rate: None, ..p.clone() }));
+        out.push_str(&flow_perf(&FlowPerf {
+            deleted: None,
+            delete_ms: None,
+            delete_rate: None,
+            ..p.clone()
+        }));
         out.push_str(&serde_json::to_string_pretty(&p).unwrap());
         out.push('\n');
         golden("flow_stats_perf.txt", &out);

@@ -12,12 +12,23 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use vrouter_client::nh::{eth_header, parse_hex_bytes, parse_type};
-use vrouter_client::rt::{family_of, family_str, max_len, parse_family, parse_prefix, parse_route_prefix};
-use vrouter_client::{vif::parse_mac, Client, Error, FlowKey, FlowSpec, NexthopAdd, Route, VifAdd, VifSelector, DEFAULT_BATCH};
-use vrouter_uapi::{addr_family, flow_action, nh_flag, nh_type, rt_flag, vif_flag, vif_type, VROUTER_MAC};
+use vrouter_client::rt::{
+    family_of, family_str, max_len, parse_family, parse_prefix, parse_route_prefix,
+};
+use vrouter_client::{
+    vif::parse_mac, Client, Error, FlowKey, FlowSpec, NexthopAdd, Route, VifAdd, VifSelector,
+    DEFAULT_BATCH,
+};
+use vrouter_uapi::{
+    addr_family, flow_action, nh_flag, nh_type, rt_flag, vif_flag, vif_type, VROUTER_MAC,
+};
 
 #[derive(Parser)]
-#[command(name = "vrctl", version, about = "Inspect and program the vrouter datapath")]
+#[command(
+    name = "vrctl",
+    version,
+    about = "Inspect and program the vrouter datapath"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -313,7 +324,10 @@ struct Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
-        Failure { code: code_of(&e), text: e.to_string() }
+        Failure {
+            code: code_of(&e),
+            text: e.to_string(),
+        }
     }
 }
 
@@ -322,12 +336,19 @@ fn code_of(e: &Error) -> u8 {
         Error::NotLoaded => exit::UNAVAILABLE,
         Error::Kernel { errno: 1 | 13, .. } => exit::NOPERM,
         Error::Kernel { .. } => exit::DATAERR,
-        Error::Io(_) | Error::Decode(_) | Error::AckLost { .. } | Error::NotSent | Error::Overrun => exit::IOERR,
+        Error::Io(_)
+        | Error::Decode(_)
+        | Error::AckLost { .. }
+        | Error::NotSent
+        | Error::Overrun => exit::IOERR,
     }
 }
 
 fn usage(text: impl Into<String>) -> Failure {
-    Failure { code: exit::USAGE, text: text.into() }
+    Failure {
+        code: exit::USAGE,
+        text: text.into(),
+    }
 }
 
 fn main() -> ExitCode {
@@ -363,11 +384,14 @@ fn main() -> ExitCode {
 }
 
 fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
-    serde_json::to_string_pretty(v).map(|s| s + "\n").unwrap_or_default()
+    serde_json::to_string_pretty(v)
+        .map(|s| s + "\n")
+        .unwrap_or_default()
 }
 
 fn mac_arg(m: Option<&str>) -> Result<Option<[u8; 6]>, Failure> {
-    m.map(|m| parse_mac(m).ok_or_else(|| usage(format!("bad MAC address {m:?}")))).transpose()
+    m.map(|m| parse_mac(m).ok_or_else(|| usage(format!("bad MAC address {m:?}"))))
+        .transpose()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -375,24 +399,37 @@ fn mac_arg(m: Option<&str>) -> Result<Option<[u8; 6]>, Failure> {
 
 fn vif(a: VifArgs) -> Result<String, Failure> {
     let mac = mac_arg(a.mac.as_deref())?;
-    let ip = a
-        .ip
-        .as_deref()
-        .map(|s| s.parse::<Ipv4Addr>().map_err(|_| usage(format!("bad IPv4 address {s:?}"))))
-        .transpose()?;
+    let ip =
+        a.ip.as_deref()
+            .map(|s| {
+                s.parse::<Ipv4Addr>()
+                    .map_err(|_| usage(format!("bad IPv4 address {s:?}")))
+            })
+            .transpose()?;
     let ip6 = a
         .ip6
         .as_deref()
-        .map(|s| s.parse::<Ipv6Addr>().map_err(|_| usage(format!("bad IPv6 address {s:?}"))))
+        .map(|s| {
+            s.parse::<Ipv6Addr>()
+                .map_err(|_| usage(format!("bad IPv6 address {s:?}")))
+        })
         .transpose()?;
     let mut c = Client::connect()?;
     if a.list {
         let vifs = c.vif_list(a.core)?;
-        return Ok(if a.json { json(&vifs) } else { format::vif_list(&vifs) });
+        return Ok(if a.json {
+            json(&vifs)
+        } else {
+            format::vif_list(&vifs)
+        });
     }
     if let Some(idx) = a.get {
         let v = c.vif_get(&VifSelector::Index(idx), a.core)?;
-        return Ok(if a.json { json(&v) } else { format::vif_list(std::slice::from_ref(&v)) });
+        return Ok(if a.json {
+            json(&v)
+        } else {
+            format::vif_list(std::slice::from_ref(&v))
+        });
     }
     if let Some(which) = a.delete {
         c.vif_del(&VifSelector::parse(&which))?;
@@ -421,10 +458,23 @@ fn vif(a: VifArgs) -> Result<String, Failure> {
     if a.policy {
         flags |= vif_flag::POLICY;
     }
-    let req =
-        VifAdd { idx: a.idx, kind, name: Some(name), vrf: a.vrf.unwrap_or(0), mac, flags, ip, ip6, ..Default::default() };
+    let req = VifAdd {
+        idx: a.idx,
+        kind,
+        name: Some(name),
+        vrf: a.vrf.unwrap_or(0),
+        mac,
+        flags,
+        ip,
+        ip6,
+        ..Default::default()
+    };
     let v = c.vif_add(&req)?;
-    Ok(if a.json { json(&v) } else { format!("vif0/{} {}\n", v.idx, v.name) })
+    Ok(if a.json {
+        json(&v)
+    } else {
+        format!("vif0/{} {}\n", v.idx, v.name)
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -433,7 +483,9 @@ fn vif(a: VifArgs) -> Result<String, Failure> {
 fn family_arg(f: Option<&str>) -> Result<Option<u32>, Failure> {
     f.map(|s| match parse_family(s) {
         Some(f) => Ok(f),
-        None if matches!(s, "bridge" | "1") => Err(usage("the bridge family is not supported (no bridge table)")),
+        None if matches!(s, "bridge" | "1") => Err(usage(
+            "the bridge family is not supported (no bridge table)",
+        )),
         None => Err(usage(format!("bad family {s:?} (inet or inet6)"))),
     })
     .transpose()
@@ -441,7 +493,10 @@ fn family_arg(f: Option<&str>) -> Result<Option<u32>, Failure> {
 
 /// The NH_NEW request of `nh --create`, checked before anything is sent.
 fn nh_request(a: &NhArgs, id: u32) -> Result<NexthopAdd, Failure> {
-    let t = a.kind.as_deref().ok_or_else(|| usage("--create needs --type"))?;
+    let t = a
+        .kind
+        .as_deref()
+        .ok_or_else(|| usage("--create needs --type"))?;
     let kind = parse_type(t).ok_or_else(|| {
         usage(format!("unknown nexthop type {t:?} (rcv, encap, tunnel, resolve, discard, composite, vrf-translate, l2rcv or 1..8)"))
     })?;
@@ -455,13 +510,18 @@ fn nh_request(a: &NhArgs, id: u32) -> Result<NexthopAdd, Failure> {
     let smac = mac_arg(a.smac.as_deref())?;
     let dmac = mac_arg(a.dmac.as_deref())?;
     if a.vlan.is_some_and(|v| v > 4095) {
-        return Err(usage(format!("bad VLAN id {} (0..4095)", a.vlan.unwrap_or(0))));
+        return Err(usage(format!(
+            "bad VLAN id {} (0..4095)",
+            a.vlan.unwrap_or(0)
+        )));
     }
     let encap = match &a.encap_hex {
         Some(h) => parse_hex_bytes(h).ok_or_else(|| usage(format!("bad hex bytes {h:?}")))?,
         None => match dmac {
             Some(d) => eth_header(d, smac.unwrap_or(VROUTER_MAC), a.vlan),
-            None if kind == nh_type::ENCAP => return Err(usage("an encap nexthop needs --dmac (or --encap-hex)")),
+            None if kind == nh_type::ENCAP => {
+                return Err(usage("an encap nexthop needs --dmac (or --encap-hex)"))
+            }
             None => Vec::new(),
         },
     };
@@ -486,7 +546,11 @@ fn nh(a: NhArgs) -> Result<String, Failure> {
     let mut c = Client::connect()?;
     if a.list {
         let v = c.nh_dump()?;
-        return Ok(if a.json { json(&v) } else { format::nh_list(&v) });
+        return Ok(if a.json {
+            json(&v)
+        } else {
+            format::nh_list(&v)
+        });
     }
     if let Some(id) = a.get {
         let n = c.nh_get(id)?;
@@ -506,7 +570,9 @@ fn nh(a: NhArgs) -> Result<String, Failure> {
         c.nh_del(id)?;
         return Ok(String::new());
     }
-    let Some(req) = req else { return Err(usage("one of --list, --get, --create, --delete")) };
+    let Some(req) = req else {
+        return Err(usage("one of --list, --get, --create, --delete"));
+    };
     let n = c.nh_add(&req)?;
     Ok(if a.json { json(&n) } else { String::new() })
 }
@@ -517,11 +583,22 @@ fn nh(a: NhArgs) -> Result<String, Failure> {
 /// `-p PREFIX[/LEN]` with `-l PLEN` and `-f FAMILY`, checked (host bits refused unless
 /// `lookup`, where they are cleared).
 fn prefix_args(a: &RtArgs, lookup: bool) -> Result<(IpAddr, u8), Failure> {
-    let p = a.prefix.as_deref().ok_or_else(|| usage("missing -p PREFIX"))?;
-    let (addr, mut len) = (if lookup { parse_prefix(p) } else { parse_route_prefix(p) }).map_err(usage)?;
+    let p = a
+        .prefix
+        .as_deref()
+        .ok_or_else(|| usage("missing -p PREFIX"))?;
+    let (addr, mut len) = (if lookup {
+        parse_prefix(p)
+    } else {
+        parse_route_prefix(p)
+    })
+    .map_err(usage)?;
     if let Some(l) = a.plen {
         if l > u32::from(max_len(&addr)) {
-            return Err(usage(format!("prefix length {l} beyond {}", max_len(&addr))));
+            return Err(usage(format!(
+                "prefix length {l} beyond {}",
+                max_len(&addr)
+            )));
         }
         if p.contains('/') && l != u32::from(len) {
             return Err(usage(format!("-p {p} and -l {l} disagree")));
@@ -544,14 +621,26 @@ fn rt(a: RtArgs) -> Result<String, Failure> {
     if let Some(vrf) = a.dump {
         let family = family_arg(a.family.as_deref())?.unwrap_or(addr_family::INET);
         let routes = Client::connect()?.rt_dump(vrf, family)?;
-        return Ok(if a.json { json(&routes) } else { format::rt_dump(family, vrf, &routes) });
+        return Ok(if a.json {
+            json(&routes)
+        } else {
+            format::rt_dump(family, vrf, &routes)
+        });
     }
     if let Some(q) = a.get.clone() {
         let vrf = a.vrf.ok_or_else(|| usage("--get needs --vrf"))?;
-        let a2 = RtArgs { prefix: Some(q), plen: None, ..a };
+        let a2 = RtArgs {
+            prefix: Some(q),
+            plen: None,
+            ..a
+        };
         let (addr, len) = prefix_args(&a2, true)?;
         let r = Client::connect()?.rt_get(vrf, addr, len)?;
-        return Ok(if a2.json { json(&r) } else { format::rt_get(vrf, &r) });
+        return Ok(if a2.json {
+            json(&r)
+        } else {
+            format::rt_get(vrf, &r)
+        });
     }
     if a.create || a.delete {
         let vrf = a.vrf.ok_or_else(|| usage("missing -v VRF"))?;
@@ -564,7 +653,11 @@ fn rt(a: RtArgs) -> Result<String, Failure> {
         let mut r = Route::new(vrf, prefix, len, nh);
         r.mac = mac_arg(a.mac.as_deref())?;
         r.label = a.label;
-        for (set, bit) in [(a.proxy, rt_flag::PROXY_ARP), (a.trap, rt_flag::TRAP_ARP), (a.flood, rt_flag::FLOOD_ARP)] {
+        for (set, bit) in [
+            (a.proxy, rt_flag::PROXY_ARP),
+            (a.trap, rt_flag::TRAP_ARP),
+            (a.flood, rt_flag::FLOOD_ARP),
+        ] {
             if set {
                 r.flags |= bit;
             }
@@ -578,7 +671,9 @@ fn rt(a: RtArgs) -> Result<String, Failure> {
     if a.monitor {
         return rt_monitor();
     }
-    Err(usage("one of --dump, --get, --create, --delete, --batch, --monitor"))
+    Err(usage(
+        "one of --dump, --get, --create, --delete, --batch, --monitor",
+    ))
 }
 
 fn rt_batch(file: &str, batch: usize) -> Result<String, Failure> {
@@ -589,15 +684,23 @@ fn rt_batch(file: &str, batch: usize) -> Result<String, Failure> {
     let read = if file == "-" {
         std::io::stdin().read_to_string(&mut text).map(|_| ())
     } else {
-        std::fs::File::open(file).and_then(|mut f| f.read_to_string(&mut text)).map(|_| ())
+        std::fs::File::open(file)
+            .and_then(|mut f| f.read_to_string(&mut text))
+            .map(|_| ())
     };
-    read.map_err(|e| Failure { code: exit::NOINPUT, text: format!("{file}: {e}") })?;
+    read.map_err(|e| Failure {
+        code: exit::NOINPUT,
+        text: format!("{file}: {e}"),
+    })?;
     let parsed = batchfile::parse(&text);
     drop(text);
     let total = parsed.ops.len() + parsed.errors.len();
     // (line, message, exit code), sorted by line at the end
-    let mut failures: Vec<(u32, String, u8)> =
-        parsed.errors.into_iter().map(|(n, m)| (n, m, exit::DATAERR)).collect();
+    let mut failures: Vec<(u32, String, u8)> = parsed
+        .errors
+        .into_iter()
+        .map(|(n, m)| (n, m, exit::DATAERR))
+        .collect();
     let mut ok = 0;
     if !parsed.ops.is_empty() {
         let lines = parsed.lines;
@@ -610,7 +713,14 @@ fn rt_batch(file: &str, batch: usize) -> Result<String, Failure> {
         if let Some((first, e)) = report.aborted {
             let unsent = n_ops - first;
             // unsent requests count as failed in the summary (total - ok)
-            failures.push((lines[first], format!("{e}; this and the {} requests after it were not sent", unsent - 1), code_of(&e)));
+            failures.push((
+                lines[first],
+                format!(
+                    "{e}; this and the {} requests after it were not sent",
+                    unsent - 1
+                ),
+                code_of(&e),
+            ));
         }
     }
     failures.sort_by_key(|f| f.0);
@@ -623,7 +733,10 @@ fn rt_batch(file: &str, batch: usize) -> Result<String, Failure> {
         None => Ok(summary),
         Some(&(_, _, code)) => {
             print!("{summary}");
-            Err(Failure { code, text: String::new() })
+            Err(Failure {
+                code,
+                text: String::new(),
+            })
         }
     }
 }
@@ -634,8 +747,14 @@ fn rt_monitor() -> Result<String, Failure> {
     loop {
         match mon.next_event() {
             Ok(ev) => {
-                let line = serde_json::to_string(&format::RouteEventJson { op: ev.op.as_str(), route: &ev.route })
-                    .map_err(|e| Failure { code: exit::IOERR, text: e.to_string() })?;
+                let line = serde_json::to_string(&format::RouteEventJson {
+                    op: ev.op.as_str(),
+                    route: &ev.route,
+                })
+                .map_err(|e| Failure {
+                    code: exit::IOERR,
+                    text: e.to_string(),
+                })?;
                 if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
                     return Ok(String::new()); // the reader went away
                 }
@@ -658,14 +777,22 @@ fn dropstats(a: DropArgs) -> Result<String, Failure> {
         return Ok(String::new());
     }
     let counters = c.drop_stats(a.core)?;
-    Ok(if a.json { json(&format::dropstats_json(&counters)) } else { format::dropstats(&counters, a.core) })
+    Ok(if a.json {
+        json(&format::dropstats_json(&counters))
+    } else {
+        format::dropstats(&counters, a.core)
+    })
 }
 
 fn vrfstats(a: VrfStatsArgs) -> Result<String, Failure> {
     let mut c = Client::connect()?;
     if let Some(vrf) = a.get {
         let s = c.vrf_stats(vrf, a.core)?;
-        return Ok(if a.json { json(&format::vrfstats_json(&s)) } else { format::vrfstats(&[s], a.core) });
+        return Ok(if a.json {
+            json(&format::vrfstats_json(&s))
+        } else {
+            format::vrfstats(&[s], a.core)
+        });
     }
     let all = c.vrf_stats_dump(a.core)?;
     Ok(if a.json {
@@ -677,7 +804,11 @@ fn vrfstats(a: VrfStatsArgs) -> Result<String, Failure> {
 
 fn vrouter(a: VrouterArgs) -> Result<String, Failure> {
     let info = Client::connect()?.info()?;
-    Ok(if a.json { json(&info) } else { format::vrouter_info(&info) })
+    Ok(if a.json {
+        json(&info)
+    } else {
+        format::vrouter_info(&info)
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -687,7 +818,11 @@ fn vrouter(a: VrouterArgs) -> Result<String, Failure> {
 const PERF_MAX: u32 = 4_000_000;
 
 fn flow(a: FlowArgs) -> Result<String, Failure> {
-    let filter = a.match_expr.as_deref().map(|m| flowmatch::parse(m).map_err(|e| usage(format!("bad --match: {e}")))).transpose()?;
+    let filter = a
+        .match_expr
+        .as_deref()
+        .map(|m| flowmatch::parse(m).map_err(|e| usage(format!("bad --match: {e}"))))
+        .transpose()?;
     if a.perf.is_some_and(|n| n == 0 || n > PERF_MAX) {
         return Err(usage(format!("-p needs a count of 1..{PERF_MAX}")));
     }
@@ -697,14 +832,20 @@ fn flow(a: FlowArgs) -> Result<String, Failure> {
     let interval = match (a.stats, a.interval) {
         (false, Some(_)) => return Err(usage("--interval goes with -s")),
         (_, Some(i)) if !(i > 0.0 && i <= 3600.0) => {
-            return Err(usage("--interval must be more than 0 and at most 3600 seconds"))
+            return Err(usage(
+                "--interval must be more than 0 and at most 3600 seconds",
+            ))
         }
         (_, i) => i.unwrap_or(1.0),
     };
     if !(a.list || filter.is_some() || a.stats || a.flush || a.monitor)
-        && [a.get, a.perf, a.forward, a.drop, a.invalidate].iter().all(Option::is_none)
+        && [a.get, a.perf, a.forward, a.drop, a.invalidate]
+            .iter()
+            .all(Option::is_none)
     {
-        return Err(usage("one of -l, --match, --get, -s, -p, -F, -f, -d, -i, --monitor"));
+        return Err(usage(
+            "one of -l, --match, --get, -s, -p, -F, -f, -d, -i, --monitor",
+        ));
     }
     if a.monitor {
         return flow_monitor();
@@ -714,7 +855,10 @@ fn flow(a: FlowArgs) -> Result<String, Failure> {
         let table = c.flow_table()?;
         let flows = c.flow_dump()?;
         if a.json {
-            let shown: Vec<_> = flows.iter().filter(|f| filter.as_ref().is_none_or(|m| m.matches(&f.key))).collect();
+            let shown: Vec<_> = flows
+                .iter()
+                .filter(|f| filter.as_ref().is_none_or(|m| m.matches(&f.key)))
+                .collect();
             return Ok(json(&serde_json::json!({ "table": table, "flows": shown })));
         }
         return Ok(format::flow_list(&table, &flows, filter.as_ref()));
@@ -728,7 +872,11 @@ fn flow(a: FlowArgs) -> Result<String, Failure> {
                 Err(e) => return Err(e.into()),
             }
         }
-        return Ok(if a.json { json(&v) } else { format::flow_get(&v) });
+        return Ok(if a.json {
+            json(&v)
+        } else {
+            format::flow_get(&v)
+        });
     }
     if a.stats {
         let first = c.flow_table()?;
@@ -736,7 +884,11 @@ fn flow(a: FlowArgs) -> Result<String, Failure> {
         std::thread::sleep(Duration::from_secs_f64(interval));
         let second = c.flow_table()?;
         let s = format::FlowStats::new(&first, &second, t.elapsed().as_secs_f64());
-        return Ok(if a.json { json(&s) } else { format::flow_stats(&s) });
+        return Ok(if a.json {
+            json(&s)
+        } else {
+            format::flow_stats(&s)
+        });
     }
     if let Some(n) = a.perf {
         return flow_perf(&mut c, n, a.vrf.unwrap_or(0), a.keep, a.json);
@@ -757,7 +909,10 @@ fn flow(a: FlowArgs) -> Result<String, Failure> {
     // the generation makes sure the verdict is for the entry just read; the reverse link
     // is kept (the kernel takes rindex from the request)
     let cur = c.flow_get(index)?;
-    let f = c.flow_new(&FlowSpec { rindex: cur.rindex, ..FlowSpec::verdict(index, cur.gen, action) })?;
+    let f = c.flow_new(&FlowSpec {
+        rindex: cur.rindex,
+        ..FlowSpec::verdict(index, cur.gen, action)
+    })?;
     Ok(if a.json { json(&f) } else { String::new() })
 }
 
@@ -765,7 +920,14 @@ fn flow(a: FlowArgs) -> Result<String, Failure> {
 /// 65536), distinct for every i up to PERF_MAX.
 fn perf_key(vrf: u32, i: u32) -> FlowKey {
     let src = Ipv4Addr::from(u32::from(Ipv4Addr::new(169, 254, 1, 1)) + (i >> 16));
-    FlowKey { vrf, src: IpAddr::V4(src), dst: IpAddr::V4(Ipv4Addr::new(169, 254, 0, 1)), proto: 17, sport: 1000, dport: i as u16 }
+    FlowKey {
+        vrf,
+        src: IpAddr::V4(src),
+        dst: IpAddr::V4(Ipv4Addr::new(169, 254, 0, 1)),
+        proto: 17,
+        sport: 1000,
+        dport: i as u16,
+    }
 }
 
 fn flow_monitor() -> Result<String, Failure> {
@@ -776,22 +938,38 @@ fn flow_monitor() -> Result<String, Failure> {
     loop {
         match misses.next_miss() {
             Ok(f) => {
-                let line = serde_json::to_string(&f).map_err(|e| Failure { code: exit::IOERR, text: e.to_string() })?;
+                let line = serde_json::to_string(&f).map_err(|e| Failure {
+                    code: exit::IOERR,
+                    text: e.to_string(),
+                })?;
                 if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
                     return Ok(String::new()); // the reader went away
                 }
             }
-            Err(Error::Overrun) => eprintln!("vrctl flow: flow misses were lost: the monitor fell behind (ENOBUFS)"),
+            Err(Error::Overrun) => {
+                eprintln!("vrctl flow: flow misses were lost: the monitor fell behind (ENOBUFS)")
+            }
             Err(e) => return Err(e.into()),
         }
     }
 }
 
-fn flow_perf(c: &mut Client, n: u32, vrf: u32, keep: bool, as_json: bool) -> Result<String, Failure> {
-    let specs: Vec<FlowSpec> = (0..n).map(|i| FlowSpec::add(perf_key(vrf, i), flow_action::FORWARD)).collect();
+fn flow_perf(
+    c: &mut Client,
+    n: u32,
+    vrf: u32,
+    keep: bool,
+    as_json: bool,
+) -> Result<String, Failure> {
+    let specs: Vec<FlowSpec> = (0..n)
+        .map(|i| FlowSpec::add(perf_key(vrf, i), flow_action::FORWARD))
+        .collect();
     // (op, error text) -> (count, exit code), in first-seen order
     let mut failures: Vec<(&'static str, String, usize, u8)> = Vec::new();
-    let mut note = |op: &'static str, e: &Error| match failures.iter_mut().find(|f| f.0 == op && f.1 == e.to_string()) {
+    let mut note = |op: &'static str, e: &Error| match failures
+        .iter_mut()
+        .find(|f| f.0 == op && f.1 == e.to_string())
+    {
         Some(f) => f.2 += 1,
         None => failures.push((op, e.to_string(), 1, code_of(e))),
     };
@@ -831,16 +1009,31 @@ fn flow_perf(c: &mut Client, n: u32, vrf: u32, keep: bool, as_json: bool) -> Res
         report.delete_ms = Some(ms);
         report.delete_rate = Some(format::rate(ok, ms));
     }
-    report.failures =
-        failures.iter().map(|(op, error, count, _)| format::FlowPerfFailure { op, error: error.clone(), count: *count }).collect();
-    let out = if as_json { json(&report) } else { format::flow_perf(&report) };
-    let Some(&(_, _, _, code)) = failures.first() else { return Ok(out) };
+    report.failures = failures
+        .iter()
+        .map(|(op, error, count, _)| format::FlowPerfFailure {
+            op,
+            error: error.clone(),
+            count: *count,
+        })
+        .collect();
+    let out = if as_json {
+        json(&report)
+    } else {
+        format::flow_perf(&report)
+    };
+    let Some(&(_, _, _, code)) = failures.first() else {
+        return Ok(out);
+    };
     let mut err = std::io::stderr().lock();
     for (op, msg, count, _) in &failures {
         let _ = writeln!(err, "vrctl flow: {count} {op} requests failed: {msg}");
     }
     print!("{out}");
-    Err(Failure { code, text: String::new() })
+    Err(Failure {
+        code,
+        text: String::new(),
+    })
 }
 
 #[cfg(test)]
@@ -849,14 +1042,23 @@ mod tests {
 
     #[test]
     fn perf_keys_are_distinct() {
-        let indexes: std::collections::BTreeSet<u32> = (0..PERF_MAX).step_by(997).chain([1, 65535, 65536, PERF_MAX - 1]).collect();
+        let indexes: std::collections::BTreeSet<u32> = (0..PERF_MAX)
+            .step_by(997)
+            .chain([1, 65535, 65536, PERF_MAX - 1])
+            .collect();
         let mut seen = std::collections::HashSet::new();
         for &i in &indexes {
             let k = perf_key(3, i);
             assert_eq!(k.vrf, 3);
             assert!(seen.insert((k.src, k.sport, k.dport)), "key {i} repeats");
         }
-        assert_eq!(perf_key(0, 65536).src, "169.254.1.2".parse::<IpAddr>().unwrap());
-        assert_eq!(perf_key(0, PERF_MAX - 1).src, "169.254.1.62".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            perf_key(0, 65536).src,
+            "169.254.1.2".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            perf_key(0, PERF_MAX - 1).src,
+            "169.254.1.62".parse::<IpAddr>().unwrap()
+        );
     }
 }

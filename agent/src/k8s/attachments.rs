@@ -129,9 +129,11 @@ pub fn nad_network(nad: &NetworkAttachmentDefinition, cluster: &str) -> Result<S
     let plugin = conf.get("plugins").and_then(|p| p.get(0)).unwrap_or(&conf);
     match plugin.get("type").and_then(|t| t.as_str()) {
         Some(CNI_TYPE) | None => {}
-        Some(other) => return Err(format!(
+        Some(other) => {
+            return Err(format!(
             "{id}: CNI type {other:?} is not {CNI_TYPE:?} (vrouter makes only its own interfaces)"
-        )),
+        ))
+        }
     }
     let reference = match plugin.get("network") {
         Some(serde_json::Value::String(s)) => Some(s.clone()),

@@ -28,10 +28,16 @@ pub(crate) fn expected(prev: &CniResult, ifname: &str, netns: &str) -> CniResult
         .iter()
         .enumerate()
         .find(|(_, i)| i.name == ifname && i.sandbox.as_deref().is_some_and(|s| !s.is_empty()))
-        .ok_or_else(|| fail(format!("prevResult has no interface {ifname} with a sandbox")))?;
+        .ok_or_else(|| {
+            fail(format!(
+                "prevResult has no interface {ifname} with a sandbox"
+            ))
+        })?;
     if let Some(sb) = &iface.sandbox {
         if sb != netns {
-            return Err(fail(format!("prevResult puts {ifname} in sandbox {sb}, not {netns}")));
+            return Err(fail(format!(
+                "prevResult puts {ifname} in sandbox {sb}, not {netns}"
+            )));
         }
     }
     let mut addresses = Vec::new();
@@ -40,7 +46,12 @@ pub(crate) fn expected(prev: &CniResult, ifname: &str, netns: &str) -> CniResult
         if ip.interface.is_some_and(|i| i != idx) {
             continue;
         }
-        let cidr = ip.cidr().ok_or_else(|| fail(format!("prevResult has an invalid address {:?}", ip.address)))?;
+        let cidr = ip.cidr().ok_or_else(|| {
+            fail(format!(
+                "prevResult has an invalid address {:?}",
+                ip.address
+            ))
+        })?;
         addresses.push(cidr);
         if let Some(g) = ip.gateway.as_deref().and_then(|g| g.parse::<IpAddr>().ok()) {
             gateways.push(g);
@@ -48,11 +59,13 @@ pub(crate) fn expected(prev: &CniResult, ifname: &str, netns: &str) -> CniResult
     }
     let mut routes = Vec::new();
     for r in &prev.routes {
-        let (dst, plen) = parse_cidr(&r.dst).ok_or_else(|| fail(format!("prevResult has an invalid route dst {:?}", r.dst)))?;
+        let (dst, plen) = parse_cidr(&r.dst)
+            .ok_or_else(|| fail(format!("prevResult has an invalid route dst {:?}", r.dst)))?;
         let gw = match &r.gw {
-            Some(g) if !g.is_empty() => {
-                Some(g.parse::<IpAddr>().map_err(|_| fail(format!("prevResult has an invalid route gw {g:?}")))?)
-            }
+            Some(g) if !g.is_empty() => Some(
+                g.parse::<IpAddr>()
+                    .map_err(|_| fail(format!("prevResult has an invalid route gw {g:?}")))?,
+            ),
             _ => None,
         };
         // Ours are the routes via our interface's gateways; other plugins' may use
@@ -68,26 +81,49 @@ pub(crate) fn expected(prev: &CniResult, ifname: &str, netns: &str) -> CniResult
         .filter(|i| i.sandbox.as_deref().unwrap_or("").is_empty() && i.name.starts_with("tap"))
         .map(|i| i.name.clone())
         .collect();
-    Ok(Expected { mac: iface.mac.clone(), addresses, routes, host_ends })
+    Ok(Expected {
+        mac: iface.mac.clone(),
+        addresses,
+        routes,
+        host_ends,
+    })
 }
 
 fn network(ip: IpAddr, plen: u8) -> IpAddr {
     match ip {
         IpAddr::V4(a) => {
-            let mask = if plen == 0 { 0 } else { u32::MAX << (32 - u32::from(plen.min(32))) };
+            let mask = if plen == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(plen.min(32)))
+            };
             IpAddr::V4((u32::from(a) & mask).into())
         }
         IpAddr::V6(a) => {
-            let mask = if plen == 0 { 0 } else { u128::MAX << (128 - u32::from(plen.min(128))) };
+            let mask = if plen == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(plen.min(128)))
+            };
             IpAddr::V6((u128::from(a) & mask).into())
         }
     }
 }
 
 /// Does the routing table have `dst/plen [via gw]` (main table) out of `index`?
-pub(crate) fn has_route(routes: &[Route], index: u32, dst: IpAddr, plen: u8, gw: Option<IpAddr>) -> bool {
+pub(crate) fn has_route(
+    routes: &[Route],
+    index: u32,
+    dst: IpAddr,
+    plen: u8,
+    gw: Option<IpAddr>,
+) -> bool {
     routes.iter().any(|r| {
-        r.dst == dst && r.plen == plen && r.table == 254 && (gw.is_none() || r.gw == gw) && r.oif.is_none_or(|o| o == index)
+        r.dst == dst
+            && r.plen == plen
+            && r.table == 254
+            && (gw.is_none() || r.gw == gw)
+            && r.oif.is_none_or(|o| o == index)
     })
 }
 
@@ -97,13 +133,15 @@ pub fn check(ctx: &Ctx) -> CniResultT<()> {
     if !conf.version.has_check() {
         return Err(CniError::new(
             code::INCOMPATIBLE_VERSION,
-            format!("config version {} does not allow CHECK (needs 0.4.0 or later)", conf.version),
+            format!(
+                "config version {} does not allow CHECK (needs 0.4.0 or later)",
+                conf.version
+            ),
         ));
     }
-    let prev = conf
-        .prev_result
-        .as_ref()
-        .ok_or_else(|| CniError::new(code::INVALID_CONFIG, "CHECK needs prevResult in the config"))?;
+    let prev = conf.prev_result.as_ref().ok_or_else(|| {
+        CniError::new(code::INVALID_CONFIG, "CHECK needs prevResult in the config")
+    })?;
     let prev = CniResult::from_value(prev)?;
     let want = expected(&prev, &env.ifname, &env.netns)?;
 
@@ -111,11 +149,15 @@ pub fn check(ctx: &Ctx) -> CniResultT<()> {
     let ns = Netns::open(&env.netns)?;
     let (ifname, w) = (env.ifname.clone(), want.clone());
     ns.rtnl(move |h| async move {
-        let l = link::get(&h, &ifname).await?.ok_or_else(|| fail(format!("interface {ifname} not found in the netns")))?;
+        let l = link::get(&h, &ifname)
+            .await?
+            .ok_or_else(|| fail(format!("interface {ifname} not found in the netns")))?;
         if let Some(m) = &w.mac {
             let have = l.mac_string().unwrap_or_default();
             if !have.eq_ignore_ascii_case(m) {
-                return Err(fail(format!("interface {ifname} has MAC {have}, prevResult says {m}")));
+                return Err(fail(format!(
+                    "interface {ifname} has MAC {have}, prevResult says {m}"
+                )));
             }
         }
         if !l.up {
@@ -124,7 +166,9 @@ pub fn check(ctx: &Ctx) -> CniResultT<()> {
         let have = link::addresses(&h, l.index).await?;
         for (ip, plen) in &w.addresses {
             if !have.iter().any(|(a, p)| a == ip && p == plen) {
-                return Err(fail(format!("interface {ifname} lacks address {ip}/{plen}")));
+                return Err(fail(format!(
+                    "interface {ifname} lacks address {ip}/{plen}"
+                )));
             }
         }
         let (mut v4, mut v6) = (None, None);
@@ -136,7 +180,9 @@ pub fn check(ctx: &Ctx) -> CniResultT<()> {
             let routes = table.as_deref().unwrap_or(&[]);
             if !has_route(routes, l.index, *dst, *plen, *gw) {
                 let via = gw.map(|g| format!(" via {g}")).unwrap_or_default();
-                return Err(fail(format!("route {dst}/{plen}{via} dev {ifname} is missing")));
+                return Err(fail(format!(
+                    "route {dst}/{plen}{via} dev {ifname} is missing"
+                )));
             }
         }
         Ok(())
@@ -149,12 +195,23 @@ pub fn check(ctx: &Ctx) -> CniResultT<()> {
     let port = mine
         .iter()
         .find(|p| p.vm_ifname == env.ifname)
-        .ok_or_else(|| fail(format!("the agent has no port for {vm_name} {}", env.ifname)))?;
+        .ok_or_else(|| {
+            fail(format!(
+                "the agent has no port for {vm_name} {}",
+                env.ifname
+            ))
+        })?;
     if port.vm_id != env.container_id {
-        return Err(fail(format!("the agent's port for {vm_name} belongs to sandbox {:?}", port.vm_id)));
+        return Err(fail(format!(
+            "the agent's port for {vm_name} belongs to sandbox {:?}",
+            port.vm_id
+        )));
     }
     if port.state != PortState::Active {
-        return Err(fail(format!("the agent's port {} is {:?}, not active", port.vmi_uuid, port.state)));
+        return Err(fail(format!(
+            "the agent's port {} is {:?}, not active",
+            port.vmi_uuid, port.state
+        )));
     }
     let infos = ctx
         .agent
@@ -164,11 +221,22 @@ pub fn check(ctx: &Ctx) -> CniResultT<()> {
         .iter()
         .find(|i| i.id == port.vmi_uuid)
         .or(infos.first())
-        .ok_or_else(|| fail(format!("the agent has no interface for vm {}", port.vm_uuid)))?;
+        .ok_or_else(|| {
+            fail(format!(
+                "the agent has no interface for vm {}",
+                port.vm_uuid
+            ))
+        })?;
     for (ip, _) in &want.addresses {
-        let agent_ip = if ip.is_ipv4() { &info.ip_address } else { &info.v6_ip_address };
+        let agent_ip = if ip.is_ipv4() {
+            &info.ip_address
+        } else {
+            &info.v6_ip_address
+        };
         if agent_ip.parse::<IpAddr>().ok() != Some(*ip) {
-            return Err(fail(format!("the agent gives the port address {agent_ip:?}, the pod has {ip}")));
+            return Err(fail(format!(
+                "the agent gives the port address {agent_ip:?}, the pod has {ip}"
+            )));
         }
     }
 
@@ -178,7 +246,11 @@ pub fn check(ctx: &Ctx) -> CniResultT<()> {
         host_ends.push(port.host_ifname.clone());
     }
     if !host_ends.contains(&port.host_ifname) {
-        return Err(fail(format!("the agent binds {}, prevResult lists {}", port.host_ifname, host_ends.join(", "))));
+        return Err(fail(format!(
+            "the agent binds {}, prevResult lists {}",
+            port.host_ifname,
+            host_ends.join(", ")
+        )));
     }
     for name in &host_ends {
         let n = name.clone();
@@ -188,13 +260,18 @@ pub fn check(ctx: &Ctx) -> CniResultT<()> {
     }
 
     // The kernel.
-    let mut client = vrouter_client::Client::connect()
-        .map_err(|e| CniError::new(code::KERNEL, "cannot read the vrouter kernel module's vifs").with_details(e.to_string()))?;
-    let vifs = client
-        .vif_list(None)
-        .map_err(|e| CniError::new(code::KERNEL, "failed to list vifs").with_details(e.to_string()))?;
+    let mut client = vrouter_client::Client::connect().map_err(|e| {
+        CniError::new(code::KERNEL, "cannot read the vrouter kernel module's vifs")
+            .with_details(e.to_string())
+    })?;
+    let vifs = client.vif_list(None).map_err(|e| {
+        CniError::new(code::KERNEL, "failed to list vifs").with_details(e.to_string())
+    })?;
     if !vifs.iter().any(|v| v.name == port.host_ifname) {
-        return Err(CniError::new(code::KERNEL, format!("the kernel has no vif for {}", port.host_ifname)));
+        return Err(CniError::new(
+            code::KERNEL,
+            format!("the kernel has no vif for {}", port.host_ifname),
+        ));
     }
     Ok(())
 }
@@ -223,12 +300,40 @@ mod tests {
         let e = expected(&prev(), "eth0", "/var/run/netns/x").unwrap();
         assert_eq!(e.mac.as_deref(), Some("02:00:00:00:00:01"));
         assert_eq!(e.addresses.len(), 2);
-        assert_eq!(e.routes[0], ("0.0.0.0".parse().unwrap(), 0, Some("10.47.255.254".parse().unwrap())));
-        assert_eq!(e.routes[1], ("10.1.0.0".parse().unwrap(), 16, Some("10.47.255.254".parse().unwrap())));
-        assert_eq!(e.routes.len(), 2, "routes of other interfaces are not ours to check");
+        assert_eq!(
+            e.routes[0],
+            (
+                "0.0.0.0".parse().unwrap(),
+                0,
+                Some("10.47.255.254".parse().unwrap())
+            )
+        );
+        assert_eq!(
+            e.routes[1],
+            (
+                "10.1.0.0".parse().unwrap(),
+                16,
+                Some("10.47.255.254".parse().unwrap())
+            )
+        );
+        assert_eq!(
+            e.routes.len(),
+            2,
+            "routes of other interfaces are not ours to check"
+        );
         assert_eq!(e.host_ends, vec!["tapeth0-8a2b3c".to_string()]);
-        assert_eq!(expected(&prev(), "eth1", "/var/run/netns/x").unwrap_err().code, code::CHECK_FAILED);
-        assert_eq!(expected(&prev(), "eth0", "/var/run/netns/y").unwrap_err().code, code::CHECK_FAILED);
+        assert_eq!(
+            expected(&prev(), "eth1", "/var/run/netns/x")
+                .unwrap_err()
+                .code,
+            code::CHECK_FAILED
+        );
+        assert_eq!(
+            expected(&prev(), "eth0", "/var/run/netns/y")
+                .unwrap_err()
+                .code,
+            code::CHECK_FAILED
+        );
     }
 
     #[test]
@@ -240,11 +345,33 @@ mod tests {
             oif: Some(2),
             table,
         };
-        let routes = vec![r("0.0.0.0", 0, Some("10.0.0.1"), 254), r("10.0.0.0", 24, None, 254), r("0.0.0.0", 0, Some("10.0.0.9"), 100)];
+        let routes = vec![
+            r("0.0.0.0", 0, Some("10.0.0.1"), 254),
+            r("10.0.0.0", 24, None, 254),
+            r("0.0.0.0", 0, Some("10.0.0.9"), 100),
+        ];
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert!(has_route(&routes, 2, ip("0.0.0.0"), 0, Some(ip("10.0.0.1"))));
-        assert!(!has_route(&routes, 3, ip("0.0.0.0"), 0, Some(ip("10.0.0.1"))));
-        assert!(!has_route(&routes, 2, ip("0.0.0.0"), 0, Some(ip("10.0.0.9"))));
+        assert!(has_route(
+            &routes,
+            2,
+            ip("0.0.0.0"),
+            0,
+            Some(ip("10.0.0.1"))
+        ));
+        assert!(!has_route(
+            &routes,
+            3,
+            ip("0.0.0.0"),
+            0,
+            Some(ip("10.0.0.1"))
+        ));
+        assert!(!has_route(
+            &routes,
+            2,
+            ip("0.0.0.0"),
+            0,
+            Some(ip("10.0.0.9"))
+        ));
         assert!(has_route(&routes, 2, ip("10.0.0.0"), 24, None));
     }
 }

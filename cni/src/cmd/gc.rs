@@ -14,7 +14,10 @@ fn needs_1_1(ctx: &Ctx, what: &str) -> CniResultT<()> {
     } else {
         Err(CniError::new(
             code::INCOMPATIBLE_VERSION,
-            format!("config version {} does not allow {what} (needs 1.1.0)", ctx.conf.version),
+            format!(
+                "config version {} does not allow {what} (needs 1.1.0)",
+                ctx.conf.version
+            ),
         ))
     }
 }
@@ -25,8 +28,14 @@ pub fn status(ctx: &Ctx) -> CniResultT<()> {
     match ctx.agent.health() {
         Ok((200, _)) => Ok(()),
         Ok((status, health)) => {
-            let reason = health.map(|h| h.reason).filter(|r| !r.is_empty()).unwrap_or_else(|| format!("HTTP {status}"));
-            Err(CniError::new(code::NOT_AVAILABLE, format!("the vrouter agent is not ready: {reason}")))
+            let reason = health
+                .map(|h| h.reason)
+                .filter(|r| !r.is_empty())
+                .unwrap_or_else(|| format!("HTTP {status}"));
+            Err(CniError::new(
+                code::NOT_AVAILABLE,
+                format!("the vrouter agent is not ready: {reason}"),
+            ))
         }
         Err(e) => Err(CniError::new(code::NOT_AVAILABLE, e.to_string())),
     }
@@ -37,16 +46,28 @@ pub fn status(ctx: &Ctx) -> CniResultT<()> {
 pub fn gc(ctx: &Ctx) -> CniResultT<()> {
     needs_1_1(ctx, "GC")?;
     let before = ctx.agent.ports()?;
-    let req = SyncPorts { valid_attachments: ctx.conf.valid_attachments.clone() };
+    let req = SyncPorts {
+        valid_attachments: ctx.conf.valid_attachments.clone(),
+    };
     if req.valid_attachments.is_none() {
         warn!("GC without cni.dev/valid-attachments: the agent only sweeps ports whose host end is gone");
     }
-    let report = ctx.agent.sync_ports(&req).map_err(|e: AgentError| CniError::from(e))?;
-    info!(removed = report.removed.len(), "GC: the agent removed stale ports");
+    let report = ctx
+        .agent
+        .sync_ports(&req)
+        .map_err(|e: AgentError| CniError::from(e))?;
+    info!(
+        removed = report.removed.len(),
+        "GC: the agent removed stale ports"
+    );
     let mut first_err = None;
     for vmi in &report.removed {
-        let Some(p) = before.iter().find(|p| &p.vmi_uuid == vmi) else { continue };
-        let still_bound = before.iter().any(|o| o.host_ifname == p.host_ifname && !report.removed.contains(&o.vmi_uuid));
+        let Some(p) = before.iter().find(|p| &p.vmi_uuid == vmi) else {
+            continue;
+        };
+        let still_bound = before
+            .iter()
+            .any(|o| o.host_ifname == p.host_ifname && !report.removed.contains(&o.vmi_uuid));
         if !p.host_ifname.starts_with("tap") || still_bound {
             continue;
         }

@@ -35,7 +35,12 @@ impl Ctx {
 
 /// The agent's ports for this pod and CNI_IFNAME: found by VM name or by sandbox id;
 /// records without an ifname (only reserved so far) count for the VM name.
-pub fn ports_of<'a>(ports: &'a [PortRecord], vm_name: &str, container_id: &str, ifname: &str) -> Vec<&'a PortRecord> {
+pub fn ports_of<'a>(
+    ports: &'a [PortRecord],
+    vm_name: &str,
+    container_id: &str,
+    ifname: &str,
+) -> Vec<&'a PortRecord> {
     ports
         .iter()
         .filter(|p| p.vm_name == vm_name || (!p.vm_id.is_empty() && p.vm_id == container_id))
@@ -59,10 +64,18 @@ pub(crate) mod tests {
             mac_address: "02:00:00:00:00:01".into(),
             ip_address: "10.0.0.2".into(),
             v6_ip_address: String::new(),
-            state: if vm_id.is_empty() { PortState::Reserved } else { PortState::Active },
+            state: if vm_id.is_empty() {
+                PortState::Reserved
+            } else {
+                PortState::Active
+            },
             vm_id: vm_id.into(),
             vm_ifname: ifname.into(),
-            host_ifname: if ifname.is_empty() { String::new() } else { format!("tap{ifname}-x") },
+            host_ifname: if ifname.is_empty() {
+                String::new()
+            } else {
+                format!("tap{ifname}-x")
+            },
             vm_namespace: String::new(),
             vif: None,
             nh: 0,

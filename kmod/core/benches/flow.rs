@@ -30,7 +30,12 @@ fn splitmix(s: &mut u64) -> u64 {
 }
 
 fn key(r: u64) -> FlowKey {
-    let mut k = FlowKey { vrf: 1 + (r % 4) as u32, family: addr_family::INET as u8, proto: 17, ..FlowKey::default() };
+    let mut k = FlowKey {
+        vrf: 1 + (r % 4) as u32,
+        family: addr_family::INET as u8,
+        proto: 17,
+        ..FlowKey::default()
+    };
     k.src[..4].copy_from_slice(&[10, 32, (r >> 8) as u8, (r >> 16) as u8]);
     k.dst[..4].copy_from_slice(&[10, 33, (r >> 24) as u8, (r >> 32) as u8]);
     k.sport = (r >> 40) as u16;
@@ -41,15 +46,24 @@ fn key(r: u64) -> FlowKey {
 fn main() {
     let entries: Vec<FlowEntry> = (0..MAIN + OFLOW).map(|_| FlowEntry::new()).collect();
     let buckets: Vec<AtomicU32> = (0..MAIN / 4 * 2).map(|_| AtomicU32::new(0)).collect();
-    let map: Vec<AtomicU64> = (0..SlotBitmap::<Vec<AtomicU64>>::words_for(OFLOW)).map(|_| AtomicU64::new(0)).collect();
+    let map: Vec<AtomicU64> = (0..SlotBitmap::<Vec<AtomicU64>>::words_for(OFLOW))
+        .map(|_| AtomicU64::new(0))
+        .collect();
     let t = FlowTable::new(entries, buckets, map, MAIN, 0x5eed).expect("storage");
     let mut seed = 1u64;
     let keys: Vec<FlowKey> = (0..FLOWS).map(|_| key(splitmix(&mut seed))).collect();
-    let set = Setting { action: flow_action::FORWARD, drop_reason: 0, flags: 0, rindex: FLOW_INDEX_NONE };
+    let set = Setting {
+        action: flow_action::FORWARD,
+        drop_reason: 0,
+        flags: 0,
+        rindex: FLOW_INDEX_NONE,
+    };
     let start = Instant::now();
     let mut indexes = Vec::with_capacity(FLOWS);
     for k in &keys {
-        if let Ok(vrouter_core::flow::Inserted::New { index, .. }) = t.insert(k, set, 0, FLOW_INDEX_NONE, 0, |_, _| {}) {
+        if let Ok(vrouter_core::flow::Inserted::New { index, .. }) =
+            t.insert(k, set, 0, FLOW_INDEX_NONE, 0, |_, _| {})
+        {
             indexes.push(index);
         }
     }
@@ -63,8 +77,12 @@ fn main() {
         fill.as_nanos() as f64 / indexes.len() as f64,
         t.oflow_used()
     );
-    let hits: Vec<FlowKey> = (0..LOOKUPS).map(|_| keys[(splitmix(&mut seed) % FLOWS as u64) as usize]).collect();
-    let misses: Vec<FlowKey> = (0..LOOKUPS).map(|_| key(splitmix(&mut seed) | 1 << 63)).collect();
+    let hits: Vec<FlowKey> = (0..LOOKUPS)
+        .map(|_| keys[(splitmix(&mut seed) % FLOWS as u64) as usize])
+        .collect();
+    let misses: Vec<FlowKey> = (0..LOOKUPS)
+        .map(|_| key(splitmix(&mut seed) | 1 << 63))
+        .collect();
     for (name, probe) in [("hit", &hits), ("miss", &misses)] {
         let mut best = f64::MAX;
         let mut found = 0;
@@ -78,11 +96,18 @@ fn main() {
             }
             best = best.min(s.elapsed().as_nanos() as f64 / probe.len() as f64);
         }
-        println!("  lookup {name:5} {best:6.1} ns/lookup ({found} of {} found)", probe.len());
+        println!(
+            "  lookup {name:5} {best:6.1} ns/lookup ({found} of {} found)",
+            probe.len()
+        );
     }
     let s = Instant::now();
     for &i in &indexes {
         let _ = t.remove(i, None);
     }
-    println!("  remove {:.0} ns each; used after: {}", s.elapsed().as_nanos() as f64 / indexes.len() as f64, t.used());
+    println!(
+        "  remove {:.0} ns each; used after: {}",
+        s.elapsed().as_nanos() as f64 / indexes.len() as f64,
+        t.used()
+    );
 }

@@ -178,7 +178,12 @@ pub struct Setting {
 
 impl Setting {
     pub const fn hold() -> Setting {
-        Setting { action: flow_action::HOLD, drop_reason: 0, flags: 0, rindex: FLOW_INDEX_NONE }
+        Setting {
+            action: flow_action::HOLD,
+            drop_reason: 0,
+            flags: 0,
+            rindex: FLOW_INDEX_NONE,
+        }
     }
 }
 
@@ -230,9 +235,19 @@ where
     /// `main` entries (a multiple of [`BUCKET_ENTRIES`]) come first in `entries`, the rest
     /// is the overflow area. `seed` keys the hash (the kernel passes a random value so
     /// remote senders cannot aim at one bucket).
-    pub fn new(entries: E, buckets: W, oflow_map: M, main: u32, seed: u32) -> Result<Self, FlowError> {
+    pub fn new(
+        entries: E,
+        buckets: W,
+        oflow_map: M,
+        main: u32,
+        seed: u32,
+    ) -> Result<Self, FlowError> {
         let main_len = main as usize;
-        if main == 0 || main_len % BUCKET_ENTRIES != 0 || entries.len() < main_len || entries.len() >= FLOW_INDEX_NONE as usize {
+        if main == 0
+            || main_len % BUCKET_ENTRIES != 0
+            || entries.len() < main_len
+            || entries.len() >= FLOW_INDEX_NONE as usize
+        {
             return Err(FlowError::BadStorage);
         }
         if buckets.len() != main_len / BUCKET_ENTRIES * 2 {
@@ -243,7 +258,14 @@ where
         for (i, w) in buckets.iter().enumerate() {
             w.store(if i % 2 == 1 { FLOW_INDEX_NONE } else { 0 }, Relaxed);
         }
-        Ok(FlowTable { entries, buckets, oflow, main, seed, used: AtomicU32::new(0) })
+        Ok(FlowTable {
+            entries,
+            buckets,
+            oflow,
+            main,
+            seed,
+            used: AtomicU32::new(0),
+        })
     }
 
     pub fn main_entries(&self) -> u32 {
@@ -314,8 +336,18 @@ where
         let e = self.entries.get(index as usize)?;
         let (ctl, same, flags, rindex, slot) = e.consistent(READ_TRIES, |e| {
             let ctl = e.ctl.load(Relaxed);
-            let same = ctl & CTL_USED != 0 && e.key.iter().zip(words.iter()).all(|(a, b)| a.load(Relaxed) == *b);
-            (ctl, same, e.flags.load(Relaxed), e.rindex.load(Relaxed), e.hold_slot.load(Relaxed))
+            let same = ctl & CTL_USED != 0
+                && e.key
+                    .iter()
+                    .zip(words.iter())
+                    .all(|(a, b)| a.load(Relaxed) == *b);
+            (
+                ctl,
+                same,
+                e.flags.load(Relaxed),
+                e.rindex.load(Relaxed),
+                e.hold_slot.load(Relaxed),
+            )
         })?;
         same.then(|| (index, e, Verdict::from_ctl(ctl, flags, rindex, slot)))
     }
@@ -325,13 +357,24 @@ where
         let e = self.entries.get(index as usize)?;
         let (ctl, words, flags, rindex, vif, hold_slot) = e.consistent(VIEW_TRIES, |e| {
             let (ctl, words) = (e.ctl.load(Relaxed), e.key_words());
-            (ctl, words, e.flags.load(Relaxed), e.rindex.load(Relaxed), e.vif.load(Relaxed), e.hold_slot.load(Relaxed))
+            (
+                ctl,
+                words,
+                e.flags.load(Relaxed),
+                e.rindex.load(Relaxed),
+                e.vif.load(Relaxed),
+                e.hold_slot.load(Relaxed),
+            )
         })?;
         if ctl & CTL_USED == 0 {
             return None;
         }
         let tcp = e.tcp.load(Relaxed);
-        let evict = if tcp & flow_tcp::DEAD != 0 { flow_flag::EVICT_CANDIDATE } else { 0 };
+        let evict = if tcp & flow_tcp::DEAD != 0 {
+            flow_flag::EVICT_CANDIDATE
+        } else {
+            0
+        };
         Some(FlowView {
             index,
             key: FlowKey::from_words(&words),
@@ -348,7 +391,9 @@ where
     /// Key and reverse index of the entry in use at `index` (NAT reads its reverse's key).
     pub fn key_of(&self, index: u32) -> Option<(FlowKey, u32)> {
         let e = self.entries.get(index as usize)?;
-        let (ctl, words, rindex) = e.consistent(READ_TRIES, |e| (e.ctl.load(Relaxed), e.key_words(), e.rindex.load(Relaxed)))?;
+        let (ctl, words, rindex) = e.consistent(READ_TRIES, |e| {
+            (e.ctl.load(Relaxed), e.key_words(), e.rindex.load(Relaxed))
+        })?;
         (ctl & CTL_USED != 0).then(|| (FlowKey::from_words(&words), rindex))
     }
 
@@ -407,13 +452,18 @@ where
         let mut free = None;
         let mut dead = None;
         for index in first..first + BUCKET_ENTRIES as u32 {
-            let Some(e) = self.entries.get(index as usize) else { continue };
+            let Some(e) = self.entries.get(index as usize) else {
+                continue;
+            };
             let ctl = e.ctl.load(Relaxed);
             if ctl & CTL_USED == 0 {
                 free = Some(index);
                 break;
             }
-            if dead.is_none() && ctl & 0xff != flow_action::HOLD && e.tcp.load(Relaxed) & flow_tcp::DEAD != 0 {
+            if dead.is_none()
+                && ctl & 0xff != flow_action::HOLD
+                && e.tcp.load(Relaxed) & flow_tcp::DEAD != 0
+            {
                 dead = Some(index);
             }
         }
@@ -425,14 +475,20 @@ where
                 None => return Err(FlowError::Full),
             },
         };
-        let e = self.entries.get(index as usize).ok_or(FlowError::OutOfRange)?;
+        let e = self
+            .entries
+            .get(index as usize)
+            .ok_or(FlowError::OutOfRange)?;
         let gen = ((e.ctl.load(Relaxed) >> CTL_GEN_SHIFT) as u8).wrapping_add(1);
         on_new(index, gen);
         self.write(e, |e| {
             for (a, w) in e.key.iter().zip(words.iter()) {
                 a.store(*w, Relaxed);
             }
-            e.flags.store(set.flags | rflow_flag(set.rindex) | flow_flag::ACTIVE | flow_flag::NEW_FLOW, Relaxed);
+            e.flags.store(
+                set.flags | rflow_flag(set.rindex) | flow_flag::ACTIVE | flow_flag::NEW_FLOW,
+                Relaxed,
+            );
             e.rindex.store(set.rindex, Relaxed);
             e.vif.store(vif, Relaxed);
             e.hold_slot.store(hold_slot, Relaxed);
@@ -440,7 +496,8 @@ where
             e.packets.store(0, Relaxed);
             e.bytes.store(0, Relaxed);
             e.last_used.store(now, Relaxed);
-            e.ctl.store(ctl_word(set.action, gen, set.drop_reason), Relaxed);
+            e.ctl
+                .store(ctl_word(set.action, gen, set.drop_reason), Relaxed);
         });
         if chained {
             if let Some(head) = self.chain_head(bucket) {
@@ -452,10 +509,18 @@ where
         if !evicted {
             self.used.fetch_add(1, Relaxed);
         }
-        Ok(Inserted::New { index, gen, evicted })
+        Ok(Inserted::New {
+            index,
+            gen,
+            evicted,
+        })
     }
 
-    fn lookup_locked(&self, bucket: u32, words: &[u32; KEY_WORDS]) -> Option<(u32, &FlowEntry, Verdict)> {
+    fn lookup_locked(
+        &self,
+        bucket: u32,
+        words: &[u32; KEY_WORDS],
+    ) -> Option<(u32, &FlowEntry, Verdict)> {
         let first = bucket * BUCKET_ENTRIES as u32;
         let mut next = self.chain_head(bucket)?.load(Relaxed);
         let chain = core::iter::from_fn(|| {
@@ -463,7 +528,10 @@ where
                 return None;
             }
             let cur = next;
-            next = self.entries.get(cur as usize).map_or(FLOW_INDEX_NONE, |e| e.next.load(Relaxed));
+            next = self
+                .entries
+                .get(cur as usize)
+                .map_or(FLOW_INDEX_NONE, |e| e.next.load(Relaxed));
             Some(cur)
         });
         (first..first + BUCKET_ENTRIES as u32)
@@ -474,10 +542,21 @@ where
     /// Locks the bucket of the entry at `index` in use with generation `gen` (any when
     /// None). The key read before locking may be torn; the generation check after locking
     /// tells.
-    fn lock_entry(&self, index: u32, gen: Option<u8>) -> Result<(BucketGuard<'_>, &FlowEntry, u32), FlowError> {
-        let e = self.entries.get(index as usize).ok_or(FlowError::OutOfRange)?;
+    fn lock_entry(
+        &self,
+        index: u32,
+        gen: Option<u8>,
+    ) -> Result<(BucketGuard<'_>, &FlowEntry, u32), FlowError> {
+        let e = self
+            .entries
+            .get(index as usize)
+            .ok_or(FlowError::OutOfRange)?;
         let view = self.view(index).ok_or(FlowError::NotFound)?;
-        let bucket = if index < self.main { index / BUCKET_ENTRIES as u32 } else { self.bucket_of(&view.key) };
+        let bucket = if index < self.main {
+            index / BUCKET_ENTRIES as u32
+        } else {
+            self.bucket_of(&view.key)
+        };
         let guard = self.lock(bucket).ok_or(FlowError::OutOfRange)?;
         let ctl = e.ctl.load(Relaxed);
         if ctl & CTL_USED == 0 {
@@ -496,12 +575,15 @@ where
         let (_guard, e, _) = self.lock_entry(index, gen)?;
         let before = self.view(index).ok_or(FlowError::NotFound)?;
         let gen = before.verdict.gen;
-        let kept = e.flags.load(Relaxed) & !(super::uapi::FLOW_FLAGS_SETTABLE | flow_flag::NEW_FLOW | flow_flag::RFLOW_VALID);
+        let kept = e.flags.load(Relaxed)
+            & !(super::uapi::FLOW_FLAGS_SETTABLE | flow_flag::NEW_FLOW | flow_flag::RFLOW_VALID);
         self.write(e, |e| {
-            e.flags.store(kept | set.flags | rflow_flag(set.rindex), Relaxed);
+            e.flags
+                .store(kept | set.flags | rflow_flag(set.rindex), Relaxed);
             e.rindex.store(set.rindex, Relaxed);
             e.hold_slot.store(FLOW_INDEX_NONE, Relaxed);
-            e.ctl.store(ctl_word(set.action, gen, set.drop_reason), Relaxed);
+            e.ctl
+                .store(ctl_word(set.action, gen, set.drop_reason), Relaxed);
         });
         Ok(before)
     }
@@ -516,7 +598,8 @@ where
         self.write(e, |e| {
             let gen = (e.ctl.load(Relaxed) >> CTL_GEN_SHIFT) as u8;
             // The generation stays, so the next user of the slot gets a new one.
-            e.ctl.store(ctl_word(flow_action::DROP, gen, 0) & !CTL_USED, Relaxed);
+            e.ctl
+                .store(ctl_word(flow_action::DROP, gen, 0) & !CTL_USED, Relaxed);
             e.hold_slot.store(FLOW_INDEX_NONE, Relaxed);
             e.rindex.store(FLOW_INDEX_NONE, Relaxed);
         });
@@ -529,8 +612,13 @@ where
 
     /// Unlinks overflow entry `index` from `bucket`'s chain (lock held).
     fn unlink(&self, bucket: u32, index: u32) {
-        let Some(head) = self.chain_head(bucket) else { return };
-        let after = self.entries.get(index as usize).map_or(FLOW_INDEX_NONE, |e| e.next.load(Relaxed));
+        let Some(head) = self.chain_head(bucket) else {
+            return;
+        };
+        let after = self
+            .entries
+            .get(index as usize)
+            .map_or(FLOW_INDEX_NONE, |e| e.next.load(Relaxed));
         let mut link = head;
         for _ in 0..self.oflow.capacity() {
             let cur = link.load(Relaxed);
@@ -550,11 +638,18 @@ where
 }
 
 fn rflow_flag(rindex: u32) -> u32 {
-    if rindex == FLOW_INDEX_NONE { 0 } else { flow_flag::RFLOW_VALID }
+    if rindex == FLOW_INDEX_NONE {
+        0
+    } else {
+        flow_flag::RFLOW_VALID
+    }
 }
 
 fn ctl_word(action: u32, gen: u8, reason: u32) -> u32 {
-    CTL_USED | ((reason & 0x7f) << CTL_REASON_SHIFT) | (u32::from(gen) << CTL_GEN_SHIFT) | (action & 0xff)
+    CTL_USED
+        | ((reason & 0x7f) << CTL_REASON_SHIFT)
+        | (u32::from(gen) << CTL_GEN_SHIFT)
+        | (action & 0xff)
 }
 
 struct BucketGuard<'a> {

@@ -84,14 +84,21 @@ impl Nexthop {
     }
 
     pub fn set_encap(&mut self, data: &[u8]) -> Result<(), NhError> {
-        let dst = self.encap.get_mut(..data.len()).ok_or(NhError::EncapTooLong)?;
+        let dst = self
+            .encap
+            .get_mut(..data.len())
+            .ok_or(NhError::EncapTooLong)?;
         dst.copy_from_slice(data);
         self.encap_len = data.len() as u8;
         Ok(())
     }
 
     /// Sets the members (and optional per-member labels, 0 when absent).
-    pub fn set_members(&mut self, members: impl Iterator<Item = u32>, labels: impl Iterator<Item = u32>) -> Result<(), NhError> {
+    pub fn set_members(
+        &mut self,
+        members: impl Iterator<Item = u32>,
+        labels: impl Iterator<Item = u32>,
+    ) -> Result<(), NhError> {
         let mut n = 0usize;
         for m in members {
             *self.members.get_mut(n).ok_or(NhError::TooManyMembers)? = m;
@@ -114,7 +121,9 @@ impl Nexthop {
     }
 
     pub fn members(&self) -> &[u32] {
-        self.members.get(..self.member_count as usize).unwrap_or(&[])
+        self.members
+            .get(..self.member_count as usize)
+            .unwrap_or(&[])
     }
 
     pub fn labels(&self) -> &[u32] {
@@ -139,7 +148,11 @@ pub trait Nexthops {
 }
 
 /// Checks a new or replacing nexthop against the table; `vif_exists` answers for oifs.
-pub fn validate(nh: &Nexthop, table: &impl Nexthops, vif_exists: impl Fn(u32) -> bool) -> Result<(), NhError> {
+pub fn validate(
+    nh: &Nexthop,
+    table: &impl Nexthops,
+    vif_exists: impl Fn(u32) -> bool,
+) -> Result<(), NhError> {
     if nh.id == 0 {
         return Err(NhError::Reserved);
     }
@@ -149,7 +162,11 @@ pub fn validate(nh: &Nexthop, table: &impl Nexthops, vif_exists: impl Fn(u32) ->
     match nh.kind {
         nh_type::DISCARD | nh_type::RESOLVE => Ok(()),
         nh_type::RECEIVE | nh_type::L2_RECEIVE => {
-            if vif_exists(nh.oif) { Ok(()) } else { Err(NhError::NoSuchVif) }
+            if vif_exists(nh.oif) {
+                Ok(())
+            } else {
+                Err(NhError::NoSuchVif)
+            }
         }
         nh_type::ENCAP => {
             if !vif_exists(nh.oif) {
@@ -219,9 +236,17 @@ pub fn resolve<T: Nexthops>(table: &T, id: u32, flow_hash: u32) -> Resolution<'_
 }
 
 /// Like `resolve`, computing the flow hash only when a composite needs it.
-pub fn resolve_with<T: Nexthops>(table: &T, id: u32, flow_hash: impl FnOnce() -> u32) -> Resolution<'_> {
+pub fn resolve_with<T: Nexthops>(
+    table: &T,
+    id: u32,
+    flow_hash: impl FnOnce() -> u32,
+) -> Resolution<'_> {
     let Some(nh) = table.nexthop(id) else {
-        return Resolution { action: Action::Drop(drop_reason::INVALID_NH), vrf: 0, stats: [None, None] };
+        return Resolution {
+            action: Action::Drop(drop_reason::INVALID_NH),
+            vrf: 0,
+            stats: [None, None],
+        };
     };
     if !nh.is_composite() {
         return resolve_single(nh, None);
@@ -232,7 +257,11 @@ pub fn resolve_with<T: Nexthops>(table: &T, id: u32, flow_hash: impl FnOnce() ->
     match member {
         // Members are never composites (validate), so one level is all there is.
         Some(m) if !m.is_composite() => resolve_single(m, Some(nh.vrf)),
-        _ => Resolution { action: Action::Drop(drop_reason::INVALID_NH), vrf: nh.vrf, stats: [Some(vrf_stat::ECMP_COMPOSITES), None] },
+        _ => Resolution {
+            action: Action::Drop(drop_reason::INVALID_NH),
+            vrf: nh.vrf,
+            stats: [Some(vrf_stat::ECMP_COMPOSITES), None],
+        },
     }
 }
 
@@ -243,11 +272,27 @@ fn resolve_single(nh: &Nexthop, composite_vrf: Option<u32>) -> Resolution<'_> {
         nh_type::RESOLVE => (Action::Drop(drop_reason::TRAP_NO_IF), vrf_stat::RESOLVES),
         nh_type::RECEIVE => (Action::Host { oif: nh.oif }, vrf_stat::RECEIVES),
         nh_type::L2_RECEIVE => (Action::Host { oif: nh.oif }, vrf_stat::L2_RECEIVES),
-        nh_type::ENCAP => (Action::Encap { oif: nh.oif, header: nh.encap() }, vrf_stat::ENCAPS),
-        _ => return Resolution { action: Action::Drop(drop_reason::INVALID_NH), vrf: nh.vrf, stats: [None, None] },
+        nh_type::ENCAP => (
+            Action::Encap {
+                oif: nh.oif,
+                header: nh.encap(),
+            },
+            vrf_stat::ENCAPS,
+        ),
+        _ => {
+            return Resolution {
+                action: Action::Drop(drop_reason::INVALID_NH),
+                vrf: nh.vrf,
+                stats: [None, None],
+            }
+        }
     };
     let ecmp = composite_vrf.map(|_| vrf_stat::ECMP_COMPOSITES);
-    Resolution { action, vrf: composite_vrf.unwrap_or(nh.vrf), stats: [Some(stat), ecmp] }
+    Resolution {
+        action,
+        vrf: composite_vrf.unwrap_or(nh.vrf),
+        stats: [Some(stat), ecmp],
+    }
 }
 
 #[cfg(test)]
@@ -263,19 +308,23 @@ mod tests {
             self.0.get(&id)
         }
         fn in_composite(&self, id: u32) -> bool {
-            self.0.values().any(|n| n.is_composite() && n.members().contains(&id))
+            self.0
+                .values()
+                .any(|n| n.is_composite() && n.members().contains(&id))
         }
     }
 
     fn encap(id: u32, oif: u32) -> Nexthop {
         let mut nh = Nexthop::new(id, nh_type::ENCAP, 2, 0, 1, oif);
-        nh.set_encap(&[2, 0, 0, 0, 0, oif as u8, 0, 0, 0x5e, 0, 1, 0, 8, 0]).unwrap();
+        nh.set_encap(&[2, 0, 0, 0, 0, oif as u8, 0, 0, 0x5e, 0, 1, 0, 8, 0])
+            .unwrap();
         nh
     }
 
     fn composite(id: u32, members: &[u32]) -> Nexthop {
         let mut nh = Nexthop::new(id, nh_type::COMPOSITE, 2, nh_flag::COMPOSITE_ECMP, 1, 0);
-        nh.set_members(members.iter().copied(), core::iter::empty()).unwrap();
+        nh.set_members(members.iter().copied(), core::iter::empty())
+            .unwrap();
         nh
     }
 
@@ -291,20 +340,38 @@ mod tests {
     fn validation_rejects_bad_configs() {
         let t = table();
         let vifs = |v: u32| v == 3 || v == 4 || v == 1;
-        assert_eq!(validate(&Nexthop::discard(), &t, vifs), Err(NhError::Reserved));
+        assert_eq!(
+            validate(&Nexthop::discard(), &t, vifs),
+            Err(NhError::Reserved)
+        );
         assert_eq!(validate(&encap(12, 9), &t, vifs), Err(NhError::NoSuchVif));
         let mut short = encap(12, 3);
         short.set_encap(&[1, 2, 3]).unwrap();
         assert_eq!(validate(&short, &t, vifs), Err(NhError::EncapLength));
         assert_eq!(short.set_encap(&[0; 19]), Err(NhError::EncapTooLong));
-        assert_eq!(validate(&composite(20, &[10, 99]), &t, vifs), Err(NhError::NoSuchMember));
-        assert_eq!(validate(&composite(20, &[10, 20]), &t, vifs), Err(NhError::NestedComposite));
-        assert_eq!(validate(&composite(20, &[]), &t, vifs), Err(NhError::NoMembers));
+        assert_eq!(
+            validate(&composite(20, &[10, 99]), &t, vifs),
+            Err(NhError::NoSuchMember)
+        );
+        assert_eq!(
+            validate(&composite(20, &[10, 20]), &t, vifs),
+            Err(NhError::NestedComposite)
+        );
+        assert_eq!(
+            validate(&composite(20, &[]), &t, vifs),
+            Err(NhError::NoMembers)
+        );
         let mut t2 = table();
         t2.0.insert(20, composite(20, &[10, 11]));
-        assert_eq!(validate(&composite(21, &[10, 20]), &t2, vifs), Err(NhError::NestedComposite));
+        assert_eq!(
+            validate(&composite(21, &[10, 20]), &t2, vifs),
+            Err(NhError::NestedComposite)
+        );
         // replacing member 10 with a composite would nest
-        assert_eq!(validate(&composite(10, &[11]), &t2, vifs), Err(NhError::MemberOfComposite));
+        assert_eq!(
+            validate(&composite(10, &[11]), &t2, vifs),
+            Err(NhError::MemberOfComposite)
+        );
         assert_eq!(validate(&composite(21, &[10, 11]), &t2, vifs), Ok(()));
         let too_many = Nexthop::new(22, nh_type::COMPOSITE, 2, 0, 1, 0)
             .set_members(0..(COMPOSITE_MAX as u32 + 1), core::iter::empty());
@@ -323,8 +390,14 @@ mod tests {
         assert_eq!(resolve(&t, 0, 0).action, Action::Drop(drop_reason::DISCARD));
         assert_eq!(resolve(&t, 0, 0).stats[0], Some(vrf_stat::DISCARDS));
         assert_eq!(resolve(&t, 1, 0).action, Action::Host { oif: 1 });
-        assert_eq!(resolve(&t, 2, 0).action, Action::Drop(drop_reason::TRAP_NO_IF));
-        assert_eq!(resolve(&t, 77, 0).action, Action::Drop(drop_reason::INVALID_NH));
+        assert_eq!(
+            resolve(&t, 2, 0).action,
+            Action::Drop(drop_reason::TRAP_NO_IF)
+        );
+        assert_eq!(
+            resolve(&t, 77, 0).action,
+            Action::Drop(drop_reason::INVALID_NH)
+        );
         match resolve(&t, 10, 0).action {
             Action::Encap { oif: 3, header } => assert_eq!(header.len(), 14),
             other => panic!("{other:?}"),
@@ -346,7 +419,10 @@ mod tests {
             seen[(oif(h) - 3) as usize] += 1;
         }
         assert!(seen.iter().all(|&n| n > 300), "{seen:?}");
-        assert_eq!(resolve(&t, 20, 0).stats, [Some(vrf_stat::ENCAPS), Some(vrf_stat::ECMP_COMPOSITES)]);
+        assert_eq!(
+            resolve(&t, 20, 0).stats,
+            [Some(vrf_stat::ENCAPS), Some(vrf_stat::ECMP_COMPOSITES)]
+        );
     }
 
     #[test]

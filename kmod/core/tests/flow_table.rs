@@ -16,19 +16,33 @@ type Table = FlowTable<Vec<FlowEntry>, Vec<AtomicU32>, Vec<AtomicU64>>;
 fn table(main: u32, oflow: u32) -> Table {
     let entries = (0..main + oflow).map(|_| FlowEntry::new()).collect();
     let buckets = (0..main / 4 * 2).map(|_| AtomicU32::new(0)).collect();
-    let map = (0..SlotBitmap::<Vec<AtomicU64>>::words_for(oflow)).map(|_| AtomicU64::new(0)).collect();
+    let map = (0..SlotBitmap::<Vec<AtomicU64>>::words_for(oflow))
+        .map(|_| AtomicU64::new(0))
+        .collect();
     FlowTable::new(entries, buckets, map, main, 0x1234_5678).expect("storage fits")
 }
 
 fn key4(src: [u8; 4], dst: [u8; 4], proto: u8, sport: u16, dport: u16) -> FlowKey {
-    let mut k = FlowKey { vrf: 2, family: addr_family::INET as u8, proto, sport, dport, ..FlowKey::default() };
+    let mut k = FlowKey {
+        vrf: 2,
+        family: addr_family::INET as u8,
+        proto,
+        sport,
+        dport,
+        ..FlowKey::default()
+    };
     k.src[..4].copy_from_slice(&src);
     k.dst[..4].copy_from_slice(&dst);
     k
 }
 
 fn fwd() -> Setting {
-    Setting { action: flow_action::FORWARD, drop_reason: 0, flags: 0, rindex: FLOW_INDEX_NONE }
+    Setting {
+        action: flow_action::FORWARD,
+        drop_reason: 0,
+        flags: 0,
+        rindex: FLOW_INDEX_NONE,
+    }
 }
 
 fn new_index(r: Inserted) -> (u32, u8) {
@@ -43,9 +57,18 @@ fn storage_is_checked() {
     let mk = |n: u32| (0..n).map(|_| FlowEntry::new()).collect::<Vec<_>>();
     let w = |n: u32| (0..n).map(|_| AtomicU32::new(0)).collect::<Vec<_>>();
     let m = |n: u32| (0..n).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
-    assert!(FlowTable::new(mk(8), w(4), m(0), 6, 0).is_err(), "main not a multiple of 4");
-    assert!(FlowTable::new(mk(8), w(2), m(0), 8, 0).is_err(), "two words per bucket");
-    assert!(FlowTable::new(mk(72), w(4), m(0), 8, 0).is_err(), "bitmap too short for 64 overflow entries");
+    assert!(
+        FlowTable::new(mk(8), w(4), m(0), 6, 0).is_err(),
+        "main not a multiple of 4"
+    );
+    assert!(
+        FlowTable::new(mk(8), w(2), m(0), 8, 0).is_err(),
+        "two words per bucket"
+    );
+    assert!(
+        FlowTable::new(mk(72), w(4), m(0), 8, 0).is_err(),
+        "bitmap too short for 64 overflow entries"
+    );
     assert!(FlowTable::new(mk(72), w(4), m(1), 8, 0).is_ok());
 }
 
@@ -55,40 +78,68 @@ fn insert_lookup_update_remove() {
     let k = key4([10, 0, 0, 1], [10, 0, 0, 2], 6, 1000, 80);
     assert!(t.lookup(&k).is_none());
     let told = std::cell::Cell::new(None);
-    let (i, g) = new_index(t.insert(&k, Setting::hold(), 7, 3, 100, |i, g| told.set(Some((i, g)))).unwrap());
-    assert_eq!(told.get(), Some((i, g)), "the owner hears of the entry before anyone can see it");
+    let (i, g) = new_index(
+        t.insert(&k, Setting::hold(), 7, 3, 100, |i, g| {
+            told.set(Some((i, g)))
+        })
+        .unwrap(),
+    );
+    assert_eq!(
+        told.get(),
+        Some((i, g)),
+        "the owner hears of the entry before anyone can see it"
+    );
     assert_eq!(t.used(), 1);
     let (hit, _, v) = t.lookup(&k).expect("found");
     assert_eq!((hit, v.action, v.gen), (i, flow_action::HOLD, g));
-    let again = t.insert(&k, fwd(), 0, FLOW_INDEX_NONE, 100, |_, _| panic!("no new entry, no call"));
+    let again = t.insert(&k, fwd(), 0, FLOW_INDEX_NONE, 100, |_, _| {
+        panic!("no new entry, no call")
+    });
     assert_eq!(again.unwrap(), Inserted::Exists { index: i });
     // The reverse key is another flow.
     assert!(t.lookup(&k.reverse()).is_none());
     let view = t.view(i).unwrap();
-    assert_eq!((view.key, view.vif, view.hold_slot, view.last_used), (k, 7, 3, 100));
+    assert_eq!(
+        (view.key, view.vif, view.hold_slot, view.last_used),
+        (k, 7, 3, 100)
+    );
 
     // A verdict for another generation is refused and changes nothing.
     let stale = t.update(i, Some(g.wrapping_add(1)), fwd());
     assert_eq!(stale, Err(FlowError::Stale { current: g }));
     assert_eq!(t.lookup(&k).unwrap().2.action, flow_action::HOLD);
 
-    let nat = Setting { action: flow_action::NAT, drop_reason: 0, flags: flow_flag::DNAT, rindex: 9 };
+    let nat = Setting {
+        action: flow_action::NAT,
+        drop_reason: 0,
+        flags: flow_flag::DNAT,
+        rindex: 9,
+    };
     let before = t.update(i, Some(g), nat).unwrap();
-    assert_eq!((before.verdict.action, before.hold_slot), (flow_action::HOLD, 3));
+    assert_eq!(
+        (before.verdict.action, before.hold_slot),
+        (flow_action::HOLD, 3)
+    );
     let v = t.lookup(&k).unwrap().2;
     assert_eq!((v.action, v.rindex, v.gen), (flow_action::NAT, 9, g));
     assert_ne!(v.flags & flow_flag::DNAT, 0);
     assert_ne!(v.flags & flow_flag::RFLOW_VALID, 0);
     assert_eq!(t.view(i).unwrap().hold_slot, FLOW_INDEX_NONE);
 
-    assert_eq!(t.remove(i, Some(g.wrapping_add(1))), Err(FlowError::Stale { current: g }));
+    assert_eq!(
+        t.remove(i, Some(g.wrapping_add(1))),
+        Err(FlowError::Stale { current: g })
+    );
     t.remove(i, Some(g)).unwrap();
     assert!(t.lookup(&k).is_none());
     assert_eq!(t.used(), 0);
     assert_eq!(t.remove(i, None), Err(FlowError::NotFound));
     assert_eq!(t.update(1_000, None, fwd()), Err(FlowError::OutOfRange));
     // The slot's next user gets a new generation.
-    let (i2, g2) = new_index(t.insert(&k, fwd(), 0, FLOW_INDEX_NONE, 5, |_, _| {}).unwrap());
+    let (i2, g2) = new_index(
+        t.insert(&k, fwd(), 0, FLOW_INDEX_NONE, 5, |_, _| {})
+            .unwrap(),
+    );
     assert_eq!(i2, i);
     assert_ne!(g2, g);
 }
@@ -97,15 +148,26 @@ fn insert_lookup_update_remove() {
 fn overflow_chains_and_full_table() {
     // One bucket: four main entries, then the overflow area, then Full.
     let t = table(4, 8);
-    let keys: Vec<FlowKey> = (0..12).map(|p| key4([10, 0, 0, 1], [10, 0, 0, 2], 17, 5000 + p, 53)).collect();
+    let keys: Vec<FlowKey> = (0..12)
+        .map(|p| key4([10, 0, 0, 1], [10, 0, 0, 2], 17, 5000 + p, 53))
+        .collect();
     let mut idx = Vec::new();
     for k in &keys {
-        idx.push(new_index(t.insert(k, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {}).unwrap()).0);
+        idx.push(
+            new_index(
+                t.insert(k, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {})
+                    .unwrap(),
+            )
+            .0,
+        );
     }
     assert_eq!((t.used(), t.oflow_used()), (12, 8));
     assert!(idx[4..].iter().all(|&i| i >= 4));
     let extra = key4([10, 0, 0, 1], [10, 0, 0, 2], 17, 9999, 53);
-    assert_eq!(t.insert(&extra, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {}), Err(FlowError::Full));
+    assert_eq!(
+        t.insert(&extra, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {}),
+        Err(FlowError::Full)
+    );
     for (k, &i) in keys.iter().zip(&idx) {
         assert_eq!(t.lookup(k).map(|h| h.0), Some(i));
     }
@@ -114,11 +176,18 @@ fn overflow_chains_and_full_table() {
         t.remove(idx[pos], None).unwrap();
     }
     for (n, (k, &i)) in keys.iter().zip(&idx).enumerate() {
-        let want = if [7, 11, 4].contains(&n) { None } else { Some(i) };
+        let want = if [7, 11, 4].contains(&n) {
+            None
+        } else {
+            Some(i)
+        };
         assert_eq!(t.lookup(k).map(|h| h.0), want, "key {n}");
     }
     assert_eq!(t.oflow_used(), 5);
-    new_index(t.insert(&extra, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {}).unwrap());
+    new_index(
+        t.insert(&extra, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {})
+            .unwrap(),
+    );
     // Dumps walk every entry in use.
     let mut seen = 0;
     let mut at = 0;
@@ -132,19 +201,43 @@ fn overflow_chains_and_full_table() {
 #[test]
 fn dead_tcp_entries_are_reused_before_the_overflow_area() {
     let t = table(4, 0);
-    let keys: Vec<FlowKey> = (0..4).map(|p| key4([10, 0, 0, 1], [10, 0, 0, 2], 6, 40000 + p, 80)).collect();
-    let idx: Vec<u32> = keys.iter().map(|k| new_index(t.insert(k, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {}).unwrap()).0).collect();
+    let keys: Vec<FlowKey> = (0..4)
+        .map(|p| key4([10, 0, 0, 1], [10, 0, 0, 2], 6, 40000 + p, 80))
+        .collect();
+    let idx: Vec<u32> = keys
+        .iter()
+        .map(|k| {
+            new_index(
+                t.insert(k, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {})
+                    .unwrap(),
+            )
+            .0
+        })
+        .collect();
     let newcomer = key4([10, 0, 0, 3], [10, 0, 0, 2], 6, 1, 80);
-    assert_eq!(t.insert(&newcomer, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {}), Err(FlowError::Full));
+    assert_eq!(
+        t.insert(&newcomer, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {}),
+        Err(FlowError::Full)
+    );
     let victim = t.entry(idx[2]).unwrap();
     victim.add_tcp_flags(flow_tcp::FIN | flow_tcp::DEAD);
-    assert_ne!(t.view(idx[2]).unwrap().verdict.flags & flow_flag::EVICT_CANDIDATE, 0);
-    match t.insert(&newcomer, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {}).unwrap() {
+    assert_ne!(
+        t.view(idx[2]).unwrap().verdict.flags & flow_flag::EVICT_CANDIDATE,
+        0
+    );
+    match t
+        .insert(&newcomer, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {})
+        .unwrap()
+    {
         Inserted::New { index, evicted, .. } => assert_eq!((index, evicted), (idx[2], true)),
         other => panic!("{other:?}"),
     }
     assert!(t.lookup(&keys[2]).is_none());
-    assert_eq!(t.view(idx[2]).unwrap().tcp, 0, "the new flow starts with fresh TCP state");
+    assert_eq!(
+        t.view(idx[2]).unwrap().tcp,
+        0,
+        "the new flow starts with fresh TCP state"
+    );
     assert_eq!(t.used(), 4);
     // A Hold entry is never evicted: its queued packets belong to the owner.
     let t = table(4, 0);
@@ -152,14 +245,20 @@ fn dead_tcp_entries_are_reused_before_the_overflow_area() {
         let i = new_index(t.insert(k, Setting::hold(), 0, 0, 0, |_, _| {}).unwrap()).0;
         t.entry(i).unwrap().add_tcp_flags(flow_tcp::DEAD);
     }
-    assert_eq!(t.insert(&newcomer, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {}), Err(FlowError::Full));
+    assert_eq!(
+        t.insert(&newcomer, fwd(), 0, FLOW_INDEX_NONE, 0, |_, _| {}),
+        Err(FlowError::Full)
+    );
 }
 
 #[test]
 fn counters_and_age() {
     let t = table(8, 0);
     let k = key4([1, 1, 1, 1], [2, 2, 2, 2], 17, 1, 2);
-    let (i, _) = new_index(t.insert(&k, fwd(), 0, FLOW_INDEX_NONE, 10, |_, _| {}).unwrap());
+    let (i, _) = new_index(
+        t.insert(&k, fwd(), 0, FLOW_INDEX_NONE, 10, |_, _| {})
+            .unwrap(),
+    );
     let e = t.entry(i).unwrap();
     e.hit(100, 11);
     e.hit(50, 12);
@@ -171,7 +270,11 @@ fn counters_and_age() {
 fn readers_never_see_a_torn_entry_while_writers_churn() {
     let t = Arc::new(table(64, 64));
     let stop = Arc::new(AtomicBool::new(false));
-    let keys: Arc<Vec<FlowKey>> = Arc::new((0..200).map(|p| key4([10, 1, 0, (p % 250) as u8], [10, 2, 0, 1], 17, p, 53)).collect());
+    let keys: Arc<Vec<FlowKey>> = Arc::new(
+        (0..200)
+            .map(|p| key4([10, 1, 0, (p % 250) as u8], [10, 2, 0, 1], 17, p, 53))
+            .collect(),
+    );
     // The verdict encodes the key: rindex = sport, so a reader can check consistency.
     let mut writers = Vec::new();
     for w in 0..2u16 {
@@ -180,7 +283,12 @@ fn readers_never_see_a_torn_entry_while_writers_churn() {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 for k in keys.iter().filter(|k| k.sport % 2 == w) {
-                    let set = Setting { action: flow_action::FORWARD, drop_reason: 0, flags: 0, rindex: u32::from(k.sport) };
+                    let set = Setting {
+                        action: flow_action::FORWARD,
+                        drop_reason: 0,
+                        flags: 0,
+                        rindex: u32::from(k.sport),
+                    };
                     match t.insert(k, set, 0, FLOW_INDEX_NONE, 0, |_, _| {}) {
                         Ok(Inserted::New { index, .. }) => {
                             let _ = t.remove(index, None);
@@ -229,7 +337,16 @@ fn concurrent_inserts_of_one_key_make_one_entry() {
     let handles: Vec<_> = (0..4)
         .map(|_| {
             let t = t.clone();
-            std::thread::spawn(move || (0..1000).filter(|_| matches!(t.insert(&k, Setting::hold(), 0, 0, 0, |_, _| {}), Ok(Inserted::New { .. }))).count())
+            std::thread::spawn(move || {
+                (0..1000)
+                    .filter(|_| {
+                        matches!(
+                            t.insert(&k, Setting::hold(), 0, 0, 0, |_, _| {}),
+                            Ok(Inserted::New { .. })
+                        )
+                    })
+                    .count()
+            })
         })
         .collect();
     let made: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
@@ -238,7 +355,9 @@ fn concurrent_inserts_of_one_key_make_one_entry() {
 
 #[test]
 fn bitmap_allocates_each_slot_once() {
-    let words: Vec<AtomicU64> = (0..SlotBitmap::<Vec<AtomicU64>>::words_for(70)).map(|_| AtomicU64::new(0)).collect();
+    let words: Vec<AtomicU64> = (0..SlotBitmap::<Vec<AtomicU64>>::words_for(70))
+        .map(|_| AtomicU64::new(0))
+        .collect();
     let b = SlotBitmap::new(words, 70).unwrap();
     let mut got: Vec<u32> = (0..70).map(|_| b.alloc().expect("free slot")).collect();
     assert!(b.alloc().is_none());
@@ -254,8 +373,14 @@ fn bitmap_allocates_each_slot_once() {
 fn keys_from_packets_pair_with_their_replies() {
     let a = [10, 32, 0, 2];
     let b = [10, 32, 0, 3];
-    let req = frame(0x0800, &ipv4(a, b, 1, &icmp4(8, 0, [0x12, 0x34, 0, 1], b"ping")));
-    let rep = frame(0x0800, &ipv4(b, a, 1, &icmp4(0, 0, [0x12, 0x34, 0, 1], b"ping")));
+    let req = frame(
+        0x0800,
+        &ipv4(a, b, 1, &icmp4(8, 0, [0x12, 0x34, 0, 1], b"ping")),
+    );
+    let rep = frame(
+        0x0800,
+        &ipv4(b, a, 1, &icmp4(0, 0, [0x12, 0x34, 0, 1], b"ping")),
+    );
     let kreq = FlowKey::from_headers(5, &parse(&req).unwrap()).unwrap();
     let krep = FlowKey::from_headers(5, &parse(&rep).unwrap()).unwrap();
     assert_eq!((kreq.sport, kreq.dport, kreq.vrf), (0x1234, 0, 5));
@@ -273,7 +398,10 @@ fn keys_from_packets_pair_with_their_replies() {
     let b6 = [0xfd, 0, 0, 0x32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3];
     let u6 = frame(0x86dd, &ipv6(a6, b6, 17, &udp(5353, 53, b"q")));
     let k6 = FlowKey::from_headers(1, &parse(&u6).unwrap()).unwrap();
-    assert_eq!((k6.family, k6.src, k6.dst, k6.sport, k6.dport), (addr_family::INET6 as u8, a6, b6, 5353, 53));
+    assert_eq!(
+        (k6.family, k6.src, k6.dst, k6.sport, k6.dport),
+        (addr_family::INET6 as u8, a6, b6, 5353, 53)
+    );
     assert_eq!(FlowKey::from_words(&k6.words()), k6);
     assert_eq!(k6.addr_len(), 16);
 }
@@ -329,19 +457,39 @@ fn dnat_and_reverse_snat_keep_checksums_valid() {
     let rkey = key4(backend, pod, 6, 8080, 40000);
     let mut out = f.clone();
     let h = parse(&out).unwrap();
-    nat_rewrite(&mut out, &h, flow_flag::DNAT | flow_flag::DPAT, &rkey, false).unwrap();
+    nat_rewrite(
+        &mut out,
+        &h,
+        flow_flag::DNAT | flow_flag::DPAT,
+        &rkey,
+        false,
+    )
+    .unwrap();
     let h2 = parse(&out).unwrap();
     assert!(checksums_ok(&out), "checksums after DNAT");
     let k = FlowKey::from_headers(2, &h2).unwrap();
-    assert_eq!((k.dst[..4].to_vec(), k.dport, k.src[..4].to_vec(), k.sport), (backend.to_vec(), 8080, pod.to_vec(), 40000));
+    assert_eq!(
+        (k.dst[..4].to_vec(), k.dport, k.src[..4].to_vec(), k.sport),
+        (backend.to_vec(), 8080, pod.to_vec(), 40000)
+    );
     assert!(matches!(h2.l4, L4::Tcp { flags: 0x02, .. }));
 
     // Reverse: backend:8080 -> pod becomes vip:80 -> pod (SNAT+SPAT from the forward key).
-    let r = with_l4_checksum(frame(0x0800, &ipv4(backend, pod, 17, &udp(8080, 40000, b"hello"))), 6);
+    let r = with_l4_checksum(
+        frame(0x0800, &ipv4(backend, pod, 17, &udp(8080, 40000, b"hello"))),
+        6,
+    );
     let fkey = key4(pod, vip, 17, 40000, 80);
     let mut out = r.clone();
     let h = parse(&out).unwrap();
-    nat_rewrite(&mut out, &h, flow_flag::SNAT | flow_flag::SPAT, &fkey, false).unwrap();
+    nat_rewrite(
+        &mut out,
+        &h,
+        flow_flag::SNAT | flow_flag::SPAT,
+        &fkey,
+        false,
+    )
+    .unwrap();
     assert!(checksums_ok(&out), "checksums after SNAT");
     let k = FlowKey::from_headers(2, &parse(&out).unwrap()).unwrap();
     assert_eq!((k.src[..4].to_vec(), k.sport), (vip.to_vec(), 80));
@@ -360,18 +508,41 @@ fn nat_of_ipv6_and_of_offloaded_checksums() {
     let vip: [u8; 16] = [0xfd, 0, 0, 0x96, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10];
     let be: [u8; 16] = [0xfd, 0, 0, 0x32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7];
     let f = with_l4_checksum(frame(0x86dd, &ipv6(a, vip, 6, &tcp(40000, 80, 0x10))), 16);
-    let mut rkey = FlowKey { vrf: 2, family: addr_family::INET6 as u8, proto: 6, sport: 8080, dport: 40000, ..FlowKey::default() };
+    let mut rkey = FlowKey {
+        vrf: 2,
+        family: addr_family::INET6 as u8,
+        proto: 6,
+        sport: 8080,
+        dport: 40000,
+        ..FlowKey::default()
+    };
     rkey.src = be;
     rkey.dst = a;
     let mut out = f.clone();
     let h = parse(&out).unwrap();
-    nat_rewrite(&mut out, &h, flow_flag::DNAT | flow_flag::DPAT, &rkey, false).unwrap();
+    nat_rewrite(
+        &mut out,
+        &h,
+        flow_flag::DNAT | flow_flag::DPAT,
+        &rkey,
+        false,
+    )
+    .unwrap();
     assert!(checksums_ok(&out));
     assert_eq!(&out[38..54], &be);
     // A v4 reverse key for a v6 packet is refused, the packet untouched.
     let mut again = f.clone();
     let h = parse(&again).unwrap();
-    assert_eq!(nat_rewrite(&mut again, &h, flow_flag::DNAT, &key4([1; 4], [2; 4], 6, 1, 2), false), Err(NatError::Family));
+    assert_eq!(
+        nat_rewrite(
+            &mut again,
+            &h,
+            flow_flag::DNAT,
+            &key4([1; 4], [2; 4], 6, 1, 2),
+            false
+        ),
+        Err(NatError::Family)
+    );
     assert_eq!(again, f);
 
     // CHECKSUM_PARTIAL: the field holds the pseudo-header sum, uncomplemented. After
@@ -381,12 +552,24 @@ fn nat_of_ipv6_and_of_offloaded_checksums() {
     let backend = [10, 32, 0, 7];
     let seg = tcp(40000, 80, 0x10);
     let mut f = frame(0x0800, &ipv4(pod, vipv4, 6, &seg));
-    let pseudo = |s: [u8; 4], d: [u8; 4]| !naive_csum(&[&s, &d, &[0, 6], &(seg.len() as u16).to_be_bytes()]);
+    let pseudo =
+        |s: [u8; 4], d: [u8; 4]| !naive_csum(&[&s, &d, &[0, 6], &(seg.len() as u16).to_be_bytes()]);
     f[14 + 20 + 16..14 + 20 + 18].copy_from_slice(&pseudo(pod, vipv4).to_be_bytes());
     let h = parse(&f).unwrap();
-    nat_rewrite(&mut f, &h, flow_flag::DNAT | flow_flag::DPAT, &key4(backend, pod, 6, 8080, 40000), true).unwrap();
+    nat_rewrite(
+        &mut f,
+        &h,
+        flow_flag::DNAT | flow_flag::DPAT,
+        &key4(backend, pod, 6, 8080, 40000),
+        true,
+    )
+    .unwrap();
     assert_eq!(u16::from_be_bytes([f[50], f[51]]), pseudo(pod, backend));
-    assert_eq!(naive_csum(&[&f[14..34]]), 0, "the IPv4 header checksum is always updated");
+    assert_eq!(
+        naive_csum(&[&f[14..34]]),
+        0,
+        "the IPv4 header checksum is always updated"
+    );
 }
 
 #[test]

@@ -11,9 +11,19 @@ fn a_head_of_a_long_packet_parses_like_the_whole() {
     for f in [v4, v6] {
         let whole = parse(&f).unwrap();
         for head in [64usize, 128, 256] {
-            assert_eq!(parse_head(&f[..head], f.len()).unwrap(), whole, "head {head}");
+            assert_eq!(
+                parse_head(&f[..head], f.len()).unwrap(),
+                whole,
+                "head {head}"
+            );
         }
-        assert!(matches!(whole.l4, L4::Udp { sport: 1234, dport: 5678 }));
+        assert!(matches!(
+            whole.l4,
+            L4::Udp {
+                sport: 1234,
+                dport: 5678
+            }
+        ));
         // the frame is shorter than the IP header says: still truncated
         assert_eq!(parse_head(&f[..256], 1000), Err(ParseError::Truncated));
         // a head longer than the frame makes no sense
@@ -26,5 +36,8 @@ fn a_head_that_cuts_the_l4_header_is_an_error() {
     let f = frame(0x0800, &ipv4(IP_A, IP_B, 6, &tcp(1, 2, 0x02)));
     let whole = parse(&f).unwrap();
     assert!(matches!(whole.l3, L3::Ipv4(_)));
-    assert_eq!(parse_head(&f[..14 + 20 + 10], f.len()), Err(ParseError::TruncatedL4));
+    assert_eq!(
+        parse_head(&f[..14 + 20 + 10], f.len()),
+        Err(ParseError::TruncatedL4)
+    );
 }

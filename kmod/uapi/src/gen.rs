@@ -1,6 +1,8 @@
 //! Renders the C header used by the module's glue and the YNL spec from the tables in
 //! `wire.rs`, so neither can drift from the Rust definitions.
-use crate::{AttrKind, AttrSet, ATTR_SETS, COMMANDS, ENUMS, FAMILY_NAME, FAMILY_VERSION, MCAST_GROUPS};
+use crate::{
+    AttrKind, AttrSet, ATTR_SETS, COMMANDS, ENUMS, FAMILY_NAME, FAMILY_VERSION, MCAST_GROUPS,
+};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -17,7 +19,10 @@ fn c_name(ynl: &str) -> String {
 }
 
 fn set_by_name(name: &str) -> &'static AttrSet {
-    ATTR_SETS.iter().find(|s| s.name == name).expect("nested set is declared in ATTR_SETS")
+    ATTR_SETS
+        .iter()
+        .find(|s| s.name == name)
+        .expect("nested set is declared in ATTR_SETS")
 }
 
 /// Sets ordered so that every nested set comes before the sets that refer to it
@@ -86,7 +91,10 @@ pub fn c_header() -> String {
                 AttrKind::String { max } => format!("{{ .type = NLA_NUL_STRING, .len = {max} }}"),
                 AttrKind::Exact { len } => format!("NLA_POLICY_EXACT_LEN({len})"),
                 AttrKind::Binary { max } => format!("{{ .type = NLA_BINARY, .len = {max} }}"),
-                AttrKind::Nest { set } => format!("NLA_POLICY_NESTED(vr_{}_policy)", c_name(set).to_ascii_lowercase()),
+                AttrKind::Nest { set } => format!(
+                    "NLA_POLICY_NESTED(vr_{}_policy)",
+                    c_name(set).to_ascii_lowercase()
+                ),
                 AttrKind::Pad => "{ .type = NLA_REJECT }".into(),
             };
             let _ = writeln!(h, "\t[{prefix}_{}] = {p}, \\", a.name);
@@ -98,45 +106,81 @@ pub fn c_header() -> String {
 }
 
 fn yaml_str(s: &str) -> String {
-    format!("\"{}\"", s.trim().replace('\\', "\\\\").replace('"', "\\\""))
+    format!(
+        "\"{}\"",
+        s.trim().replace('\\', "\\\\").replace('"', "\\\"")
+    )
 }
 
 pub fn ynl_spec() -> String {
     let mut y = String::new();
-    let _ = writeln!(y, "# SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause)");
+    let _ = writeln!(
+        y,
+        "# SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause)"
+    );
     let _ = writeln!(y, "# {GENERATED_NOTE}");
     let _ = writeln!(y, "name: {FAMILY_NAME}");
     let _ = writeln!(y, "protocol: genetlink");
-    let _ = writeln!(y, "doc: Tables of the vrouter datapath (interfaces, nexthops, routes, flows).");
+    let _ = writeln!(
+        y,
+        "doc: Tables of the vrouter datapath (interfaces, nexthops, routes, flows)."
+    );
     let _ = writeln!(y, "\ndefinitions:");
     for e in ENUMS {
-        let _ = writeln!(y, "  -\n    name: {}\n    type: {}", e.name, if e.flags { "flags" } else { "enum" });
+        let _ = writeln!(
+            y,
+            "  -\n    name: {}\n    type: {}",
+            e.name,
+            if e.flags { "flags" } else { "enum" }
+        );
         // Entries carry explicit values (YNL: the bit number for flags) so gaps are fine.
         let _ = writeln!(y, "    entries:");
         for (name, v, _) in e.entries {
             let value = if e.flags {
-                assert!(v.is_power_of_two(), "flag {name} of {} must be one bit", e.name);
+                assert!(
+                    v.is_power_of_two(),
+                    "flag {name} of {} must be one bit",
+                    e.name
+                );
                 v.trailing_zeros()
             } else {
                 *v
             };
-            let _ = writeln!(y, "      -\n        name: {}\n        value: {value}", ynl_name(name));
+            let _ = writeln!(
+                y,
+                "      -\n        name: {}\n        value: {value}",
+                ynl_name(name)
+            );
         }
     }
     let _ = writeln!(y, "\nattribute-sets:");
     for set in ATTR_SETS {
         let _ = writeln!(y, "  -\n    name: {}\n    attributes:", set.name);
         for a in set.attrs {
-            let _ = writeln!(y, "      -\n        name: {}\n        value: {}", ynl_name(a.name), a.id);
+            let _ = writeln!(
+                y,
+                "      -\n        name: {}\n        value: {}",
+                ynl_name(a.name),
+                a.id
+            );
             let (ty, extra) = match a.kind {
                 AttrKind::U8 => ("u8", String::new()),
                 AttrKind::U16 => ("u16", String::new()),
                 AttrKind::U32 => ("u32", String::new()),
                 AttrKind::U64 => ("u64", String::new()),
                 AttrKind::Flag => ("flag", String::new()),
-                AttrKind::String { max } => ("string", format!("        checks:\n          max-len: {max}\n")),
-                AttrKind::Exact { len } => ("binary", format!("        checks:\n          exact-len: {len}\n")),
-                AttrKind::Binary { max } => ("binary", format!("        checks:\n          max-len: {max}\n")),
+                AttrKind::String { max } => (
+                    "string",
+                    format!("        checks:\n          max-len: {max}\n"),
+                ),
+                AttrKind::Exact { len } => (
+                    "binary",
+                    format!("        checks:\n          exact-len: {len}\n"),
+                ),
+                AttrKind::Binary { max } => (
+                    "binary",
+                    format!("        checks:\n          max-len: {max}\n"),
+                ),
                 AttrKind::Nest { set } => ("nest", format!("        nested-attributes: {set}\n")),
                 AttrKind::Pad => ("pad", String::new()),
             };
@@ -163,19 +207,38 @@ pub fn ynl_spec() -> String {
             .map(|a| ynl_name(a.name))
             .collect();
         let list = all.join(", ");
-        let _ = writeln!(y, "    -\n      name: {}\n      value: {}", ynl_name(c.name), c.id);
-        let _ = writeln!(y, "      doc: {}\n      attribute-set: {}", yaml_str(c.doc), c.set);
+        let _ = writeln!(
+            y,
+            "    -\n      name: {}\n      value: {}",
+            ynl_name(c.name),
+            c.id
+        );
+        let _ = writeln!(
+            y,
+            "      doc: {}\n      attribute-set: {}",
+            yaml_str(c.doc),
+            c.set
+        );
         if let Some(group) = c.event {
-            let _ = writeln!(y, "      event:\n        attributes: [ {list} ]\n      mcgrp: {group}");
+            let _ = writeln!(
+                y,
+                "      event:\n        attributes: [ {list} ]\n      mcgrp: {group}"
+            );
             continue;
         }
         if c.admin {
             let _ = writeln!(y, "      flags: [ admin-perm ]");
         }
-        let _ = writeln!(y, "      do:\n        request:\n          attributes: [ {list} ]");
+        let _ = writeln!(
+            y,
+            "      do:\n        request:\n          attributes: [ {list} ]"
+        );
         let _ = writeln!(y, "        reply:\n          attributes: [ {list} ]");
         if c.dump {
-            let _ = writeln!(y, "      dump:\n        request:\n          attributes: [ {list} ]");
+            let _ = writeln!(
+                y,
+                "      dump:\n        request:\n          attributes: [ {list} ]"
+            );
             let _ = writeln!(y, "        reply:\n          attributes: [ {list} ]");
         }
     }

@@ -29,13 +29,21 @@ pub enum AttrKind {
     U64,
     Flag,
     /// NUL-terminated string of at most `max` characters.
-    String { max: usize },
+    String {
+        max: usize,
+    },
     /// Binary of exactly `len` bytes.
-    Exact { len: usize },
+    Exact {
+        len: usize,
+    },
     /// Binary of at most `max` bytes.
-    Binary { max: usize },
+    Binary {
+        max: usize,
+    },
     /// Nested attributes of another set (named by its `name`).
-    Nest { set: &'static str },
+    Nest {
+        set: &'static str,
+    },
     /// Alignment padding for 64-bit values (`nla_put_64bit`).
     Pad,
 }
@@ -218,7 +226,6 @@ pub const VIF_FLAGS_SETTABLE: u32 = vif_flag::POLICY
     | vif_flag::DROP_NEW_FLOWS
     | vif_flag::MAC_PROXY;
 
-
 enum_def!(addr_family, "addr-family", flags = false, {
     INET = 2 => "AF_INET";
     INET6 = 10 => "AF_INET6";
@@ -285,7 +292,8 @@ enum_def!(flow_flag, "flow-flags", flags = true, {
 });
 
 /// Flags userspace may set on FLOW_NEW: the NAT rewrites.
-pub const FLOW_FLAGS_SETTABLE: u32 = flow_flag::SNAT | flow_flag::SPAT | flow_flag::DNAT | flow_flag::DPAT;
+pub const FLOW_FLAGS_SETTABLE: u32 =
+    flow_flag::SNAT | flow_flag::SPAT | flow_flag::DNAT | flow_flag::DPAT;
 
 // TCP state the datapath tracks per entry, for its own direction (the `r` letters of
 // `flow -l` are the reverse entry's). Bit values as TF's `fe_tcp_flags`.
@@ -455,7 +463,6 @@ attr_set!(vif_stats_attr, "vif-stats", {
     /// Packets dropped that entered or left through this interface.
     DROPS = 8 : U64;
 });
-
 
 attr_set!(nh_attr, "nh", {
     /// Nexthop id (index in the nexthop table; 0 is the discard nexthop).

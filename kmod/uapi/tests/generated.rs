@@ -9,23 +9,40 @@ fn root() -> PathBuf {
 #[test]
 fn c_header_is_current() {
     let on_disk = std::fs::read_to_string(root().join("kmod/glue/vr_uapi.h")).unwrap();
-    assert_eq!(on_disk, vrouter_uapi::gen::c_header(), "run: cargo run -p vrouter-uapi --bin vr-uapi-gen");
+    assert_eq!(
+        on_disk,
+        vrouter_uapi::gen::c_header(),
+        "run: cargo run -p vrouter-uapi --bin vr-uapi-gen"
+    );
 }
 
 #[test]
 fn ynl_spec_is_current() {
     let on_disk = std::fs::read_to_string(root().join("kmod/uapi/vrouter.yaml")).unwrap();
-    assert_eq!(on_disk, vrouter_uapi::gen::ynl_spec(), "run: cargo run -p vrouter-uapi --bin vr-uapi-gen");
+    assert_eq!(
+        on_disk,
+        vrouter_uapi::gen::ynl_spec(),
+        "run: cargo run -p vrouter-uapi --bin vr-uapi-gen"
+    );
 }
 
 #[test]
 fn attribute_ids_are_unique_and_nonzero() {
     for set in vrouter_uapi::ATTR_SETS {
         let mut ids: Vec<u16> = set.attrs.iter().map(|a| a.id).collect();
-        assert!(ids.iter().all(|&i| i > 0), "{}: attribute 0 is reserved", set.name);
+        assert!(
+            ids.iter().all(|&i| i > 0),
+            "{}: attribute 0 is reserved",
+            set.name
+        );
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), set.attrs.len(), "{}: duplicate attribute id", set.name);
+        assert_eq!(
+            ids.len(),
+            set.attrs.len(),
+            "{}: duplicate attribute id",
+            set.name
+        );
     }
     let mut cmds: Vec<u8> = vrouter_uapi::COMMANDS.iter().map(|c| c.id).collect();
     cmds.sort();
@@ -35,14 +52,27 @@ fn attribute_ids_are_unique_and_nonzero() {
 
 #[test]
 fn counted_enums_match_their_lengths() {
-    assert_eq!(vrouter_uapi::drop_reason::DEF.entries.len(), vrouter_uapi::DROP_REASONS);
-    assert_eq!(vrouter_uapi::vrf_stat::DEF.entries.len(), vrouter_uapi::VRF_STATS);
+    assert_eq!(
+        vrouter_uapi::drop_reason::DEF.entries.len(),
+        vrouter_uapi::DROP_REASONS
+    );
+    assert_eq!(
+        vrouter_uapi::vrf_stat::DEF.entries.len(),
+        vrouter_uapi::VRF_STATS
+    );
     for (i, e) in vrouter_uapi::drop_reason::DEF.entries.iter().enumerate() {
         assert_eq!(e.1 as usize, i, "drop reasons are counter indexes");
     }
-    let mut grouped: Vec<u32> = vrouter_uapi::VRF_STAT_LINES.iter().flat_map(|l| l.iter().copied()).collect();
+    let mut grouped: Vec<u32> = vrouter_uapi::VRF_STAT_LINES
+        .iter()
+        .flat_map(|l| l.iter().copied())
+        .collect();
     grouped.sort();
-    assert_eq!(grouped, (0..vrouter_uapi::VRF_STATS as u32).collect::<Vec<_>>(), "every vrf-stat printed once");
+    assert_eq!(
+        grouped,
+        (0..vrouter_uapi::VRF_STATS as u32).collect::<Vec<_>>(),
+        "every vrf-stat printed once"
+    );
 }
 
 #[test]

@@ -28,7 +28,12 @@ impl<M: Deref<Target = [AtomicU64]>> SlotBitmap<M> {
         for w in words.iter() {
             w.store(0, Relaxed);
         }
-        Some(SlotBitmap { words, capacity, used: AtomicU32::new(0), hint: AtomicU32::new(0) })
+        Some(SlotBitmap {
+            words,
+            capacity,
+            used: AtomicU32::new(0),
+            hint: AtomicU32::new(0),
+        })
     }
 
     pub fn capacity(&self) -> u32 {
@@ -71,7 +76,9 @@ impl<M: Deref<Target = [AtomicU64]>> SlotBitmap<M> {
 
     /// Frees `slot`; false when it was not allocated.
     pub fn free(&self, slot: u32) -> bool {
-        let Some(word) = self.words.get(slot as usize / 64) else { return false };
+        let Some(word) = self.words.get(slot as usize / 64) else {
+            return false;
+        };
         let bit = 1u64 << (slot % 64);
         let was = word.fetch_and(!bit, AcqRel);
         if was & bit == 0 {
@@ -85,6 +92,10 @@ impl<M: Deref<Target = [AtomicU64]>> SlotBitmap<M> {
     fn valid_bits(&self, wi: usize) -> u64 {
         let first = wi as u64 * 64;
         let left = u64::from(self.capacity).saturating_sub(first);
-        if left >= 64 { u64::MAX } else { (1u64 << left) - 1 }
+        if left >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << left) - 1
+        }
     }
 }

@@ -31,7 +31,13 @@ impl FlowKey {
     /// key is its request's reversed; other ICMP and non-first fragments have ports 0.
     pub fn from_headers(vrf: u32, h: &Headers) -> Option<FlowKey> {
         let t = h.five_tuple()?;
-        let mut key = FlowKey { vrf, proto: t.proto, sport: t.sport, dport: t.dport, ..FlowKey::default() };
+        let mut key = FlowKey {
+            vrf,
+            proto: t.proto,
+            sport: t.sport,
+            dport: t.dport,
+            ..FlowKey::default()
+        };
         match &h.l3 {
             L3::Ipv4(ip) => {
                 key.family = addr_family::INET as u8;
@@ -60,12 +66,22 @@ impl FlowKey {
 
     /// The key of the other direction.
     pub fn reverse(&self) -> FlowKey {
-        FlowKey { src: self.dst, dst: self.src, sport: self.dport, dport: self.sport, ..*self }
+        FlowKey {
+            src: self.dst,
+            dst: self.src,
+            sport: self.dport,
+            dport: self.sport,
+            ..*self
+        }
     }
 
     /// Address length of the family (4 or 16).
     pub fn addr_len(&self) -> usize {
-        if u32::from(self.family) == addr_family::INET6 { 16 } else { 4 }
+        if u32::from(self.family) == addr_family::INET6 {
+            16
+        } else {
+            4
+        }
     }
 
     pub fn words(&self) -> [u32; KEY_WORDS] {
@@ -75,8 +91,15 @@ impl FlowKey {
         *w1 = (u32::from(self.family) << 24) | (u32::from(self.proto) << 16);
         *w2 = (u32::from(self.sport) << 16) | u32::from(self.dport);
         for (i, slot) in rest.iter_mut().enumerate() {
-            let (addr, at) = if i < 4 { (&self.src, i * 4) } else { (&self.dst, (i - 4) * 4) };
-            if let Some(b) = addr.get(at..at + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
+            let (addr, at) = if i < 4 {
+                (&self.src, i * 4)
+            } else {
+                (&self.dst, (i - 4) * 4)
+            };
+            if let Some(b) = addr
+                .get(at..at + 4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            {
                 *slot = u32::from_le_bytes(b);
             }
         }
@@ -94,7 +117,11 @@ impl FlowKey {
             ..FlowKey::default()
         };
         for (i, v) in rest.iter().enumerate() {
-            let (addr, at) = if i < 4 { (&mut key.src, i * 4) } else { (&mut key.dst, (i - 4) * 4) };
+            let (addr, at) = if i < 4 {
+                (&mut key.src, i * 4)
+            } else {
+                (&mut key.dst, (i - 4) * 4)
+            };
             if let Some(b) = addr.get_mut(at..at + 4) {
                 b.copy_from_slice(&v.to_le_bytes());
             }

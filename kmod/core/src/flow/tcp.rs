@@ -42,5 +42,8 @@ pub fn tcp_update(own: u32, reverse: u32, th: u8) -> TcpUpdate {
         rev |= flow_tcp::DEAD;
     }
     // Only what is new, so callers can skip the atomic when nothing changes.
-    TcpUpdate { own: add & !own, reverse: rev & !reverse }
+    TcpUpdate {
+        own: add & !own,
+        reverse: rev & !reverse,
+    }
 }

@@ -6,8 +6,14 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let check = std::env::args().any(|a| a == "--check");
     let outputs = [
-        (root.join("kmod/glue/vr_uapi.h"), vrouter_uapi::gen::c_header()),
-        (root.join("kmod/uapi/vrouter.yaml"), vrouter_uapi::gen::ynl_spec()),
+        (
+            root.join("kmod/glue/vr_uapi.h"),
+            vrouter_uapi::gen::c_header(),
+        ),
+        (
+            root.join("kmod/uapi/vrouter.yaml"),
+            vrouter_uapi::gen::ynl_spec(),
+        ),
     ];
     let mut stale = false;
     for (path, text) in outputs {
