@@ -238,6 +238,7 @@ async fn main() {
         tokio::spawn(k8s::network::run(
             client.clone(),
             shared.clone(),
+            node_name.clone(),
             cluster,
             reserved,
             base,

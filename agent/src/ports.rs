@@ -359,6 +359,11 @@ impl Agent {
         serde_json::to_string(&list).ok()
     }
 
+    /// Why the pod watch could not give pod `vm_name` its ports, if it could not.
+    pub fn pod_problem(&self, vm_name: &str) -> Option<&str> {
+        self.pod_problems.get(vm_name).map(String::as_str)
+    }
+
     /// A pod's ports, eth0 first.
     fn pod_ports(&self, vm_name: &str) -> Vec<&Port> {
         let mut v: Vec<&Port> = self

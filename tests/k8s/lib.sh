@@ -14,8 +14,10 @@ test_ns() {
 }
 
 # agnhost_deployment NS NAME REPLICAS: agnhost netexec on :8080 with HTTP startup,
-# readiness and liveness probes (what kubelet sends from the host to each pod); the
-# startup probe gives a pod up to 2 minutes (20 Go servers starting at once under TCG)
+# readiness and liveness probes (what kubelet sends from the host to each pod). Timeouts
+# of 5 s, not the default 1 s: 30 Go servers, kubelet and containerd share two emulated
+# vCPUs, and an answer that reached the pod can take over a second to come back (seen:
+# the request logged by the pod, the probe failed by timeout, the pod unready).
 agnhost_deployment() {
   kubectl apply -f - >/dev/null <<EOF2
 apiVersion: apps/v1
@@ -34,9 +36,9 @@ spec:
         image: $AGNHOST_IMAGE
         imagePullPolicy: Never
         args: [netexec, --http-port=8080]
-        startupProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 2, failureThreshold: 60}
-        readinessProbe: {httpGet: {path: /readyz, port: 8080}, periodSeconds: 2}
-        livenessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 5, failureThreshold: 3}
+        startupProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 2, timeoutSeconds: 5, failureThreshold: 150}
+        readinessProbe: {httpGet: {path: /readyz, port: 8080}, periodSeconds: 5, timeoutSeconds: 5}
+        livenessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3}
 EOF2
 }
 

@@ -4,16 +4,11 @@
 # host_control POST PATH: asks the host (cluster/host-control.py) for a control-plane fault
 host_control() { curl -sf -X POST --max-time 300 "http://$VRK8S_API_IP:7070$1" >/dev/null; }
 
-# NOT RUN YET (the runner collects test_* only): 30 agnhost pods on one TCG node do not
-# all become Ready in 15 minutes, with or without the kill (kubelet's probes get
-# "connection refused" while the servers start; with a 10-minute startup probe 2 of 30
-# were Ready after 8 minutes). Pods reached each other and a 4-pod kill -9 kept the host
-# path. Whether it is load (30 Go servers starting in 2 emulated vCPUs) or the datapath is
-# open; see the closing note of 2026-12-04.
-known_issue_agent_killed_during_a_rollout_of_30_pods() {
+# kill -9 the agent once ten pods hold ports: ADDs are in flight (the CNI polls the agent
+# while it is down) and more pods are being bound.
+test_agent_killed_during_a_rollout_of_30_pods() {
   test_ns roll
   agnhost_deployment roll web 30
-  # kill -9 once ten pods hold ports: ADDs are in flight and more pods are being bound
   local t0=$SECONDS
   until [ "$(agent_ports)" -ge 10 ]; do (( SECONDS - t0 > 300 )) && fail "no 10 ports in 300s"; sleep 0.2; done
   kill -9 "$(cat "$NODE_RUN/agent.pid")"

@@ -32,14 +32,22 @@ test_isolated_namespace_gets_its_own_network_live() {
   agnhost_deployment open web 1
   test_ns iso
   # the annotation on a live namespace: the agent makes its network, allocates a VRF, and
-  # the VRF's routes are in the kernel
-  t0=$(date +%s.%N)
+  # the VRF's routes are in the kernel. Timed from the moment kubectl has the change
+  # accepted to the first route of that VRF, as the kernel's route monitor reports it.
+  local mon=/tmp/rt-monitor.$$
+  vrctl rt --monitor | while read -r l; do echo "$(date +%s.%N) $l"; done > "$mon" &
+  local monpid=$!
+  sleep 0.5   # the monitor has joined its multicast group
   kubectl annotate namespace iso opencontrail.org/isolation=true >/dev/null
-  until vrf=$(vrf_of iso k8s-iso-pod-network) && [ -n "$vrf" ] && vrctl rt --dump "$vrf" 2>/dev/null | grep -q '/32'; do
-    (( $(echo "$(date +%s.%N) - $t0 > 60" | bc) )) && fail "no VRF for namespace iso in the kernel after 60s"
-    sleep 0.1
+  t0=$(date +%s.%N)
+  until vrf=$(vrf_of iso k8s-iso-pod-network) && [ -n "$vrf" ] && grep -q "\"op\":\"add\",\"vrf\":$vrf," "$mon"; do
+    (( $(echo "$(date +%s.%N) - $t0 > 60" | bc) )) && fail "no route of namespace iso's VRF in the kernel after 60s"
+    sleep 0.2
   done
-  printf '    figure: namespace annotation -> VRF %s in the kernel: %.2fs\n' "$vrf" "$(echo "$(date +%s.%N) - $t0" | bc)"
+  kill "$monpid" 2>/dev/null; pkill -f 'vrctl rt --monitor' || true
+  printf '    figure: namespace annotation -> VRF %s in the kernel: %.2fs\n' "$vrf" \
+    "$(echo "$(grep -m1 "\"op\":\"add\",\"vrf\":$vrf," "$mon" | cut -d' ' -f1) - $t0" | bc)"
+  vrctl rt --dump "$vrf" | grep -q '/32' || fail "rt --dump $vrf has no /32 route"
   [ "$vrf" != 1 ] || fail "the isolated network got the default network's VRF"
   agnhost_deployment iso web 2
   wait_ready iso web 2 600
@@ -94,4 +102,93 @@ test_missing_network_is_reported_and_nothing_leaks() {
   make_vn lost nowhere
   kubectl -n lost wait pod/one --for=condition=Ready --timeout=600s >/dev/null || fail "pod lost/one not Ready once its network exists"
   expect_eq "VRF of lost/one" "$(vrf_of lost nowhere)" "$(pod_vrf lost one)"
+}
+
+# make_nad NS NAME [CONFIG]: a NetworkAttachmentDefinition (default: vrouter's, for the
+# VirtualNetwork of the same name)
+make_nad() {
+  local conf=${3:-}
+  [ -n "$conf" ] || conf='{"cniVersion":"1.1.0","type":"vrouter"}'
+  kubectl apply -f - >/dev/null <<EOF2
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata: {name: $2, namespace: $1}
+spec:
+  config: '$conf'
+EOF2
+}
+# run_pod NS NAME [ANNOTATION...]: one agnhost netexec pod
+run_pod() {
+  local ns=$1 name=$2; shift 2
+  kubectl -n "$ns" run "$name" --image="$AGNHOST_IMAGE" --image-pull-policy=Never \
+    "${@/#/--annotations=}" -- netexec --http-port=8080 >/dev/null
+}
+pod_ip() { kubectl -n "$1" get pod "$2" -o jsonpath='{.status.podIP}'; }
+# status_ip NS POD IFNAME: the pod's IPv4 address on IFNAME, from its network-status
+status_ip() {
+  kubectl -n "$1" get pod "$2" -o jsonpath='{.metadata.annotations.k8s\.v1\.cni\.cncf\.io/network-status}' \
+    | jq -r --arg i "$3" '.[] | select(.interface == $i) | .ips[0]'
+}
+vif_vrf_of_ip() { vrctl vif --list --json | jq -r --arg ip "$1" '.[] | select(.ip == $ip) | .vrf'; }
+
+test_pod_with_two_interfaces_answers_on_both() {
+  local eth0 net1 peer plain vrf
+  test_ns multi
+  make_vn multi blue
+  make_nad multi blue
+  run_pod multi peer opencontrail.org/network=blue      # a pod of network blue
+  run_pod multi plain                                   # a pod of the default network
+  run_pod multi two k8s.v1.cni.cncf.io/networks=blue    # eth0 default, net1 in blue
+  for p in peer plain two; do
+    kubectl -n multi wait "pod/$p" --for=condition=Ready --timeout=600s >/dev/null || fail "pod $p not Ready"
+  done
+  eth0=$(status_ip multi two eth0); net1=$(status_ip multi two net1)
+  [ -n "$eth0" ] && [ -n "$net1" ] || fail "network-status: $(kubectl -n multi get pod two -o yaml | grep network-status -A3)"
+  expect_eq "podIP is eth0's address" "$(pod_ip multi two)" "$eth0"
+  vrf=$(vrf_of multi blue)
+  expect_eq "VRF of net1's vif" "$vrf" "$(vif_vrf_of_ip "$net1")"
+  expect_eq "VRF of eth0's vif" 1 "$(vif_vrf_of_ip "$eth0")"
+  peer=$(pod_ip multi peer); plain=$(pod_ip multi plain)
+  # each network reaches the pod on its own interface, and only there
+  expect_eq "blue peer -> net1" two "$(dial "$peer" "$net1")"
+  expect_eq "default pod -> eth0" two "$(dial "$plain" "$eth0")"
+  [ -z "$(dial "$plain" "$net1")" ] || fail "a default-network pod reached net1 (network blue)"
+  # the pod's answers on net1 leave through net1 (its own table), so kubelet's host path
+  # reaches both addresses too
+  for ip in "$eth0" "$net1"; do
+    expect_eq "host -> $ip" two "$(curl -sf --max-time 10 "http://$ip:8080/hostname")"
+  done
+  # both ports go with the pod
+  local before; before=$(agent_ports)
+  kubectl -n multi delete pod two --wait=true --timeout=120s >/dev/null
+  wait_ports $((before - 2)) 60
+}
+
+test_bad_network_attachments_are_reported_and_nothing_leaks() {
+  local ports0 t0 msg
+  ports0=$(agent_ports)
+  test_ns nad
+  make_nad nad broken '{not json'
+  make_nad nad other '{"cniVersion":"1.1.0","type":"macvlan"}'
+  run_pod nad a k8s.v1.cni.cncf.io/networks=broken
+  run_pod nad b k8s.v1.cni.cncf.io/networks=other
+  run_pod nad c k8s.v1.cni.cncf.io/networks=absent
+  for want in "a:spec.config is not JSON" "b:is not \"vrouter\"" "c:NetworkAttachmentDefinition nad/absent does not exist"; do
+    t0=$SECONDS
+    until msg=$(kubectl -n nad get events --field-selector "involvedObject.name=${want%%:*}" -o jsonpath='{.items[*].message}') \
+        && [[ $msg == *"${want#*:}"* ]]; do
+      (( SECONDS - t0 > 300 )) && fail "pod ${want%%:*}: no event saying '${want#*:}'; events: $msg"
+      sleep 2
+    done
+  done
+  # the agent's own Warning on the bad object itself (kubectl describe shows it)
+  t0=$SECONDS
+  until kubectl -n nad get events -o jsonpath='{.items[*].message}' \
+      --field-selector involvedObject.kind=NetworkAttachmentDefinition,involvedObject.name=broken \
+      | grep -q "spec.config is not JSON"; do
+    (( SECONDS - t0 > 60 )) && fail "no Warning event on NetworkAttachmentDefinition nad/broken"
+    sleep 1
+  done
+  expect_eq "ports (nothing half-made: no eth0 without its net1)" "$ports0" "$(agent_ports)"
+  expect_eq "pod vifs" "$ports0" "$(virtual_vifs)"
 }

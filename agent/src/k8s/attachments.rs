@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 pub const NETWORKS: &str = "k8s.v1.cni.cncf.io/networks";
 /// The pod annotation the agent writes: every interface, its network and addresses.
 pub const NETWORK_STATUS: &str = "k8s.v1.cni.cncf.io/network-status";
+/// The NAD's group/version, as an Event's reference names it.
+pub const NAD_API_VERSION: &str = "k8s.cni.cncf.io/v1";
 /// The CNI type that makes a NAD vrouter's.
 pub const CNI_TYPE: &str = "vrouter";
 

@@ -9,6 +9,7 @@ pub mod attachments;
 pub mod network;
 pub mod node;
 pub mod pods;
+pub mod report;
 
 use std::time::Duration;
 

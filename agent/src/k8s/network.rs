@@ -13,7 +13,8 @@
 //! nodes allocating for two new networks at once) are resolved the same way on every node:
 //! the younger one gives its VRF up and is allocated again.
 
-use super::attachments::{nad_network, Attachment, NetworkAttachmentDefinition};
+use super::attachments::{nad_network, Attachment, NetworkAttachmentDefinition, NAD_API_VERSION};
+use super::report::{reference, Reports};
 use super::{DEBOUNCE, RESYNC};
 use crate::api::Shared;
 use crate::config::Net;
@@ -57,7 +58,13 @@ pub struct VirtualNetworkSpec {
 pub struct VirtualNetworkStatus {
     /// The VRF every node uses for this network (allocated once, cluster-wide).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "vrf_schema")]
     pub vrf: Option<u32>,
+}
+
+/// A plain integer: the apiserver knows no "uint32" format and kubectl warns about it.
+fn vrf_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "integer", "minimum": 1, "nullable": true})
 }
 
 /// The CRDs the agent needs, as a JSON List (`vrouter-agent --print-crds`, which kubectl
@@ -300,10 +307,12 @@ pub async fn apply(client: &kube::Client, w: &Writes) -> Vec<String> {
 pub async fn run(
     client: kube::Client,
     shared: Arc<Shared>,
+    node_name: String,
     cluster: String,
     reserved: BTreeSet<u32>,
     vrf_base: u32,
 ) {
+    let mut reports = Reports::new(client.clone(), &node_name);
     let (ns_reader, ns_writer) = reflector::store::<Namespace>();
     let (vn_reader, vn_writer) = reflector::store::<VirtualNetwork>();
     let dirty = Arc::new(Notify::new());
@@ -359,9 +368,38 @@ pub async fn run(
                 .filter_map(|(ns, r)| r.as_ref().err().map(|e| (ns, e)))
             {
                 warn!(namespace = %ns, problem = %why, "namespace network");
+                let uid = nss
+                    .iter()
+                    .find(|n| n.name_any() == *ns)
+                    .and_then(|n| n.uid());
+                reports
+                    .problem(
+                        reference("v1", "Namespace", None, ns, uid.as_deref()),
+                        "BadNetwork",
+                        why,
+                    )
+                    .await;
             }
-            for why in view.nads.values().filter_map(|r| r.as_ref().err()) {
+            for (key, why) in view
+                .nads
+                .iter()
+                .filter_map(|(k, r)| r.as_ref().err().map(|e| (k, e)))
+            {
                 warn!(problem = %why, "NetworkAttachmentDefinition");
+                let nad = nads.iter().find(|n| {
+                    format!("{}/{}", n.namespace().unwrap_or_default(), n.name_any()) == *key
+                });
+                if let Some(n) = nad {
+                    let ns = n.namespace();
+                    let r = reference(
+                        NAD_API_VERSION,
+                        "NetworkAttachmentDefinition",
+                        ns.as_deref(),
+                        &n.name_any(),
+                        n.uid().as_deref(),
+                    );
+                    reports.problem(r, "BadNetworkAttachment", why).await;
+                }
             }
             info!(
                 networks = view.nets.len(),

@@ -8,6 +8,7 @@
 //! a lost delete is found at the next pass, and a periodic pass runs anyway.
 
 use super::attachments::{parse_networks, Attachment, NETWORKS, NETWORK_STATUS};
+use super::report::{reference, Reports};
 use super::{DEBOUNCE, RESYNC};
 use crate::api::Shared;
 use k8s_openapi::api::core::v1::Pod;
@@ -62,6 +63,7 @@ pub fn wanted(pod: &Pod) -> Option<PodWant> {
 
 /// Watches this node's pods and keeps the agent's ports in step, for ever.
 pub async fn run(client: kube::Client, shared: Arc<Shared>, node_name: String) {
+    let mut reports = Reports::new(client.clone(), &node_name);
     let pods: Api<Pod> = Api::all(client.clone());
     let cfg = watcher::Config::default().fields(&format!("spec.nodeName={node_name}"));
     let (reader, writer) = reflector::store();
@@ -86,24 +88,38 @@ pub async fn run(client: kube::Client, shared: Arc<Shared>, node_name: String) {
             let mut a = s.agent.lock().ok()?;
             let counts = a.sync_pods(&want);
             let cluster = a.node.raw.cluster_name.clone();
-            let statuses: Vec<(PodWant, String)> = want
-                .into_iter()
-                .filter_map(|p| {
-                    let st =
-                        a.network_status(&format!("{cluster}__{}__{}", p.namespace, p.name))?;
-                    (p.status.as_deref() != Some(st.as_str()) && !p.terminating).then_some((p, st))
-                })
-                .collect();
-            Some((counts, statuses))
+            let vm_name = |p: &PodWant| format!("{cluster}__{}__{}", p.namespace, p.name);
+            let mut statuses = Vec::new();
+            let mut problems = Vec::new();
+            for p in want {
+                if let Some(why) = a.pod_problem(&vm_name(&p)) {
+                    problems.push((p.clone(), why.to_string()));
+                }
+                if let Some(st) = a.network_status(&vm_name(&p)) {
+                    if p.status.as_deref() != Some(st.as_str()) && !p.terminating {
+                        statuses.push((p, st));
+                    }
+                }
+            }
+            Some((counts, statuses, problems))
         })
         .await;
-        if let Ok(Some(((created, released), statuses))) = r {
+        if let Ok(Some(((created, released), statuses, problems))) = r {
             if created + released > 0 {
                 info!(created, released, "ports synced with the node's pods");
             }
             for (p, st) in statuses {
                 report_status(&client, &p, &st).await;
             }
+            for (p, why) in &problems {
+                let r = reference("v1", "Pod", Some(&p.namespace), &p.name, Some(&p.uid));
+                reports.problem(r, "NoNetwork", why).await;
+            }
+            reports.retain(|k| {
+                problems
+                    .iter()
+                    .any(|(p, _)| k == format!("Pod/{}/{}", p.namespace, p.name))
+            });
         }
         let _ = tokio::time::timeout(RESYNC, dirty.notified()).await;
         tokio::time::sleep(DEBOUNCE).await;
