@@ -18,6 +18,13 @@ agnhost_deployment demo web 3
 wait_ready demo web 3 600
 run kubectl -n demo get pods -o wide
 
+step "an isolated namespace (TF's opencontrail.org/isolation): its own network and VRF"
+test_ns demo-iso opencontrail.org/isolation=true
+agnhost_deployment demo-iso web 1
+wait_ready demo-iso web 1 600
+run kubectl get virtualnetworks -A
+run kubectl -n demo-iso get pods -o wide
+
 step "pod to pod: each pod asks the next for its hostname (agnhost /dial)"
 ips=($(pod_ips demo app=web))
 for i in 0 1 2; do
@@ -25,6 +32,9 @@ for i in 0 1 2; do
   printf '%s -> %s: %s\n' "$from" "$to" \
     "$(curl -sf --max-time 5 "http://$from:8080/dial?request=hostname&host=$to&port=8080&protocol=http&tries=1" | jq -c .responses)"
 done
+iso=$(pod_ips demo-iso app=web)
+printf '%s -> %s (isolated, another network): %s\n' "${ips[0]}" "$iso" \
+  "$(curl -sf --max-time 5 "http://${ips[0]}:8080/dial?request=hostname&host=$iso&port=8080&protocol=http&tries=1" | jq -c '.errors // .responses')"
 run kubectl -n demo exec "$(kubectl -n demo get pods -o jsonpath='{.items[0].metadata.name}')" -- /agnhost etc-hosts
 
 step "the agent's ports, and the kernel's tables"
@@ -34,7 +44,7 @@ run vrctl rt --dump 1
 run vrctl rt --dump 0
 run vrctl nh --list
 
-step "delete the Deployment: ports, vifs, nexthops and routes go"
-kubectl delete namespace demo --wait=true --timeout=180s >/dev/null
+step "delete the namespaces: ports, vifs, nexthops and routes go"
+kubectl delete namespace demo demo-iso --wait=true --timeout=180s >/dev/null
 wait_ports 0 60
 run vrctl vif --list
