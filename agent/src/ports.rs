@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
 use vrouter_port_api::{
-    annotation, split_vm_name, Attachment, Health, PortAdd, PortInfo, PortRecord, PortState,
-    SyncPorts, SyncReport, VmCfg,
+    annotation, split_vm_name, Health, PortAdd, PortInfo, PortRecord, PortState, SyncPorts,
+    SyncReport, VmCfg,
 };
 
 /// An API error: HTTP status and the `{"error"}` text.
@@ -91,8 +91,10 @@ pub struct Agent {
     kernel_reason: String,
     /// Next-fit cursor of nexthop ids.
     next_nh: u32,
-    /// Networks and namespace choices from the Kubernetes API (k8s/network.rs).
-    net_view: NetView,
+    /// Networks and namespace choices from the Kubernetes API (k8s/network.rs); None
+    /// until the first view arrives (no pod gets a port before: its namespace may be
+    /// isolated).
+    net_view: Option<NetView>,
     /// Why a pod of this node has no port (its network does not exist, the pool is
     /// exhausted): what `GET /vm-cfg` answers the CNI, which kubelet shows in the pod's
     /// events. By VM name.
@@ -209,7 +211,7 @@ impl Agent {
             kernel_ok: false,
             kernel_reason: "not synced yet".into(),
             next_nh,
-            net_view: NetView::default(),
+            net_view: None,
             pod_problems: HashMap::new(),
             metrics,
         };
@@ -403,6 +405,9 @@ impl Agent {
                 }
             }
         }
+        if self.net_view.is_none() {
+            return (0, released); // no port before the networks are known (set_net_view)
+        }
         let mut created = 0;
         let mut problems = HashMap::new();
         for (name, p) in &want {
@@ -447,10 +452,11 @@ impl Agent {
                 return Err(format!("two attachments want interface {ifname}"));
             }
             let nad = format!("{}/{}", a.namespace, a.name);
-            nets.push((
-                Some((ifname, nad)),
-                self.net_view.network_of_attachment(a)?.clone(),
-            ));
+            let view = self
+                .net_view
+                .as_ref()
+                .ok_or("the networks are not read from the API yet")?;
+            nets.push((Some((ifname, nad)), view.network_of_attachment(a)?.clone()));
         }
         let mut made = Vec::new();
         for (index, (extra, net)) in nets.into_iter().enumerate() {
@@ -469,7 +475,10 @@ impl Agent {
 
     /// A pod's network: its annotation's, its namespace's (API), else the TOML mapping.
     fn pod_network(&self, p: &crate::k8s::pods::PodWant) -> Result<crate::config::Net, String> {
-        match self.net_view.network_for(
+        let Some(view) = &self.net_view else {
+            return Err("the networks are not read from the API yet".into());
+        };
+        match view.network_for(
             &p.namespace,
             p.network.as_deref(),
             &self.node.raw.cluster_name,
@@ -489,7 +498,7 @@ impl Agent {
             .copied()
             .collect();
         self.want = want;
-        self.net_view = view;
+        self.net_view = Some(view);
     }
 
     /// `GET /vm-cfg/<vm-name>` without [kubernetes]: the pod's interface, reserved on first ask.
@@ -834,17 +843,50 @@ impl Agent {
         }
         let mut k = Kernel::connect().ok();
         for v in vmis {
-            self.drop_port(&v, k.as_mut())?;
+            // A sandbox's DEL while the pod lives (its sandbox is remade, the runtime
+            // gives up on an ADD): the pod keeps its ports, all of them, for the next ADD;
+            // they go with the pod (sync_pods).
+            if self.kube_managed() && vm_id.is_some() {
+                self.unbind(&v, k.as_mut())?;
+            } else {
+                self.drop_port(&v, k.as_mut())?;
+            }
         }
         self.update_gauges();
+        Ok(())
+    }
+
+    /// Takes a port off its sandbox: out of the kernel, binding forgotten, address kept.
+    fn unbind(&mut self, vmi: &str, k: Option<&mut Kernel>) -> Result<(), ApiErr> {
+        let Some(e) = self.ports.get(vmi) else {
+            return Ok(());
+        };
+        if let (Some(w), Some(k)) = (self.want(&e.port), k) {
+            if let Err(err) = k.remove_port(&w) {
+                self.metrics.kernel_error();
+                warn!(vmi, error = %err, "removing the port from the kernel");
+            }
+        }
+        let mut port = e.port.clone();
+        port.binding = None;
+        self.store.save(&port)?;
+        info!(vmi, vm_name = %port.vm_name, "unbound (kept for the pod's next sandbox)");
+        if let Some(e) = self.ports.get_mut(vmi) {
+            e.port = port;
+            e.vif = None;
+        }
         Ok(())
     }
 
     /// `POST /syncports`: removes bound ports not in the valid list (or, without a list,
     /// those whose host interface is gone), and reservations older than the TTL.
     pub fn sync_ports(&mut self, req: &SyncPorts) -> Result<SyncReport, ApiErr> {
-        let valid: Option<HashSet<&Attachment>> =
-            req.valid_attachments.as_ref().map(|v| v.iter().collect());
+        // By sandbox: the runtime lists (sandbox, eth0) only, and a pod's extra
+        // interfaces (net1, ...) are that ADD's too.
+        let valid: Option<HashSet<&str>> = req
+            .valid_attachments
+            .as_ref()
+            .map(|v| v.iter().map(|a| a.container_id.as_str()).collect());
         let ttl = self.node.raw.reservation_ttl;
         let t = now();
         let stale: Vec<String> = self
@@ -852,17 +894,17 @@ impl Agent {
             .values()
             .filter(|e| match (&e.port.binding, &valid) {
                 (None, _) => !self.kube_managed() && t.saturating_sub(e.port.created) > ttl,
-                (Some(b), Some(valid)) => !valid.contains(&Attachment {
-                    container_id: b.vm_id.clone(),
-                    ifname: b.vm_ifname.clone(),
-                }),
+                (Some(b), Some(valid)) => !valid.contains(b.vm_id.as_str()),
                 (Some(b), None) => !kernel::interface_exists(&b.host_ifname),
             })
             .map(|e| e.port.vmi_uuid.clone())
             .collect();
         let mut k = Kernel::connect().ok();
         for v in &stale {
-            self.drop_port(v, k.as_mut())?;
+            match self.ports.get(v).map(|e| e.port.binding.is_some()) {
+                Some(true) if self.kube_managed() => self.unbind(v, k.as_mut())?,
+                _ => self.drop_port(v, k.as_mut())?,
+            }
         }
         self.update_gauges();
         Ok(SyncReport { removed: stale })

@@ -211,7 +211,8 @@ pub async fn add_source_rule(h: &Handle, src: IpAddr, table: u8, priority: u32) 
         .add()
         .table_id(u32::from(table))
         .priority(priority)
-        .action(RuleAction::ToTable);
+        .action(RuleAction::ToTable)
+        .replace();
     let r = match src {
         IpAddr::V4(a) => req.v4().source_prefix(a, 32).execute().await,
         IpAddr::V6(a) => req.v6().source_prefix(a, 128).execute().await,

@@ -42,6 +42,10 @@ pub struct NetworkAttachmentDefinitionSpec {
     pub config: Option<String>,
 }
 
+/// Extra interfaces a pod may have (each gets routing table 100+i in the pod, below the
+/// kernel's reserved tables 253-255).
+pub const MAX_ATTACHMENTS: usize = 32;
+
 /// One entry of a pod's `k8s.v1.cni.cncf.io/networks`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {
@@ -98,6 +102,12 @@ pub fn parse_networks(value: &str, pod_ns: &str) -> Result<Vec<Attachment>, Stri
         }
         out
     };
+    if list.len() > MAX_ATTACHMENTS {
+        return Err(bad(format!(
+            "{} networks; at most {MAX_ATTACHMENTS} extra interfaces",
+            list.len()
+        )));
+    }
     for a in &list {
         if a.name.is_empty() || a.namespace.is_empty() || a.name.contains('/') {
             return Err(bad(format!(

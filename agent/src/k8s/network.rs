@@ -351,7 +351,8 @@ pub async fn run(
         warn!("network stores closed before they were ready");
         return;
     }
-    let mut last = NetView::default();
+    // None until the first pass: the pod watch makes no port before the agent has a view.
+    let mut last: Option<NetView> = None;
     loop {
         let nss: Vec<Namespace> = ns_reader.state().iter().map(|n| (**n).clone()).collect();
         let vns: Vec<VirtualNetwork> = vn_reader.state().iter().map(|n| (**n).clone()).collect();
@@ -361,7 +362,7 @@ pub async fn run(
         for p in apply(&client, &writes).await {
             warn!(problem = %p, "networks");
         }
-        if view != last {
+        if last.as_ref() != Some(&view) {
             for (ns, why) in view
                 .namespaces
                 .iter()
@@ -419,7 +420,7 @@ pub async fn run(
                     .unwrap_or(false)
             })
             .await;
-            last = view;
+            last = Some(view);
         }
         let _ = tokio::time::timeout(RESYNC, dirty.notified()).await;
         tokio::time::sleep(DEBOUNCE).await;

@@ -19,8 +19,9 @@ struct Undo {
     /// The host ends we created, by name and index (deleting one deletes the pair; the
     /// index makes sure we never delete a namesake someone else made meanwhile).
     host_links: Vec<(String, u32)>,
-    /// The pod uuid to DELETE at the agent (we posted, or our vm-cfg made the reservation).
-    release: Option<(String, String)>,
+    /// The (pod uuid, port) pairs to DELETE at the agent (we posted, or our vm-cfg made
+    /// the reservation).
+    release: Vec<(String, String)>,
 }
 
 impl Undo {
@@ -33,7 +34,7 @@ impl Undo {
                 Err(e) => warn!(%host, error = %e, "rollback: failed to delete the host end"),
             }
         }
-        if let Some((uuid, vmi)) = self.release.take() {
+        for (uuid, vmi) in std::mem::take(&mut self.release) {
             match ctx.agent.delete_vmi(&uuid, &vmi, &ctx.env.container_id) {
                 Ok(()) => info!(vm_uuid = %uuid, %vmi, "rollback: released the port at the agent"),
                 Err(e) => {
@@ -78,9 +79,10 @@ pub fn add(ctx: &Ctx) -> CniResultT<CniResult> {
     if !had_ports {
         // The reservation is ours: a failed ADD gives it back.
         undo.release = cfgs
-            .first()
+            .iter()
             .filter(|c| !c.vm_uuid.is_empty())
-            .map(|c| (c.vm_uuid.clone(), c.id.clone()));
+            .map(|c| (c.vm_uuid.clone(), c.id.clone()))
+            .collect();
     }
     let result = pick_cfg(&cfgs, &env.ifname)
         .ok_or_else(|| {
@@ -416,7 +418,10 @@ fn add_port(
         ));
     }
     // A POST that timed out may still have been applied: release from here on.
-    undo.release = Some((vm_uuid.clone(), cfg.id.clone()));
+    let mine = (vm_uuid.clone(), cfg.id.clone());
+    if !undo.release.contains(&mine) {
+        undo.release.push(mine);
+    }
     ctx.agent.post_vm(&add)?;
     let info = ctx.agent.wait_vm(&vm_uuid, &cfg.id)?;
     let addr = Addressing::from_info(&info)?;
