@@ -785,6 +785,17 @@ impl Agent {
         }
     }
 
+    /// Takes a bound port out of the kernel (best effort: a failure is counted and logged,
+    /// a reconciliation removes what is left).
+    fn unprogram(&self, p: &Port, k: Option<&mut Kernel>) {
+        if let (Some(w), Some(k)) = (self.want(p), k) {
+            if let Err(err) = k.remove_port(&w) {
+                self.metrics.kernel_error();
+                warn!(vmi = %p.vmi_uuid, error = %err, "removing the port from the kernel");
+            }
+        }
+    }
+
     /// Unprograms and forgets one port, releasing its addresses. The kernel part is best
     /// effort (a reconciliation removes what is left); the record goes only once the
     /// kernel no longer forwards to it or cannot be reached.
@@ -792,12 +803,7 @@ impl Agent {
         let Some(e) = self.ports.get(vmi) else {
             return Ok(());
         };
-        if let (Some(w), Some(k)) = (self.want(&e.port), k) {
-            if let Err(err) = k.remove_port(&w) {
-                self.metrics.kernel_error();
-                warn!(vmi, error = %err, "removing the port from the kernel");
-            }
-        }
+        self.unprogram(&e.port, k);
         self.store.remove(vmi)?;
         if let Some(e) = self.ports.remove(vmi) {
             self.ipam.release_v4(e.port.ipv4);
@@ -861,12 +867,7 @@ impl Agent {
         let Some(e) = self.ports.get(vmi) else {
             return Ok(());
         };
-        if let (Some(w), Some(k)) = (self.want(&e.port), k) {
-            if let Err(err) = k.remove_port(&w) {
-                self.metrics.kernel_error();
-                warn!(vmi, error = %err, "removing the port from the kernel");
-            }
-        }
+        self.unprogram(&e.port, k);
         let mut port = e.port.clone();
         port.binding = None;
         self.store.save(&port)?;

@@ -259,9 +259,10 @@ pub fn compile(
 }
 
 /// Makes the API writes: creates the isolated namespaces' networks, writes allocated
-/// VRFs into their status. A conflict means another node was first: its result arrives
-/// through the watch. Returns the problems, one line each.
-pub async fn apply(client: &kube::Client, w: &Writes) -> Vec<String> {
+/// VRFs into their status (`compiled`: the VirtualNetworks the writes were compiled
+/// from). A conflict means another node was first: its result arrives through the
+/// watch. Returns the problems, one line each.
+pub async fn apply(client: &kube::Client, w: &Writes, compiled: &[VirtualNetwork]) -> Vec<String> {
     let mut problems = Vec::new();
     for (ns, name) in &w.create {
         let api: Api<VirtualNetwork> = Api::namespaced(client.clone(), ns);
@@ -283,12 +284,15 @@ pub async fn apply(client: &kube::Client, w: &Writes) -> Vec<String> {
     }
     for (ns, name, vrf) in &w.allocate {
         let api: Api<VirtualNetwork> = Api::namespaced(client.clone(), ns);
-        let mut vn = match api.get(name).await {
-            Ok(vn) => vn,
-            Err(e) => {
-                problems.push(format!("reading VirtualNetwork {ns}/{name}: {e}"));
-                continue;
-            }
+        // The object the allocation was compiled from, with its resourceVersion: if
+        // another node wrote a VRF since, the write is refused (409) and the next pass
+        // sees the winner, instead of overwriting it.
+        let Some(mut vn) = compiled
+            .iter()
+            .find(|v| v.namespace().as_deref() == Some(ns) && v.name_any() == *name)
+            .cloned()
+        else {
+            continue;
         };
         vn.status = Some(VirtualNetworkStatus { vrf: Some(*vrf) });
         match api.replace_status(name, &PostParams::default(), &vn).await {
@@ -359,7 +363,7 @@ pub async fn run(
         let nads: Vec<NetworkAttachmentDefinition> =
             nad_reader.state().iter().map(|n| (**n).clone()).collect();
         let (view, writes) = compile(&nss, &vns, &nads, &cluster, &reserved, vrf_base);
-        for p in apply(&client, &writes).await {
+        for p in apply(&client, &writes, &vns).await {
             warn!(problem = %p, "networks");
         }
         if last.as_ref() != Some(&view) {
