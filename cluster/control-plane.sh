@@ -46,7 +46,9 @@ pki() {
 # start NAME CMD...: runs CMD in the namespace in the background, log in $VRK8S_RUN/NAME.log
 start() {
   local name=$1; shift
-  in_ns setsid "$@" >> "$VRK8S_RUN/$name.log" 2>&1 < /dev/null &
+  # not through in_ns: a function would run in a forked shell, and $! would be that shell,
+  # not the component (stop and restart would signal the wrong process)
+  ip netns exec "$VRK8S_NETNS" setsid "$@" >> "$VRK8S_RUN/$name.log" 2>&1 < /dev/null &
   echo $! > "$VRK8S_RUN/$name.pid"
 }
 
@@ -118,7 +120,7 @@ COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler host-cont
 
 up() {
   local t0=$SECONDS
-  [ -d "$VRK8S_RUN" ] && down
+  down
   mkdir -p "$VRK8S_RUN"
   ip netns add "$VRK8S_NETNS"
   in_ns ip link set lo up
@@ -135,10 +137,22 @@ up() {
   log "up in $(( SECONDS - t0 ))s: kubectl --kubeconfig $VRK8S_RUN/admin.kubeconfig"
 }
 
+# down: the components in reverse order, then whatever else still runs in the namespace
+# (node VMs; or a cluster whose run directory is gone, after a run was killed).
 down() {
-  local c i
-  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop "${COMPONENTS[i]}"; done
-  ip netns del "$VRK8S_NETNS" 2>/dev/null || true
+  local i pids
+  if [ -d "$VRK8S_RUN" ]; then
+    for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop "${COMPONENTS[i]}"; done
+  fi
+  if [ -e "/run/netns/$VRK8S_NETNS" ]; then
+    pids=$(ip netns pids "$VRK8S_NETNS" 2>/dev/null || true)
+    if [ -n "$pids" ]; then
+      log "stopping what still runs in $VRK8S_NETNS: $(echo $pids)"
+      kill -KILL $pids 2>/dev/null || true
+      for ((i = 0; i < 50; i++)); do [ -z "$(ip netns pids "$VRK8S_NETNS" 2>/dev/null)" ] && break; sleep 0.1; done
+    fi
+    ip netns del "$VRK8S_NETNS"
+  fi
   rm -rf "$VRK8S_RUN"
 }
 

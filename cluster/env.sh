@@ -3,7 +3,9 @@
 # the checkout's out/ (the VMs see the host's files, not its /run).
 VRK8S_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VRK8S_RUN=${VRK8S_RUN:-$VRK8S_TOP/out/k8s}
-VRK8S_NETNS=vrk8s                       # the host-side namespace with the bridge
+# The host-side namespace with the bridge, one per checkout: a CI clone and a working tree
+# on the same machine each get their own cluster (addresses are per namespace).
+VRK8S_NETNS=vrk8s-$(printf %s "$VRK8S_TOP" | sha256sum | cut -c1-8)
 VRK8S_BRIDGE=vrk8s0
 VRK8S_API_IP=10.77.0.1                  # kube-apiserver on the bridge
 VRK8S_API_IP6=fd77::1
