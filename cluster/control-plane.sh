@@ -7,6 +7,7 @@
 #                                       (vrouter-agent --print-crds: build the tools first)
 #   cluster/control-plane.sh down       stop everything, remove the namespace and state
 #   cluster/control-plane.sh restart C  stop component C and start it again
+#   cluster/control-plane.sh stop|start C  one of the two (fault tests)
 #   cluster/control-plane.sh tap N      create node N's tap on the bridge (for QEMU)
 # Node VMs attach to the bridge through taps; node N has address 10.77.0.(10+N).
 set -euo pipefail
@@ -167,6 +168,8 @@ case ${1:-} in
   up) up ;;
   down) down ;;
   restart) [ $# = 2 ] || { log "usage: $0 restart COMPONENT"; exit 64; }; stop "$2"; start_component "$2" ;;
+  stop) [ $# = 2 ] || { log "usage: $0 stop COMPONENT"; exit 64; }; stop "$2" ;;
+  start) [ $# = 2 ] || { log "usage: $0 start COMPONENT"; exit 64; }; start_component "$2" ;;
   tap) [ $# = 2 ] || { log "usage: $0 tap N"; exit 64; }; tap "$2" ;;
-  *) echo "usage: $0 up|down|restart COMPONENT|tap N" >&2; exit 64 ;;
+  *) echo "usage: $0 up|down|restart|stop|start COMPONENT|tap N" >&2; exit 64 ;;
 esac

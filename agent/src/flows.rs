@@ -36,24 +36,56 @@ pub struct Settings {
     pub sweep: Duration,
 }
 
-/// Where pod addresses live: the network of the local port holding `ip` in `vrf`.
+/// A pod address of this node: its port's network and VRF.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub network: String,
+    pub vrf: u32,
+    /// The network is an isolated namespace's (TF's namespace isolation).
+    pub isolated: bool,
+}
+
+/// Where pod addresses live: the bound local port holding `ip` (addresses come from the
+/// node's one pool, so an address names one port whatever its VRF).
 pub trait Directory: Send + 'static {
-    fn network_of(&self, vrf: u32, ip: IpAddr) -> Option<String>;
+    fn endpoint(&self, ip: IpAddr) -> Option<Endpoint>;
 }
 
 /// What to install for one new flow.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
+    /// (action, NAT flags) of the entry that missed.
     pub forward: (u32, u32),
+    /// The key replies arrive with: in the VRF of the port that answers.
     pub reverse_key: FlowKey,
+    /// (action, NAT flags) of the reverse entry.
     pub reverse: (u32, u32),
     /// Why a flow is dropped (for the log), None when allowed.
     pub denied: Option<String>,
 }
 
+/// TF's namespace isolation: an isolated namespace's pods take connections only from
+/// their own network. Its pods may open connections elsewhere (the agent routes them to
+/// the default network), and the replies come back through the flow pair.
+fn isolation(src: Option<&Endpoint>, dst: Option<&Endpoint>) -> Option<String> {
+    let dst = dst.filter(|d| d.isolated)?;
+    match src {
+        Some(s) if s.network == dst.network => None,
+        Some(s) => Some(format!(
+            "namespace isolation: {} takes no connections from {}",
+            dst.network, s.network
+        )),
+        None => Some(format!(
+            "namespace isolation: {} takes no connections from outside its network",
+            dst.network
+        )),
+    }
+}
+
 /// The policy decision for a new flow `key`.
 pub fn plan(key: &FlowKey, policies: &Policies, services: &Services, dir: &dyn Directory) -> Plan {
-    let src_net = dir.network_of(key.vrf, key.src);
+    let src = dir.endpoint(key.src);
+    let src_net = src.as_ref().map(|e| e.network.as_str());
     let q = |dst: IpAddr, dport: u16| FlowQuery {
         proto: key.proto,
         src: key.src,
@@ -61,23 +93,28 @@ pub fn plan(key: &FlowKey, policies: &Policies, services: &Services, dir: &dyn D
         sport: key.sport,
         dport,
     };
+    // Replies come from the answering port's VRF (another network's, for an isolated pod
+    // reaching the default network).
+    let reply_vrf = |dst: &Option<Endpoint>| dst.as_ref().map_or(key.vrf, |e| e.vrf);
     if let Some(svc) = services.lookup(key.vrf, key.proto, key.dst, key.dport) {
         // The 5-tuple's hash picks the backend, the same one again if the miss is retried.
         let Some(backend) = svc.pick(q(key.dst, key.dport).hash()) else {
             return deny(key, format!("service {} has no backend", svc.name));
         };
         let (bip, bport) = (backend.ip(), backend.port());
-        let dst_net = dir.network_of(key.vrf, bip);
-        if let Verdict::Deny { rule } =
-            policies.evaluate(src_net.as_deref(), dst_net.as_deref(), &q(bip, bport))
-        {
+        let dst = dir.endpoint(bip);
+        if let Some(why) = isolation(src.as_ref(), dst.as_ref()) {
+            return deny(key, why);
+        }
+        let dst_net = dst.as_ref().map(|e| e.network.as_str());
+        if let Verdict::Deny { rule } = policies.evaluate(src_net, dst_net, &q(bip, bport)) {
             return deny(key, rule);
         }
         let port_nat = bport != key.dport;
         let fwd_flags = flow_flag::DNAT | if port_nat { flow_flag::DPAT } else { 0 };
         let rev_flags = flow_flag::SNAT | if port_nat { flow_flag::SPAT } else { 0 };
         let reverse_key = FlowKey {
-            vrf: key.vrf,
+            vrf: reply_vrf(&dst),
             src: bip,
             dst: key.src,
             proto: key.proto,
@@ -91,15 +128,18 @@ pub fn plan(key: &FlowKey, policies: &Policies, services: &Services, dir: &dyn D
             denied: None,
         };
     }
-    let dst_net = dir.network_of(key.vrf, key.dst);
-    match policies.evaluate(
-        src_net.as_deref(),
-        dst_net.as_deref(),
-        &q(key.dst, key.dport),
-    ) {
+    let dst = dir.endpoint(key.dst);
+    if let Some(why) = isolation(src.as_ref(), dst.as_ref()) {
+        return deny(key, why);
+    }
+    let dst_net = dst.as_ref().map(|e| e.network.as_str());
+    match policies.evaluate(src_net, dst_net, &q(key.dst, key.dport)) {
         Verdict::Allow => Plan {
             forward: (flow_action::FORWARD, 0),
-            reverse_key: key.reverse(),
+            reverse_key: FlowKey {
+                vrf: reply_vrf(&dst),
+                ..key.reverse()
+            },
             reverse: (flow_action::FORWARD, 0),
             denied: None,
         },
@@ -371,5 +411,89 @@ impl<D: Directory> FlowAgent<D> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    /// Two default-network pods (.2, .3 in VRF 1), two of isolated network "iso" (.10,
+    /// .11 in VRF 5), one of isolated network "other" (.20 in VRF 6).
+    struct Pods;
+
+    impl Directory for Pods {
+        fn endpoint(&self, ip: IpAddr) -> Option<Endpoint> {
+            let IpAddr::V4(a) = ip else { return None };
+            let (network, vrf, isolated) = match a.octets()[3] {
+                2 | 3 => ("default", 1, false),
+                10 | 11 => ("iso", 5, true),
+                20 => ("other", 6, true),
+                _ => return None,
+            };
+            Some(Endpoint {
+                network: network.into(),
+                vrf,
+                isolated,
+            })
+        }
+    }
+
+    fn key(vrf: u32, src: u8, dst: u8) -> FlowKey {
+        FlowKey {
+            vrf,
+            src: IpAddr::V4(Ipv4Addr::new(10, 32, 0, src)),
+            dst: IpAddr::V4(Ipv4Addr::new(10, 32, 0, dst)),
+            proto: 6,
+            sport: 40000,
+            dport: 8080,
+        }
+    }
+
+    fn plan_of(k: &FlowKey) -> Plan {
+        let cfg = "node-name = \"n\"\nstate-dir = \"/x\"\npod-cidr = \"10.32.0.0/24\"\n";
+        let node = crate::config::Node::parse(cfg).unwrap();
+        plan(
+            k,
+            &Policies::from_node(&node),
+            &Services::from_node(&node),
+            &Pods,
+        )
+    }
+
+    #[test]
+    fn an_isolated_pod_opens_connections_to_the_default_network_and_gets_replies() {
+        let k = key(5, 10, 2);
+        let p = plan_of(&k);
+        assert_eq!(p.denied, None);
+        assert_eq!(p.forward.0, flow_action::FORWARD);
+        // the reply comes from the default pod's vif, in its VRF
+        assert_eq!(
+            p.reverse_key,
+            FlowKey {
+                vrf: 1,
+                ..k.reverse()
+            }
+        );
+        assert_eq!(p.reverse.0, flow_action::FORWARD);
+    }
+
+    #[test]
+    fn nothing_outside_an_isolated_network_opens_a_connection_into_it() {
+        for k in [key(1, 2, 10), key(6, 20, 11), key(1, 99, 10)] {
+            let p = plan_of(&k);
+            assert_eq!(p.forward.0, flow_action::DROP, "{k:?}");
+            assert!(p.denied.unwrap().contains("namespace isolation"));
+        }
+    }
+
+    #[test]
+    fn flows_inside_one_network_stay_in_its_vrf() {
+        for k in [key(5, 10, 11), key(1, 2, 3)] {
+            let p = plan_of(&k);
+            assert_eq!(p.denied, None);
+            assert_eq!(p.reverse_key, k.reverse());
+        }
     }
 }

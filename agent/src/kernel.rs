@@ -77,8 +77,10 @@ pub struct PortWant {
     pub ipv4: Ipv4Addr,
     pub ipv6: Option<Ipv6Addr>,
     /// The vif sends new flows to the agent (vif flag POLICY): the network has a policy
-    /// or a service.
+    /// or a service, or is routed to another network (isolation, ports.rs).
     pub policy: bool,
+    /// Other networks' VRFs with a route to this port (besides the host's).
+    pub routed_from: Vec<u32>,
 }
 
 impl PortWant {
@@ -170,16 +172,18 @@ fn host_route(vrf: u32, addr: IpAddr, nh: u32) -> Route {
     r
 }
 
-/// A port's host routes in its network's VRF, and the same in the host's VRF: the host
-/// reaches every local pod whatever its network (kubelet probes, host.rs). Pod addresses
-/// come from the node's one pool, so they never clash in VRF 0.
+/// A port's host routes in its network's VRF, in the VRFs routed to it (`routed_from`),
+/// and in the host's VRF: the host reaches every local pod whatever its network (kubelet
+/// probes, host.rs). Pod addresses come from the node's one pool, so they never clash.
 pub fn port_routes(p: &PortWant) -> Vec<Route> {
     let addrs = std::iter::once(IpAddr::V4(p.ipv4)).chain(p.ipv6.map(IpAddr::V6));
-    let vrfs = if p.vrf == HOST_VRF {
-        vec![p.vrf]
-    } else {
-        vec![p.vrf, HOST_VRF]
-    };
+    let mut vrfs = vec![p.vrf];
+    vrfs.extend(p.routed_from.iter().copied());
+    if p.vrf != HOST_VRF {
+        vrfs.push(HOST_VRF);
+    }
+    vrfs.sort_unstable();
+    vrfs.dedup();
     addrs
         .flat_map(|a| vrfs.iter().map(move |&vrf| host_route(vrf, a, p.nh)))
         .collect()
@@ -735,6 +739,7 @@ mod tests {
             ipv4: Ipv4Addr::new(10, 0, 0, 2),
             ipv6: Some("fd00::2".parse().unwrap()),
             policy: false,
+            routed_from: Vec::new(),
         };
         let r = port_routes(&p);
         assert_eq!(r.len(), 4);
@@ -744,7 +749,23 @@ mod tests {
         let key = |r: &Route| (r.vrf, r.prefix_len);
         assert_eq!(
             r.iter().map(key).collect::<Vec<_>>(),
-            [(3, 32), (HOST_VRF, 32), (3, 128), (HOST_VRF, 128)]
+            [(HOST_VRF, 32), (3, 32), (HOST_VRF, 128), (3, 128)]
+        );
+        // routed from another network's VRF (isolation): there too, each VRF once
+        let leaked = PortWant {
+            routed_from: vec![1, 3],
+            ..p.clone()
+        };
+        assert_eq!(
+            port_routes(&leaked).iter().map(key).collect::<Vec<_>>(),
+            [
+                (HOST_VRF, 32),
+                (1, 32),
+                (3, 32),
+                (HOST_VRF, 128),
+                (1, 128),
+                (3, 128)
+            ]
         );
         let nh = port_nh(&p, 7);
         assert_eq!(nh.oif, Some(7));
@@ -815,6 +836,7 @@ mod tests {
             ipv4: Ipv4Addr::new(10, 32, 0, last),
             ipv6: Some(format!("fd00:32::{last}").parse().unwrap()),
             policy: true,
+            routed_from: Vec::new(),
         }
     }
 

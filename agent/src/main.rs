@@ -82,17 +82,12 @@ async fn resync(shared: &Arc<api::Shared>) {
     }
 }
 
-/// The flow loop's view of the ports: which network a pod address belongs to.
+/// The flow loop's view of the ports: where a pod address lives.
 struct PortDirectory(Arc<api::Shared>);
 
 impl flows::Directory for PortDirectory {
-    fn network_of(&self, vrf: u32, ip: std::net::IpAddr) -> Option<String> {
-        self.0
-            .agent
-            .lock()
-            .ok()?
-            .network_of(vrf, ip)
-            .map(str::to_owned)
+    fn endpoint(&self, ip: std::net::IpAddr) -> Option<flows::Endpoint> {
+        self.0.agent.lock().ok()?.endpoint(ip)
     }
 }
 

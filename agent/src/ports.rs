@@ -249,6 +249,7 @@ impl Agent {
 
     fn want(&self, p: &Port) -> Option<PortWant> {
         let b = p.binding.as_ref()?;
+        let routed_from = self.routed_from(p);
         Some(PortWant {
             host_ifname: b.host_ifname.clone(),
             vrf: p.vrf,
@@ -256,22 +257,54 @@ impl Agent {
             mac: kernel::mac_bytes(&p.mac)?,
             ipv4: p.ipv4,
             ipv6: p.ipv6,
-            policy: self.flow_nets.contains(&p.network),
+            policy: self.flow_nets.contains(&p.network) || !routed_from.is_empty(),
+            routed_from,
         })
     }
 
-    /// The network of the bound port that holds `ip` in `vrf`: what the flow loop hands to
-    /// `Policies::evaluate` for each end of a flow (None: not a pod of this node).
-    pub fn network_of(&self, vrf: u32, ip: IpAddr) -> Option<&str> {
-        self.ports
-            .values()
-            .find(|e| {
-                let p = &e.port;
-                p.vrf == vrf
-                    && p.binding.is_some()
-                    && (IpAddr::V4(p.ipv4) == ip || p.ipv6.map(IpAddr::V6) == Some(ip))
-            })
-            .map(|e| e.port.network.as_str())
+    /// The bound port that holds `ip`: what the flow loop hands to `Policies::evaluate`
+    /// and the isolation check for each end of a flow (None: not a pod of this node).
+    pub fn endpoint(&self, ip: IpAddr) -> Option<crate::flows::Endpoint> {
+        let p = self.ports.values().map(|e| &e.port).find(|p| {
+            p.binding.is_some() && (IpAddr::V4(p.ipv4) == ip || p.ipv6.map(IpAddr::V6) == Some(ip))
+        })?;
+        Some(crate::flows::Endpoint {
+            network: p.network.clone(),
+            vrf: p.vrf,
+            isolated: self.isolated(&p.network),
+        })
+    }
+
+    fn isolated(&self, network: &str) -> bool {
+        self.net_view
+            .as_ref()
+            .is_some_and(|v| v.isolated.contains(network))
+    }
+
+    /// TF's namespace isolation, one-way: an isolated namespace's pods open connections to
+    /// the default network's and get the replies; nothing of another network opens one to
+    /// them. The agent routes both ways between each isolated network's VRF and the
+    /// default network's (the other network's pods' host routes in each), and the ports of
+    /// both sides send new flows to the agent, whose verdicts (flows.rs `isolation`) let
+    /// only the isolated side open. The VRFs besides its own and the host's where `p` is
+    /// routed.
+    fn routed_from(&self, p: &Port) -> Vec<u32> {
+        let Some(view) = self.net_view.as_ref().filter(|v| !v.isolated.is_empty()) else {
+            return Vec::new();
+        };
+        let default = self.node.default_network();
+        if view.isolated.contains(&p.network) {
+            vec![default.vrf]
+        } else if p.network == default.name {
+            view.isolated
+                .iter()
+                .filter_map(|k| view.nets.get(k))
+                .map(|n| n.vrf)
+                .filter(|&v| v != p.vrf)
+                .collect()
+        } else {
+            Vec::new()
+        }
     }
 
     fn vm_cfg(&self, p: &Port) -> VmCfg {
@@ -498,7 +531,34 @@ impl Agent {
             .copied()
             .collect();
         self.want = want;
+        self.move_ports(&view);
         self.net_view = Some(view);
+    }
+
+    /// A network whose VRF changed (it lost a VRF clash and was allocated again): its
+    /// ports follow, the record first; the reconciliation that follows moves the vifs and
+    /// removes their routes from the old VRF.
+    fn move_ports(&mut self, view: &NetView) {
+        for e in self.ports.values_mut() {
+            let Some(net) = view
+                .nets
+                .get(&e.port.network)
+                .filter(|n| n.vrf != e.port.vrf)
+            else {
+                continue;
+            };
+            let mut port = e.port.clone();
+            port.vrf = net.vrf;
+            match self.store.save(&port) {
+                Ok(()) => {
+                    info!(vmi = %port.vmi_uuid, network = %port.network, from = e.port.vrf, to = port.vrf, "port moves to its network's new VRF");
+                    e.port = port;
+                }
+                Err(err) => {
+                    warn!(vmi = %port.vmi_uuid, error = %err, "moving the port to its network's new VRF")
+                }
+            }
+        }
     }
 
     /// `GET /vm-cfg/<vm-name>` without [kubernetes]: the pod's interface, reserved on first ask.
@@ -1036,5 +1096,87 @@ impl Agent {
         }
         self.update_gauges();
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Net;
+    use crate::k8s::pods::PodWant;
+
+    fn agent(dir: &std::path::Path) -> Agent {
+        let cfg = format!(
+            "node-name = \"n\"\ncluster-name = \"k8s\"\nstate-dir = {:?}\npod-cidr = \"10.32.0.0/24\"\n",
+            dir.to_str().unwrap()
+        );
+        let node = Node::parse(&cfg).unwrap();
+        Agent::load(node, Arc::new(Metrics::new())).unwrap().0
+    }
+
+    fn pod(namespace: &str, name: &str) -> PodWant {
+        PodWant {
+            namespace: namespace.into(),
+            name: name.into(),
+            uid: format!("uid-{name}"),
+            terminating: false,
+            network: None,
+            attachments: Ok(Vec::new()),
+            status: None,
+        }
+    }
+
+    /// The API's view with namespace "iso" isolated in network iso/k8s-iso-pod-network.
+    fn isolated_view(vrf: u32) -> NetView {
+        let key = "iso/k8s-iso-pod-network".to_string();
+        let mut v = NetView::default();
+        v.nets.insert(
+            key.clone(),
+            Net {
+                name: key.clone(),
+                vrf,
+                uuid: "uid-iso".into(),
+                namespaces: Vec::new(),
+                policy: None,
+            },
+        );
+        v.namespaces.insert("iso".into(), Ok(key.clone()));
+        v.isolated.insert(key);
+        v
+    }
+
+    fn port_of<'a>(a: &'a Agent, pod: &str) -> &'a Port {
+        &a.by_name(&format!("k8s__{pod}")).unwrap().port
+    }
+
+    #[test]
+    fn isolated_and_default_networks_route_to_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = agent(dir.path());
+        a.set_net_view(isolated_view(101));
+        a.sync_pods(&[pod("iso", "i"), pod("open", "o")]);
+        let default_vrf = a.node.default_network().vrf;
+        let (i, o) = (port_of(&a, "iso__i"), port_of(&a, "open__o"));
+        assert_eq!(i.vrf, 101);
+        assert_eq!(o.vrf, default_vrf);
+        assert_eq!(a.routed_from(i), vec![default_vrf]);
+        assert_eq!(a.routed_from(o), vec![101]);
+        // without an isolated network nothing crosses
+        a.set_net_view(NetView::default());
+        let o = port_of(&a, "open__o");
+        assert!(a.routed_from(o).is_empty());
+    }
+
+    #[test]
+    fn a_network_that_gets_a_new_vrf_takes_its_ports_along() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = agent(dir.path());
+        a.set_net_view(isolated_view(101));
+        a.sync_pods(&[pod("iso", "i")]);
+        a.set_net_view(isolated_view(102));
+        assert_eq!(port_of(&a, "iso__i").vrf, 102);
+        // and the record on disk says so
+        let again = agent(dir.path());
+        assert_eq!(port_of(&again, "iso__i").vrf, 102);
     }
 }

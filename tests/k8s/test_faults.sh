@@ -39,3 +39,31 @@ test_apiserver_and_kubelet_restarts_lose_nothing() {
   kubectl delete namespace rs --wait=true --timeout=300s >/dev/null
   no_leaks 0
 }
+
+# The agent restarts while kube-apiserver is down: it starts from its saved pool and
+# records, its pods keep their ports and keep forwarding, and once the API is back it
+# catches up (new pods get ports, nothing leaks).
+test_agent_restarts_while_the_apiserver_is_down() {
+  test_ns apidown
+  agnhost_deployment apidown web 3
+  wait_ready apidown web 3 600
+  local ips ip logsize
+  ips=($(pod_ips apidown app=web))
+  host_control /stop/kube-apiserver || fail "stopping kube-apiserver"
+  logsize=$(stat -c %s "$NODE_LOGS/agent.log")
+  node_restart agent
+  wait_ports 3 60
+  sleep 5   # several resync passes without the API: nothing may be released
+  expect_eq "ports with the API down" 3 "$(agent_ports)"
+  for ip in "${ips[@]}"; do
+    curl -sf --max-time 5 "http://$ip:8080/hostname" >/dev/null || fail "pod $ip unreachable with the API down"
+  done
+  tail -c +"$((logsize + 1))" "$NODE_LOGS/agent.log" | grep -q "using the pod CIDRs of the last run" \
+    || fail "the agent did not start from its saved pool"
+  host_control /start/kube-apiserver || fail "starting kube-apiserver"
+  scale apidown web 5
+  wait_ready apidown web 5 600
+  no_leaks 5
+  kubectl delete namespace apidown --wait=true --timeout=300s >/dev/null
+  no_leaks 0
+}

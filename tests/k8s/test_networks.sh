@@ -59,8 +59,22 @@ test_isolated_namespace_gets_its_own_network_live() {
   vrctl rt --dump "$vrf" | grep -q "${ips[0]}/32" || fail "rt --dump $vrf lacks ${ips[0]}/32"
   # inside the isolated network: reachable
   [ -n "$(dial "${ips[0]}" "${ips[1]}")" ] || fail "iso pod -> iso pod"
-  # from the default network: no connection opens
+  # out of it (TF: isolated pods reach non-isolated ones): the connection opens and the
+  # replies come back, through a flow pair that crosses the two VRFs
+  local dvrf; dvrf=$(pod_vrf open "$(first_pod open web)")
+  vrctl rt --dump "$vrf" | grep -q "$open1/32" || fail "rt --dump $vrf lacks the default pod $open1/32"
+  expect_eq "iso pod -> default-network pod" "$(first_pod open web)" "$(dial "${ips[0]}" "$open1")"
+  local pair
+  pair=$(vrctl flow -l --json | jq --arg a "${ips[0]}" --arg b "$open1" --argjson v "$vrf" --argjson d "$dvrf" \
+    '[.flows[] | select(.action == "forward" and ((.vrf == $v and .src == $a and .dst == $b)
+       or (.vrf == $d and .src == $b and .dst == $a)))] | length')
+  [ "$pair" -ge 2 ] || fail "no Forward pair $vrf:${ips[0]} -> $open1, $dvrf back: $(vrctl flow -l)"
+  # from the default network no connection opens: the route back exists, the flow
+  # verdict drops it
+  local before; before=$(vrctl dropstats --json | jq -r '.flow_action_drop // 0')
   [ -z "$(dial "$open1" "${ips[0]}")" ] || fail "a default-network pod reached an isolated pod"
+  (( $(vrctl dropstats --json | jq -r '.flow_action_drop // 0') > before )) \
+    || fail "the default pod's connection was not dropped by a flow verdict"
 }
 
 test_custom_network_for_a_namespace_and_for_a_pod() {

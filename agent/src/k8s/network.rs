@@ -122,6 +122,9 @@ pub struct NetView {
     /// NetworkAttachmentDefinition "<namespace>/<name>" -> its network key, or why it
     /// cannot be used (attachments.rs).
     pub nads: BTreeMap<String, Result<String, String>>,
+    /// The isolated namespaces' networks (keys of `nets`): they take no connections from
+    /// other networks, and their pods reach the default network's (flows.rs).
+    pub isolated: BTreeSet<String>,
 }
 
 impl NetView {
@@ -200,6 +203,9 @@ pub fn compile(
         match vn.status.as_ref().and_then(|s| s.vrf) {
             Some(vrf) if vrf != crate::config::HOST_VRF && used.insert(vrf) => {
                 let uid = vn.uid().unwrap_or_default();
+                if vn.spec.isolated_namespace.is_some() {
+                    view.isolated.insert(key_of(vn));
+                }
                 view.nets.insert(
                     key_of(vn),
                     Net {
@@ -528,13 +534,17 @@ mod tests {
                 ("team".into(), "blue".into(), 102)
             ]
         );
-        // allocated: the view has them, nothing to write
-        let vns = [
-            vn("secure", "k8s-secure-pod-network", Some(101), 20),
-            vn("team", "blue", Some(102), 10),
-        ];
+        // allocated: the view has them, nothing to write; the agent's network for the
+        // isolated namespace is the isolated one, blue is not
+        let mut secure = vn("secure", "k8s-secure-pod-network", Some(101), 20);
+        secure.spec.isolated_namespace = Some("secure".into());
+        let vns = [secure, vn("team", "blue", Some(102), 10)];
         let (view, w) = compile(&nss, &vns, &[], "k8s", &reserved, 100);
         assert_eq!(w, Writes::default());
+        assert_eq!(
+            view.isolated,
+            BTreeSet::from(["secure/k8s-secure-pod-network".to_string()])
+        );
         assert_eq!(
             view.network_for("secure", None, "k8s")
                 .unwrap()

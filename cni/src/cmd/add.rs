@@ -290,15 +290,12 @@ fn choose_host_devwith(
     ports: &[PortRecord],
     exists: impl Fn(&str) -> bool,
 ) -> CniResultT<String> {
-    let ours = |name: &str| {
-        ports
-            .iter()
-            .any(|p| p.host_ifname == name && p.vm_uuid == vm_uuid)
-    };
+    // This interface's own port (an earlier sandbox of the pod): by pod and interface, as
+    // two long interface names of one pod can share their first characters.
+    let this_port = |p: &PortRecord| p.vm_uuid == vm_uuid && p.vm_ifname == ifname;
+    let ours = |name: &str| ports.iter().any(|p| p.host_ifname == name && this_port(p));
     let taken = |name: &str| {
-        ports
-            .iter()
-            .any(|p| p.host_ifname == name && p.vm_uuid != vm_uuid)
+        ports.iter().any(|p| p.host_ifname == name && !this_port(p))
             || (!ours(name) && exists(name))
     };
     let first = host_ifname(ifname, vm_uuid);
@@ -598,6 +595,12 @@ mod tests {
             alt,
             choose_host_ifname("eth0", "8a2b3c4d-1111", &[other]).unwrap()
         );
+        // Another interface of this pod whose name starts the same: not ours either.
+        let mut sibling = crate::cmd::tests::record("k8s__a__web", "c1", "net1longname");
+        sibling.vm_uuid = "8a2b".into();
+        sibling.host_ifname = host_ifname("net1longname", "8a2b");
+        let second = choose_host_ifname("net1longnamf", "8a2b", &[sibling]).unwrap();
+        assert_ne!(second, host_ifname("net1longname", "8a2b"));
         // A link of that name that no port of this pod holds (an ADD in flight): not ours.
         let exists = |n: &str| n == "tapeth0-8a2b3c";
         assert_ne!(
