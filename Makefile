@@ -26,7 +26,12 @@ tools: setup
 uapi:
 	cargo run -q -p vrouter-uapi --bin vr-uapi-gen
 
+# Formatting and lints are gates: a diff or a clippy warning fails the suite. kmod/ is
+# formatted as the kernel formats Rust (its .rustfmt.toml; the module is not a cargo crate).
 test-host: setup
+	cargo fmt --all -- --check
+	rustfmt --edition 2021 --config-path kmod/.rustfmt.toml --check kmod/vrouter_mod.rs
+	cargo clippy --locked --workspace --all-targets -- -D warnings
 	cargo test --locked --workspace
 
 test-vm: kmod tools

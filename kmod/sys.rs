@@ -85,7 +85,12 @@ extern "C" {
     pub fn vrg_dev_has_rx_handler(dev: *const NetDevice) -> bool;
     pub fn vrg_rx_handler_register(dev: *mut NetDevice, cookie: *mut c_void) -> c_int;
     pub fn vrg_rx_handler_unregister(dev: *mut NetDevice);
-    pub fn vrg_vhost_create(name: *const c_char, mac: *const u8, cookie: *mut c_void, err: *mut c_int) -> *mut NetDevice;
+    pub fn vrg_vhost_create(
+        name: *const c_char,
+        mac: *const u8,
+        cookie: *mut c_void,
+        err: *mut c_int,
+    ) -> *mut NetDevice;
     pub fn vrg_vhost_destroy(dev: *mut NetDevice);
     pub fn vrg_rtnl_lock();
     pub fn vrg_rtnl_unlock();

@@ -77,7 +77,10 @@ impl kernel::Module for VrouterModule {
             }
         }
         if p.flow_entries % 4 != 0 {
-            pr_err!("vr_flow_entries={} is not a multiple of 4\n", p.flow_entries);
+            pr_err!(
+                "vr_flow_entries={} is not a multiple of 4\n",
+                p.flow_entries
+            );
             return Err(EINVAL);
         }
         let (interfaces, vrfs, nexthops, routes) = (p.interfaces, p.vrfs, p.nexthops, p.routes);
@@ -87,9 +90,18 @@ impl kernel::Module for VrouterModule {
         let genl = kapi::genl::Registration::new()?;
         pr_info!(
             "loaded: {} interfaces, {} vrfs, {} nexthops, {} routes, {}+{} flows\n",
-            interfaces, vrfs, nexthops, routes, flows, oflows
+            interfaces,
+            vrfs,
+            nexthops,
+            routes,
+            flows,
+            oflows
         );
-        Ok(VrouterModule { _genl: genl, _notifier: notifier, _router: router })
+        Ok(VrouterModule {
+            _genl: genl,
+            _notifier: notifier,
+            _router: router,
+        })
     }
 }
 

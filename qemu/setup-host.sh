@@ -42,10 +42,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
-  log "rustup component add rust-src"
-  rustup component add rust-src
-fi
+# rust-src for the kernel's Rust; rustfmt and clippy are make test-host's gates
+for c in rust-src rustfmt clippy; do
+  if ! rustup component list --installed 2>/dev/null | grep -q "^$c"; then
+    log "rustup component add $c"
+    rustup component add "$c"
+  fi
+done
 
 if ! command -v bindgen >/dev/null || ! bindgen --version | grep -q "$BINDGEN_VERSION"; then
   log "cargo install bindgen-cli $BINDGEN_VERSION"

@@ -51,15 +51,30 @@ pub trait Directory: Send + 'static {
     fn endpoint(&self, ip: IpAddr) -> Option<Endpoint>;
 }
 
+/// What one flow entry does with its packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Action {
+    /// A `flow_action` value.
+    pub action: u32,
+    /// The NAT rewrites (`flow_flag::SNAT` ...), 0 without NAT.
+    pub nat: u32,
+}
+
+impl Action {
+    const fn plain(action: u32) -> Action {
+        Action { action, nat: 0 }
+    }
+}
+
 /// What to install for one new flow.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
-    /// (action, NAT flags) of the entry that missed.
-    pub forward: (u32, u32),
+    /// The entry that missed.
+    pub forward: Action,
     /// The key replies arrive with: in the VRF of the port that answers.
     pub reverse_key: FlowKey,
-    /// (action, NAT flags) of the reverse entry.
-    pub reverse: (u32, u32),
+    /// The entry of the replies.
+    pub reverse: Action,
     /// Why a flow is dropped (for the log), None when allowed.
     pub denied: Option<String>,
 }
@@ -122,9 +137,15 @@ pub fn plan(key: &FlowKey, policies: &Policies, services: &Services, dir: &dyn D
             dport: key.sport,
         };
         return Plan {
-            forward: (flow_action::NAT, fwd_flags),
+            forward: Action {
+                action: flow_action::NAT,
+                nat: fwd_flags,
+            },
             reverse_key,
-            reverse: (flow_action::NAT, rev_flags),
+            reverse: Action {
+                action: flow_action::NAT,
+                nat: rev_flags,
+            },
             denied: None,
         };
     }
@@ -135,12 +156,12 @@ pub fn plan(key: &FlowKey, policies: &Policies, services: &Services, dir: &dyn D
     let dst_net = dst.as_ref().map(|e| e.network.as_str());
     match policies.evaluate(src_net, dst_net, &q(key.dst, key.dport)) {
         Verdict::Allow => Plan {
-            forward: (flow_action::FORWARD, 0),
+            forward: Action::plain(flow_action::FORWARD),
             reverse_key: FlowKey {
                 vrf: reply_vrf(&dst),
                 ..key.reverse()
             },
-            reverse: (flow_action::FORWARD, 0),
+            reverse: Action::plain(flow_action::FORWARD),
             denied: None,
         },
         Verdict::Deny { rule } => deny(key, rule),
@@ -150,9 +171,9 @@ pub fn plan(key: &FlowKey, policies: &Policies, services: &Services, dir: &dyn D
 /// Denied flows drop in both directions, counted as "Flow Action Drop".
 fn deny(key: &FlowKey, why: String) -> Plan {
     Plan {
-        forward: (flow_action::DROP, 0),
+        forward: Action::plain(flow_action::DROP),
         reverse_key: key.reverse(),
-        reverse: (flow_action::DROP, 0),
+        reverse: Action::plain(flow_action::DROP),
         denied: Some(why),
     }
 }
@@ -265,8 +286,8 @@ impl<D: Directory> FlowAgent<D> {
             .map(|(f, p)| FlowSpec {
                 target: None,
                 key: Some(p.reverse_key),
-                action: p.reverse.0,
-                flags: p.reverse.1,
+                action: p.reverse.action,
+                flags: p.reverse.nat,
                 drop_reason: None,
                 rindex: Some(f.index),
             })
@@ -294,8 +315,8 @@ impl<D: Directory> FlowAgent<D> {
                 Ok(existing) => FlowSpec {
                     target: Some((existing.index, existing.gen)),
                     key: None,
-                    action: p.reverse.0,
-                    flags: p.reverse.1,
+                    action: p.reverse.action,
+                    flags: p.reverse.nat,
                     drop_reason: None,
                     rindex: Some(fwd),
                 },
@@ -320,8 +341,8 @@ impl<D: Directory> FlowAgent<D> {
             fwd_specs.push(FlowSpec {
                 target: Some((f.index, f.gen)),
                 key: None,
-                action: p.forward.0,
-                flags: p.forward.1,
+                action: p.forward.action,
+                flags: p.forward.nat,
                 drop_reason: None,
                 rindex: Some(rev),
             });
@@ -467,7 +488,7 @@ mod tests {
         let k = key(5, 10, 2);
         let p = plan_of(&k);
         assert_eq!(p.denied, None);
-        assert_eq!(p.forward.0, flow_action::FORWARD);
+        assert_eq!(p.forward.action, flow_action::FORWARD);
         // the reply comes from the default pod's vif, in its VRF
         assert_eq!(
             p.reverse_key,
@@ -476,14 +497,14 @@ mod tests {
                 ..k.reverse()
             }
         );
-        assert_eq!(p.reverse.0, flow_action::FORWARD);
+        assert_eq!(p.reverse.action, flow_action::FORWARD);
     }
 
     #[test]
     fn nothing_outside_an_isolated_network_opens_a_connection_into_it() {
         for k in [key(1, 2, 10), key(6, 20, 11), key(1, 99, 10)] {
             let p = plan_of(&k);
-            assert_eq!(p.forward.0, flow_action::DROP, "{k:?}");
+            assert_eq!(p.forward.action, flow_action::DROP, "{k:?}");
             assert!(p.denied.unwrap().contains("namespace isolation"));
         }
     }

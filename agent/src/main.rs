@@ -166,8 +166,10 @@ async fn main() {
     let listen = node.raw.listen;
     let interval = Duration::from_secs_f64(node.raw.resync_interval);
     let metrics = Arc::new(metrics::Metrics::new());
-    // Flows are the agent's business only when some network has a policy or a service.
-    let flow_agent = (!policy::flow_networks(&node).is_empty()).then(|| {
+    // Flows are the agent's business when some network has a policy or a service, and
+    // always with [kubernetes] (namespace isolation is decided by flow verdicts).
+    let wants_flows = kubernetes.is_some() || !policy::flow_networks(&node).is_empty();
+    let flow_agent = wants_flows.then(|| {
         let f = &node.raw.flows;
         let settings = flows::Settings {
             aging: u32::try_from(f.aging_seconds).unwrap_or(u32::MAX),

@@ -24,7 +24,10 @@ const NAT_FLAGS: u32 = flow_flag::SNAT | flow_flag::SPAT | flow_flag::DNAT | flo
 fn u16_attr(req: &Request<'_>, id: u16) -> Result<Option<u16>> {
     match req.attr(id) {
         None => Ok(None),
-        Some(a) => a.array::<2>().map(|b| Some(u16::from_ne_bytes(b))).map_err(|e| req.fail(e, Some(a), c_str!("attribute has the wrong length"))),
+        Some(a) => a
+            .array::<2>()
+            .map(|b| Some(u16::from_ne_bytes(b)))
+            .map_err(|e| req.fail(e, Some(a), c_str!("attribute has the wrong length"))),
     }
 }
 
@@ -36,24 +39,44 @@ fn parse_key(req: &Request<'_>) -> Result<Option<FlowKey>> {
         return Ok(None);
     }
     if given != parts.len() {
-        return Err(req.missing(c_str!("a flow key needs vrf, family, proto, src and dst (sport/dport default to 0)")));
+        return Err(req.missing(c_str!(
+            "a flow key needs vrf, family, proto, src and dst (sport/dport default to 0)"
+        )));
     }
     let vrf = u32_attr(req, A::VRF)?.unwrap_or(0);
     let family = u32_attr(req, A::FAMILY)?.unwrap_or(0);
     let alen = match family {
         addr_family::INET => 4,
         addr_family::INET6 => 16,
-        _ => return Err(req.fail(EINVAL, req.attr(A::FAMILY), c_str!("family must be AF_INET or AF_INET6"))),
+        _ => {
+            return Err(req.fail(
+                EINVAL,
+                req.attr(A::FAMILY),
+                c_str!("family must be AF_INET or AF_INET6"),
+            ))
+        }
     };
-    let mut key = FlowKey { vrf, family: family as u8, ..FlowKey::default() };
+    let mut key = FlowKey {
+        vrf,
+        family: family as u8,
+        ..FlowKey::default()
+    };
     let proto = req.attr(A::PROTO);
     key.proto = match proto.map(|a| a.bytes()) {
         Some(&[p]) => p,
         _ => return Err(req.fail(EINVAL, proto, c_str!("proto is one byte"))),
     };
     for (id, out, msg) in [
-        (A::SRC, &mut key.src, c_str!("src must be 4 bytes for AF_INET, 16 for AF_INET6")),
-        (A::DST, &mut key.dst, c_str!("dst must be 4 bytes for AF_INET, 16 for AF_INET6")),
+        (
+            A::SRC,
+            &mut key.src,
+            c_str!("src must be 4 bytes for AF_INET, 16 for AF_INET6"),
+        ),
+        (
+            A::DST,
+            &mut key.dst,
+            c_str!("dst must be 4 bytes for AF_INET, 16 for AF_INET6"),
+        ),
     ] {
         let a = req.attr(id);
         let b = a.map_or(&[][..], |a| a.bytes());
@@ -68,66 +91,131 @@ fn parse_key(req: &Request<'_>) -> Result<Option<FlowKey>> {
 }
 
 /// An INDEX (and GEN) inside the table.
-fn parse_target(req: &Request<'_>, r: &Router, need_gen: bool) -> Result<Option<(u32, Option<u8>)>> {
-    let Some(index) = u32_attr(req, A::INDEX)? else { return Ok(None) };
+fn parse_target(
+    req: &Request<'_>,
+    r: &Router,
+    need_gen: bool,
+) -> Result<Option<(u32, Option<u8>)>> {
+    let Some(index) = u32_attr(req, A::INDEX)? else {
+        return Ok(None);
+    };
     if index >= r.flows.table.capacity() {
-        return Err(req.fail(ERANGE, req.attr(A::INDEX), c_str!("index beyond the flow table (vr_flow_entries + vr_oflow_entries)")));
+        return Err(req.fail(
+            ERANGE,
+            req.attr(A::INDEX),
+            c_str!("index beyond the flow table (vr_flow_entries + vr_oflow_entries)"),
+        ));
     }
     let gen = match u32_attr(req, A::GEN)? {
-        Some(g) => Some(u8::try_from(g).map_err(|_| req.fail(ERANGE, req.attr(A::GEN), c_str!("gen is 0..255")))?),
-        None if need_gen => return Err(req.missing(c_str!("gen is required with index (the generation the flow was announced with)"))),
+        Some(g) => Some(
+            u8::try_from(g)
+                .map_err(|_| req.fail(ERANGE, req.attr(A::GEN), c_str!("gen is 0..255")))?,
+        ),
+        None if need_gen => {
+            return Err(req.missing(c_str!(
+                "gen is required with index (the generation the flow was announced with)"
+            )))
+        }
         None => None,
     };
     Ok(Some((index, gen)))
 }
 
 fn parse_setting(req: &Request<'_>, r: &Router, index: Option<u32>) -> Result<Setting> {
-    let action = u32_attr(req, A::ACTION)?.ok_or_else(|| req.missing(c_str!("action is required")))?;
+    let action =
+        u32_attr(req, A::ACTION)?.ok_or_else(|| req.missing(c_str!("action is required")))?;
     match action {
         flow_action::DROP | flow_action::FORWARD | flow_action::NAT => {}
-        flow_action::HOLD => return Err(req.fail(EINVAL, req.attr(A::ACTION), c_str!("hold is set by the datapath, not by requests"))),
+        flow_action::HOLD => {
+            return Err(req.fail(
+                EINVAL,
+                req.attr(A::ACTION),
+                c_str!("hold is set by the datapath, not by requests"),
+            ))
+        }
         _ => return Err(req.fail(EINVAL, req.attr(A::ACTION), c_str!("unknown flow action"))),
     }
     let flags = u32_attr(req, A::FLAGS)?.unwrap_or(0);
     if flags & !FLOW_FLAGS_SETTABLE != 0 {
-        return Err(req.fail(EINVAL, req.attr(A::FLAGS), c_str!("only the NAT flags (SNAT, SPAT, DNAT, DPAT) may be set")));
+        return Err(req.fail(
+            EINVAL,
+            req.attr(A::FLAGS),
+            c_str!("only the NAT flags (SNAT, SPAT, DNAT, DPAT) may be set"),
+        ));
     }
     if (action == flow_action::NAT) != (flags & NAT_FLAGS != 0) {
-        return Err(req.fail(EINVAL, req.attr(A::FLAGS), c_str!("action nat needs NAT flags, and NAT flags need action nat")));
+        return Err(req.fail(
+            EINVAL,
+            req.attr(A::FLAGS),
+            c_str!("action nat needs NAT flags, and NAT flags need action nat"),
+        ));
     }
     let drop_reason = match u32_attr(req, A::DROP_REASON)? {
         None => 0,
         Some(_) if action != flow_action::DROP => {
-            return Err(req.fail(EINVAL, req.attr(A::DROP_REASON), c_str!("drop-reason is for action drop only")))
+            return Err(req.fail(
+                EINVAL,
+                req.attr(A::DROP_REASON),
+                c_str!("drop-reason is for action drop only"),
+            ))
         }
         Some(d) if d as usize >= DROP_REASONS => {
-            return Err(req.fail(ERANGE, req.attr(A::DROP_REASON), c_str!("unknown drop reason")))
+            return Err(req.fail(
+                ERANGE,
+                req.attr(A::DROP_REASON),
+                c_str!("unknown drop reason"),
+            ))
         }
         Some(d) => d,
     };
     let rindex = u32_attr(req, A::RINDEX)?.unwrap_or(FLOW_INDEX_NONE);
     if rindex != FLOW_INDEX_NONE {
         if rindex >= r.flows.table.capacity() {
-            return Err(req.fail(ERANGE, req.attr(A::RINDEX), c_str!("rindex beyond the flow table")));
+            return Err(req.fail(
+                ERANGE,
+                req.attr(A::RINDEX),
+                c_str!("rindex beyond the flow table"),
+            ));
         }
         if Some(rindex) == index {
-            return Err(req.fail(EINVAL, req.attr(A::RINDEX), c_str!("a flow cannot be its own reverse")));
+            return Err(req.fail(
+                EINVAL,
+                req.attr(A::RINDEX),
+                c_str!("a flow cannot be its own reverse"),
+            ));
         }
         if r.flows.table.view(rindex).is_none() {
             return Err(req.fail(ENOENT, req.attr(A::RINDEX), c_str!("no flow at rindex")));
         }
     } else if action == flow_action::NAT {
-        return Err(req.fail(EINVAL, req.attr(A::ACTION), c_str!("NAT rewrites from the reverse flow: rindex is required")));
+        return Err(req.fail(
+            EINVAL,
+            req.attr(A::ACTION),
+            c_str!("NAT rewrites from the reverse flow: rindex is required"),
+        ));
     }
-    Ok(Setting { action, drop_reason, flags, rindex })
+    Ok(Setting {
+        action,
+        drop_reason,
+        flags,
+        rindex,
+    })
 }
 
 fn refused(req: &Request<'_>, e: FlowError) -> Error {
     let (err, attr, msg): (Error, u16, &'static CStr) = match e {
-        FlowError::Full => (ENOSPC, A::INDEX, c_str!("flow table full (bucket and overflow area)")),
+        FlowError::Full => (
+            ENOSPC,
+            A::INDEX,
+            c_str!("flow table full (bucket and overflow area)"),
+        ),
         FlowError::OutOfRange => (ERANGE, A::INDEX, c_str!("index beyond the flow table")),
         FlowError::NotFound => (ENOENT, A::INDEX, c_str!("no flow at index")),
-        FlowError::Stale { .. } => (ENOENT, A::GEN, c_str!("the flow at index was reused: gen does not match")),
+        FlowError::Stale { .. } => (
+            ENOENT,
+            A::GEN,
+            c_str!("the flow at index was reused: gen does not match"),
+        ),
         FlowError::BadStorage => (EINVAL, A::INDEX, c_str!("flow table unusable")),
     };
     req.fail(err, req.attr(attr), msg)
@@ -148,23 +236,34 @@ pub fn new(req: &Request<'_>) -> Result {
         (Some((index, gen)), key) => {
             if let Some(key) = key {
                 if r.flows.table.view(index).is_some_and(|v| v.key != key) {
-                    return Err(req.fail(EINVAL, req.attr(A::INDEX), c_str!("the key does not match the flow at index")));
+                    return Err(req.fail(
+                        EINVAL,
+                        req.attr(A::INDEX),
+                        c_str!("the key does not match the flow at index"),
+                    ));
                 }
             }
             dpflow::set_verdict(r, index, gen.unwrap_or(0), set).map_err(|e| refused(req, e))?
         }
         (None, Some(key)) => match dpflow::add(r, &key, set).map_err(|e| refused(req, e))? {
             Inserted::New { index, .. } => r.flows.table.view(index).ok_or(ENOENT)?,
-            Inserted::Exists { .. } => return Err(req.fail(EEXIST, None, c_str!("a flow with this key exists"))),
+            Inserted::Exists { .. } => {
+                return Err(req.fail(EEXIST, None, c_str!("a flow with this key exists")))
+            }
         },
-        (None, None) => return Err(req.missing(c_str!("index and gen (a verdict) or a key (a new flow) is required"))),
+        (None, None) => {
+            return Err(req.missing(c_str!(
+                "index and gen (a verdict) or a key (a new flow) is required"
+            )))
+        }
     };
     reply_with(req, r, cmd::FLOW_NEW, &view)
 }
 
 pub fn del(req: &Request<'_>) -> Result {
     let r = router().ok_or(ENODEV)?;
-    let (index, gen) = parse_target(req, r, false)?.ok_or_else(|| req.missing(c_str!("index is required")))?;
+    let (index, gen) =
+        parse_target(req, r, false)?.ok_or_else(|| req.missing(c_str!("index is required")))?;
     dpflow::remove(r, index, gen).map_err(|e| refused(req, e))?;
     Ok(())
 }
@@ -173,9 +272,17 @@ pub fn get(req: &Request<'_>) -> Result {
     let r = router().ok_or(ENODEV)?;
     let view = match (parse_target(req, r, false)?, parse_key(req)?) {
         (Some((index, gen)), _) => {
-            let v = r.flows.table.view(index).ok_or_else(|| req.fail(ENOENT, req.attr(A::INDEX), c_str!("no flow at index")))?;
+            let v =
+                r.flows.table.view(index).ok_or_else(|| {
+                    req.fail(ENOENT, req.attr(A::INDEX), c_str!("no flow at index"))
+                })?;
             if gen.is_some_and(|g| g != v.verdict.gen) {
-                return Err(refused(req, FlowError::Stale { current: v.verdict.gen }));
+                return Err(refused(
+                    req,
+                    FlowError::Stale {
+                        current: v.verdict.gen,
+                    },
+                ));
             }
             v
         }
@@ -191,7 +298,9 @@ pub fn get(req: &Request<'_>) -> Result {
 }
 
 pub fn dump(mut dump: Dump<'_>) -> i32 {
-    let Some(r) = router() else { return ENODEV.to_errno() };
+    let Some(r) = router() else {
+        return ENODEV.to_errno();
+    };
     let now = percpu::seconds();
     let mut at = (*dump.cursor()).max(0) as u32;
     let mut done = true;
@@ -225,7 +334,10 @@ pub fn table_get(req: &Request<'_>) -> Result {
     let m = reply.msg();
     m.put_u32(T::ENTRIES, f.table.main_entries())?;
     m.put_u32(T::OFLOW_ENTRIES, f.table.oflow_entries())?;
-    m.put_u32(T::ENTRY_SIZE, core::mem::size_of::<crate::vrcore::flow::FlowEntry>() as u32)?;
+    m.put_u32(
+        T::ENTRY_SIZE,
+        core::mem::size_of::<crate::vrcore::flow::FlowEntry>() as u32,
+    )?;
     m.put_u32(T::HOLD_LIMIT, f.hold_limit())?;
     m.put_u32(T::USED, f.table.used())?;
     m.put_u32(T::HOLD, f.holding())?;
@@ -242,7 +354,10 @@ pub fn table_get(req: &Request<'_>) -> Result {
     }
     let mut per_cpu = KVec::with_capacity(c.cpus() * 8, GFP_KERNEL)?;
     for cpu in 0..c.cpus() {
-        let n = c.cpu(cpu).and_then(|v| v.get(counter::CREATED)).map_or(0, |x| x.read());
+        let n = c
+            .cpu(cpu)
+            .and_then(|v| v.get(counter::CREATED))
+            .map_or(0, |x| x.read());
         per_cpu.extend_from_slice(&n.to_ne_bytes(), GFP_KERNEL)?;
     }
     m.put_bytes(T::CREATED_PER_CPU, &per_cpu)?;

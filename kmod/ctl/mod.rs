@@ -53,7 +53,10 @@ pub fn dumpit(dump: Dump<'_>) -> i32 {
 fn u32_attr(req: &Request<'_>, id: u16) -> Result<Option<u32>> {
     match req.attr(id) {
         None => Ok(None),
-        Some(a) => a.u32().map(Some).map_err(|e| req.fail(e, Some(a), c_str!("attribute has the wrong length"))),
+        Some(a) => a
+            .u32()
+            .map(Some)
+            .map_err(|e| req.fail(e, Some(a), c_str!("attribute has the wrong length"))),
     }
 }
 

@@ -6,8 +6,10 @@ use crate::dp::router;
 use crate::kapi::genl::{Dump, Msg, Request};
 use crate::kapi::rcu;
 use crate::kapi::rtnl::RtnlGuard;
-use crate::uapi::{addr_family, cmd, nh_attr as A, nh_type, COMPOSITE_MAX, ENCAP_MAX, NH_FLAGS_SETTABLE};
-use crate::vrcore::nexthop::{self, NhError, Nexthop};
+use crate::uapi::{
+    addr_family, cmd, nh_attr as A, nh_type, COMPOSITE_MAX, ENCAP_MAX, NH_FLAGS_SETTABLE,
+};
+use crate::vrcore::nexthop::{self, Nexthop, NhError};
 use kernel::alloc::KBox;
 use kernel::c_str;
 use kernel::error::{code::*, Error, Result};
@@ -19,19 +21,59 @@ const NH_MSG_SIZE: usize = 1024;
 
 fn nh_error(e: NhError) -> (Error, u16, &'static CStr) {
     match e {
-        NhError::Reserved => (EINVAL, A::ID, c_str!("nexthop 0 is the discard nexthop; it cannot be changed or deleted")),
+        NhError::Reserved => (
+            EINVAL,
+            A::ID,
+            c_str!("nexthop 0 is the discard nexthop; it cannot be changed or deleted"),
+        ),
         NhError::UnknownType => (EINVAL, A::TYPE, c_str!("unknown nexthop type")),
-        NhError::Unsupported => (crate::kapi::eopnotsupp(), A::TYPE, c_str!("nexthop type not supported yet (tunnel, vrf-translate)")),
+        NhError::Unsupported => (
+            crate::kapi::eopnotsupp(),
+            A::TYPE,
+            c_str!("nexthop type not supported yet (tunnel, vrf-translate)"),
+        ),
         NhError::MissingOif => (EINVAL, A::OIF, c_str!("missing oif (outgoing vif)")),
         NhError::NoSuchVif => (ENOENT, A::OIF, c_str!("no vif with that index (oif)")),
-        NhError::EncapLength => (EINVAL, A::ENCAP, c_str!("encap data must be an Ethernet header: 14 bytes, or 18 with an 802.1Q tag")),
-        NhError::EncapTooLong => (ERANGE, A::ENCAP, c_str!("encap data too long (at most 18 bytes)")),
-        NhError::NoMembers => (EINVAL, A::MEMBERS, c_str!("composite nexthop without members")),
-        NhError::TooManyMembers => (ERANGE, A::MEMBERS, c_str!("too many composite members (at most 64)")),
-        NhError::LabelCount => (EINVAL, A::LABELS, c_str!("more labels than composite members")),
-        NhError::NoSuchMember => (ENOENT, A::MEMBERS, c_str!("composite member nexthop does not exist")),
-        NhError::NestedComposite => (EINVAL, A::MEMBERS, c_str!("a composite cannot contain itself or another composite")),
-        NhError::MemberOfComposite => (EINVAL, A::TYPE, c_str!("nexthop is a composite member and composites cannot nest")),
+        NhError::EncapLength => (
+            EINVAL,
+            A::ENCAP,
+            c_str!("encap data must be an Ethernet header: 14 bytes, or 18 with an 802.1Q tag"),
+        ),
+        NhError::EncapTooLong => (
+            ERANGE,
+            A::ENCAP,
+            c_str!("encap data too long (at most 18 bytes)"),
+        ),
+        NhError::NoMembers => (
+            EINVAL,
+            A::MEMBERS,
+            c_str!("composite nexthop without members"),
+        ),
+        NhError::TooManyMembers => (
+            ERANGE,
+            A::MEMBERS,
+            c_str!("too many composite members (at most 64)"),
+        ),
+        NhError::LabelCount => (
+            EINVAL,
+            A::LABELS,
+            c_str!("more labels than composite members"),
+        ),
+        NhError::NoSuchMember => (
+            ENOENT,
+            A::MEMBERS,
+            c_str!("composite member nexthop does not exist"),
+        ),
+        NhError::NestedComposite => (
+            EINVAL,
+            A::MEMBERS,
+            c_str!("a composite cannot contain itself or another composite"),
+        ),
+        NhError::MemberOfComposite => (
+            EINVAL,
+            A::TYPE,
+            c_str!("nexthop is a composite member and composites cannot nest"),
+        ),
         NhError::UnsupportedFlags => (EINVAL, A::FLAGS, c_str!("unsupported nexthop flags")),
     }
 }
@@ -45,12 +87,21 @@ fn fail(req: &Request<'_>, e: NhError) -> Error {
 fn parse(req: &Request<'_>, capacity: u32, vrfs: u32) -> Result<Nexthop> {
     let id = u32_attr(req, A::ID)?.ok_or_else(|| req.missing(c_str!("missing nexthop id")))?;
     if id >= capacity {
-        return Err(req.fail(ERANGE, req.attr(A::ID), c_str!("nexthop id beyond the table size (vr_nexthops)")));
+        return Err(req.fail(
+            ERANGE,
+            req.attr(A::ID),
+            c_str!("nexthop id beyond the table size (vr_nexthops)"),
+        ));
     }
-    let kind = u32_attr(req, A::TYPE)?.ok_or_else(|| req.missing(c_str!("missing nexthop type")))?;
+    let kind =
+        u32_attr(req, A::TYPE)?.ok_or_else(|| req.missing(c_str!("missing nexthop type")))?;
     let family = u32_attr(req, A::FAMILY)?.unwrap_or(addr_family::INET);
     if family != addr_family::INET && family != addr_family::INET6 {
-        return Err(req.fail(EINVAL, req.attr(A::FAMILY), c_str!("family must be AF_INET or AF_INET6")));
+        return Err(req.fail(
+            EINVAL,
+            req.attr(A::FAMILY),
+            c_str!("family must be AF_INET or AF_INET6"),
+        ));
     }
     let flags = u32_attr(req, A::FLAGS)?.unwrap_or(0);
     if flags & !NH_FLAGS_SETTABLE != 0 {
@@ -58,9 +109,16 @@ fn parse(req: &Request<'_>, capacity: u32, vrfs: u32) -> Result<Nexthop> {
     }
     let vrf = u32_attr(req, A::VRF)?.unwrap_or(0);
     if vrf >= vrfs {
-        return Err(req.fail(ERANGE, req.attr(A::VRF), c_str!("vrf beyond the limit (vr_vrfs)")));
+        return Err(req.fail(
+            ERANGE,
+            req.attr(A::VRF),
+            c_str!("vrf beyond the limit (vr_vrfs)"),
+        ));
     }
-    let needs_oif = matches!(kind, nh_type::ENCAP | nh_type::RECEIVE | nh_type::L2_RECEIVE);
+    let needs_oif = matches!(
+        kind,
+        nh_type::ENCAP | nh_type::RECEIVE | nh_type::L2_RECEIVE
+    );
     let oif = match u32_attr(req, A::OIF)? {
         Some(v) => v,
         None if needs_oif => return Err(fail(req, NhError::MissingOif)),
@@ -76,15 +134,21 @@ fn parse(req: &Request<'_>, capacity: u32, vrfs: u32) -> Result<Nexthop> {
         return Err(req.missing(c_str!("missing encap data for an encap nexthop")));
     }
     if let Some(m) = req.attr(A::MEMBERS) {
-        let members = m.u32_array().map_err(|e| req.fail(e, Some(m), c_str!("members must be u32 values")))?;
+        let members = m
+            .u32_array()
+            .map_err(|e| req.fail(e, Some(m), c_str!("members must be u32 values")))?;
         if m.bytes().len() / 4 > COMPOSITE_MAX {
             return Err(fail(req, NhError::TooManyMembers));
         }
         let labels = match req.attr(A::LABELS) {
-            Some(l) => Some(l.u32_array().map_err(|e| req.fail(e, Some(l), c_str!("labels must be u32 values")))?),
+            Some(l) => Some(
+                l.u32_array()
+                    .map_err(|e| req.fail(e, Some(l), c_str!("labels must be u32 values")))?,
+            ),
             None => None,
         };
-        nh.set_members(members, labels.into_iter().flatten()).map_err(|e| fail(req, e))?;
+        nh.set_members(members, labels.into_iter().flatten())
+            .map_err(|e| fail(req, e))?;
     }
     Ok(nh)
 }
@@ -94,8 +158,10 @@ pub fn new(req: &Request<'_>) -> Result {
     let nh = KBox::new(parse(req, r.nhs.capacity(), r.params.vrfs)?, GFP_KERNEL)?;
     let mut reply = req.reply(cmd::NH_NEW, NH_MSG_SIZE)?;
     let rtnl = RtnlGuard::lock();
-    nexthop::validate(&nh, &r.nhs.locked(&rtnl), |v| r.vifs.get_locked(v, &rtnl).is_some())
-        .map_err(|e| fail(req, e))?;
+    nexthop::validate(&nh, &r.nhs.locked(&rtnl), |v| {
+        r.vifs.get_locked(v, &rtnl).is_some()
+    })
+    .map_err(|e| fail(req, e))?;
     let id = nh.id;
     let old = r.nhs.publish(nh, &rtnl)?;
     if let Some(nh) = r.nhs.get_locked(id, &rtnl) {
@@ -134,19 +200,28 @@ pub fn get(req: &Request<'_>) -> Result {
     let r = router().ok_or(ENODEV)?;
     let id = u32_attr(req, A::ID)?.ok_or_else(|| req.missing(c_str!("missing nexthop id")))?;
     if id >= r.nhs.capacity() {
-        return Err(req.fail(ERANGE, req.attr(A::ID), c_str!("nexthop id beyond the table size (vr_nexthops)")));
+        return Err(req.fail(
+            ERANGE,
+            req.attr(A::ID),
+            c_str!("nexthop id beyond the table size (vr_nexthops)"),
+        ));
     }
     let mut reply = req.reply(cmd::NH_GET, NH_MSG_SIZE)?;
     {
         let guard = rcu::Guard::new();
-        let nh = r.nhs.get(id, &guard).ok_or_else(|| req.fail(ENOENT, req.attr(A::ID), c_str!("no such nexthop")))?;
+        let nh = r
+            .nhs
+            .get(id, &guard)
+            .ok_or_else(|| req.fail(ENOENT, req.attr(A::ID), c_str!("no such nexthop")))?;
         fill(reply.msg(), nh, r.nhs.ref_count(id))?;
     }
     reply.send()
 }
 
 pub fn dump(mut dump: Dump<'_>) -> i32 {
-    let Some(r) = router() else { return ENODEV.to_errno() };
+    let Some(r) = router() else {
+        return ENODEV.to_errno();
+    };
     let guard = rcu::Guard::new();
     let mut id = (*dump.cursor()).max(0) as u32;
     while id < r.nhs.capacity() {
@@ -174,7 +249,10 @@ fn fill(m: &mut Msg, nh: &Nexthop, refs: u32) -> Result {
     m.put_u32(A::RID, 0)?;
     // The discard nexthop counts one reference for being always present, as in TF.
     m.put_u32(A::REF_CNT, refs.saturating_add(1))?;
-    if matches!(nh.kind, nh_type::ENCAP | nh_type::RECEIVE | nh_type::L2_RECEIVE) {
+    if matches!(
+        nh.kind,
+        nh_type::ENCAP | nh_type::RECEIVE | nh_type::L2_RECEIVE
+    ) {
         m.put_u32(A::OIF, nh.oif)?;
     }
     if !nh.encap().is_empty() {
@@ -191,7 +269,9 @@ fn put_u32_array(m: &mut Msg, id: u16, values: &[u32]) -> Result {
     let mut buf = [0u8; 4 * COMPOSITE_MAX];
     let mut at = 0;
     for v in values {
-        let Some(dst) = buf.get_mut(at..at + 4) else { break };
+        let Some(dst) = buf.get_mut(at..at + 4) else {
+            break;
+        };
         dst.copy_from_slice(&v.to_ne_bytes());
         at += 4;
     }

@@ -16,12 +16,17 @@ const RT_MSG_SIZE: usize = 160;
 const MCGRP_CONFIG: u32 = 0;
 /// Labels are MPLS labels (20 bits) or VXLAN VNIs (24 bits).
 const LABEL_MAX: u32 = (1 << 24) - 1;
-const RT_FLAGS_ALL: u32 = rt_flag::LABEL_VALID | rt_flag::PROXY_ARP | rt_flag::TRAP_ARP | rt_flag::FLOOD_ARP;
+const RT_FLAGS_ALL: u32 =
+    rt_flag::LABEL_VALID | rt_flag::PROXY_ARP | rt_flag::TRAP_ARP | rt_flag::FLOOD_ARP;
 
 fn vrf_of(req: &Request<'_>, r: &Router) -> Result<u32> {
     let vrf = u32_attr(req, A::VRF)?.ok_or_else(|| req.missing(c_str!("missing vrf")))?;
     if vrf >= r.params.vrfs {
-        return Err(req.fail(ERANGE, req.attr(A::VRF), c_str!("vrf beyond the limit (vr_vrfs)")));
+        return Err(req.fail(
+            ERANGE,
+            req.attr(A::VRF),
+            c_str!("vrf beyond the limit (vr_vrfs)"),
+        ));
     }
     Ok(vrf)
 }
@@ -29,19 +34,36 @@ fn vrf_of(req: &Request<'_>, r: &Router) -> Result<u32> {
 /// The prefix of a request: PREFIX (4 or 16 bytes) and PREFIX_LEN, FAMILY optional but
 /// must agree with the address length.
 fn prefix_of(req: &Request<'_>) -> Result<Prefix> {
-    let a = req.attr(A::PREFIX).ok_or_else(|| req.missing(c_str!("missing prefix")))?;
+    let a = req
+        .attr(A::PREFIX)
+        .ok_or_else(|| req.missing(c_str!("missing prefix")))?;
     let family = match a.bytes().len() {
         4 => Family::Inet,
         16 => Family::Inet6,
-        _ => return Err(req.fail(EINVAL, Some(a), c_str!("prefix must be 4 bytes (AF_INET) or 16 bytes (AF_INET6)"))),
+        _ => {
+            return Err(req.fail(
+                EINVAL,
+                Some(a),
+                c_str!("prefix must be 4 bytes (AF_INET) or 16 bytes (AF_INET6)"),
+            ))
+        }
     };
     if let Some(f) = u32_attr(req, A::FAMILY)? {
-        let want = if family == Family::Inet { addr_family::INET } else { addr_family::INET6 };
+        let want = if family == Family::Inet {
+            addr_family::INET
+        } else {
+            addr_family::INET6
+        };
         if f != want {
-            return Err(req.fail(EINVAL, req.attr(A::FAMILY), c_str!("family does not match the prefix length")));
+            return Err(req.fail(
+                EINVAL,
+                req.attr(A::FAMILY),
+                c_str!("family does not match the prefix length"),
+            ));
         }
     }
-    let len = u32_attr(req, A::PREFIX_LEN)?.ok_or_else(|| req.missing(c_str!("missing prefix length")))?;
+    let len = u32_attr(req, A::PREFIX_LEN)?
+        .ok_or_else(|| req.missing(c_str!("missing prefix length")))?;
     let max = if family == Family::Inet { 32 } else { 128 };
     if len > max {
         let msg = if family == Family::Inet {
@@ -56,13 +78,33 @@ fn prefix_of(req: &Request<'_>) -> Result<Prefix> {
 
 fn route_error(req: &Request<'_>, e: RouteError) -> Error {
     match e {
-        RouteError::VrfOutOfRange => req.fail(ERANGE, req.attr(A::VRF), c_str!("vrf beyond the limit (vr_vrfs)")),
-        RouteError::BadFamily => req.fail(EINVAL, req.attr(A::FAMILY), c_str!("unknown address family")),
-        RouteError::BadLength => req.fail(ERANGE, req.attr(A::PREFIX_LEN), c_str!("bad prefix or prefix length")),
-        RouteError::HostBitsSet => req.fail(EINVAL, req.attr(A::PREFIX), c_str!("prefix has bits set beyond its length")),
+        RouteError::VrfOutOfRange => req.fail(
+            ERANGE,
+            req.attr(A::VRF),
+            c_str!("vrf beyond the limit (vr_vrfs)"),
+        ),
+        RouteError::BadFamily => req.fail(
+            EINVAL,
+            req.attr(A::FAMILY),
+            c_str!("unknown address family"),
+        ),
+        RouteError::BadLength => req.fail(
+            ERANGE,
+            req.attr(A::PREFIX_LEN),
+            c_str!("bad prefix or prefix length"),
+        ),
+        RouteError::HostBitsSet => req.fail(
+            EINVAL,
+            req.attr(A::PREFIX),
+            c_str!("prefix has bits set beyond its length"),
+        ),
         RouteError::NotFound => req.fail(ENOENT, req.attr(A::PREFIX), c_str!("no such route")),
         RouteError::NoRouteSpace => req.fail(ENOSPC, None, c_str!("route table full (vr_routes)")),
-        RouteError::NoNodeSpace => req.fail(ENOSPC, None, c_str!("route table buckets exhausted (vr_rt_buckets)")),
+        RouteError::NoNodeSpace => req.fail(
+            ENOSPC,
+            None,
+            c_str!("route table buckets exhausted (vr_rt_buckets)"),
+        ),
         RouteError::BadStorage => req.fail(EINVAL, None, c_str!("route table storage error")),
     }
 }
@@ -81,7 +123,9 @@ pub fn new(req: &Request<'_>) -> Result {
         return Err(req.fail(EINVAL, req.attr(A::FLAGS), c_str!("unknown route flags")));
     }
     let label = match u32_attr(req, A::LABEL)? {
-        Some(l) if l > LABEL_MAX => return Err(req.fail(ERANGE, req.attr(A::LABEL), c_str!("label beyond 24 bits"))),
+        Some(l) if l > LABEL_MAX => {
+            return Err(req.fail(ERANGE, req.attr(A::LABEL), c_str!("label beyond 24 bits")))
+        }
         Some(l) => {
             flags |= rt_flag::LABEL_VALID;
             l
@@ -95,13 +139,20 @@ pub fn new(req: &Request<'_>) -> Result {
         Some(a) => a.array::<6>()?,
         None => [0; 6],
     };
-    let data = RouteData { nh, label, flags, mac };
+    let data = RouteData {
+        nh,
+        label,
+        flags,
+        mac,
+    };
     let rtnl = RtnlGuard::lock();
     if r.nhs.get_locked(nh, &rtnl).is_none() {
         return Err(req.fail(ENOENT, req.attr(A::NH_ID), c_str!("no such nexthop")));
     }
-    let old = writer(r, &rtnl, |w| r.routes.add(w, vrf, &prefix, data, &mut route::grace))?
-        .map_err(|e| route_error(req, e))?;
+    let old = writer(r, &rtnl, |w| {
+        r.routes.add(w, vrf, &prefix, data, &mut route::grace)
+    })?
+    .map_err(|e| route_error(req, e))?;
     r.nhs.hold(nh, &rtnl);
     match old {
         Some(old) => r.nhs.put(old.nh, &rtnl),
@@ -116,8 +167,10 @@ pub fn del(req: &Request<'_>) -> Result {
     let vrf = vrf_of(req, r)?;
     let prefix = prefix_of(req)?;
     let rtnl = RtnlGuard::lock();
-    let old = writer(r, &rtnl, |w| r.routes.delete(w, vrf, &prefix, &mut route::grace))?
-        .map_err(|e| route_error(req, e))?;
+    let old = writer(r, &rtnl, |w| {
+        r.routes.delete(w, vrf, &prefix, &mut route::grace)
+    })?
+    .map_err(|e| route_error(req, e))?;
     r.nhs.put(old.nh, &rtnl);
     r.count_vrf_route(vrf, false, &rtnl);
     announce(r, &rtnl, cmd::RT_DEL, vrf, &Match { prefix, data: old });
@@ -126,8 +179,12 @@ pub fn del(req: &Request<'_>) -> Result {
 
 /// Tells `config` listeners (`vrctl rt --monitor`) about a route change.
 fn announce(r: &Router, rtnl: &Rtnl, cmd: u8, vrf: u32, m: &Match) {
-    let Some(mut n) = Notification::new(MCGRP_CONFIG, cmd, RT_MSG_SIZE) else { return };
-    let parent = writer(r, rtnl, |w| r.routes.parent_len(w, vrf, &m.prefix)).ok().flatten();
+    let Some(mut n) = Notification::new(MCGRP_CONFIG, cmd, RT_MSG_SIZE) else {
+        return;
+    };
+    let parent = writer(r, rtnl, |w| r.routes.parent_len(w, vrf, &m.prefix))
+        .ok()
+        .flatten();
     if fill(n.msg(), vrf, m, parent).is_ok() {
         n.send();
     }
@@ -140,7 +197,10 @@ pub fn get(req: &Request<'_>) -> Result {
     let prefix = prefix_of(req)?;
     let mut reply = req.reply(cmd::RT_GET, RT_MSG_SIZE)?;
     let rtnl = RtnlGuard::lock();
-    let m = r.routes.lookup_prefix(vrf, &prefix).ok_or_else(|| req.fail(ENOENT, req.attr(A::PREFIX), c_str!("no route matches")))?;
+    let m = r
+        .routes
+        .lookup_prefix(vrf, &prefix)
+        .ok_or_else(|| req.fail(ENOENT, req.attr(A::PREFIX), c_str!("no route matches")))?;
     let parent = writer(r, &rtnl, |w| r.routes.parent_len(w, vrf, &m.prefix))?;
     drop(rtnl);
     fill(reply.msg(), vrf, &m, parent)?;
@@ -149,8 +209,12 @@ pub fn get(req: &Request<'_>) -> Result {
 
 /// Every route of one VRF and family (both attributes required), in storage order.
 pub fn dump(mut dump: Dump<'_>) -> i32 {
-    let Some(r) = router() else { return ENODEV.to_errno() };
-    let Some(vrf) = dump.attr(A::VRF).and_then(|a| a.u32().ok()) else { return EINVAL.to_errno() };
+    let Some(r) = router() else {
+        return ENODEV.to_errno();
+    };
+    let Some(vrf) = dump.attr(A::VRF).and_then(|a| a.u32().ok()) else {
+        return EINVAL.to_errno();
+    };
     if vrf >= r.params.vrfs {
         return ERANGE.to_errno();
     }

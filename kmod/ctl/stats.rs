@@ -6,17 +6,26 @@ use crate::dp::{router, Router};
 use crate::kapi::genl::{Dump, Msg, Request};
 use crate::kapi::rcu;
 use crate::kapi::rtnl::RtnlGuard;
-use crate::uapi::{cmd, drop_stats_attr as D, info_attr as I, vrf_stats_attr as V, DROP_REASONS, RELEASE, VRF_STATS};
+use crate::uapi::{
+    cmd, drop_stats_attr as D, info_attr as I, vrf_stats_attr as V, DROP_REASONS, RELEASE,
+    VRF_STATS,
+};
 use kernel::c_str;
 use kernel::error::{code::*, Result};
 
 fn put_u64_array(m: &mut Msg, id: u16, values: &[u64]) -> Result {
     // The largest array is the drop reasons'; a fixed buffer keeps this off the heap.
     let mut buf = [0u8; 8 * DROP_REASONS];
-    let len = values.len().checked_mul(8).filter(|&l| l <= buf.len()).ok_or(EINVAL)?;
+    let len = values
+        .len()
+        .checked_mul(8)
+        .filter(|&l| l <= buf.len())
+        .ok_or(EINVAL)?;
     let mut at = 0;
     for v in values {
-        let Some(dst) = buf.get_mut(at..at + 8) else { break };
+        let Some(dst) = buf.get_mut(at..at + 8) else {
+            break;
+        };
         dst.copy_from_slice(&v.to_ne_bytes());
         at += 8;
     }
@@ -63,7 +72,11 @@ pub fn vrf_get(req: &Request<'_>) -> Result {
     let cpu = cpu_of(req, V::CORE, r)?;
     let vrf = u32_attr(req, V::VRF)?.ok_or_else(|| req.missing(c_str!("missing vrf")))?;
     if vrf >= r.params.vrfs {
-        return Err(req.fail(ERANGE, req.attr(V::VRF), c_str!("vrf beyond the limit (vr_vrfs)")));
+        return Err(req.fail(
+            ERANGE,
+            req.attr(V::VRF),
+            c_str!("vrf beyond the limit (vr_vrfs)"),
+        ));
     }
     let mut reply = req.reply(cmd::VRF_STATS_GET, 8 * VRF_STATS + 64)?;
     fill_vrf(reply.msg(), r, vrf, cpu)?;
@@ -72,7 +85,9 @@ pub fn vrf_get(req: &Request<'_>) -> Result {
 
 /// Dumps every VRF that has routes or a non-zero counter.
 pub fn vrf_dump(mut dump: Dump<'_>) -> i32 {
-    let Some(r) = router() else { return ENODEV.to_errno() };
+    let Some(r) = router() else {
+        return ENODEV.to_errno();
+    };
     let cpu = core_filter(dump.attr(V::CORE).and_then(|a| a.u32().ok()));
     let mut vrf = (*dump.cursor()).max(0) as u32;
     while vrf < r.params.vrfs {
@@ -95,7 +110,9 @@ pub fn info(req: &Request<'_>) -> Result {
     let mut reply = req.reply(cmd::INFO_GET, 512)?;
     let usage = {
         let rtnl = RtnlGuard::lock();
-        r.route_writer.with(&rtnl, |w| r.routes.usage(w)).ok_or(EBUSY)?
+        r.route_writer
+            .with(&rtnl, |w| r.routes.usage(w))
+            .ok_or(EBUSY)?
     };
     let (vifs, nhs) = {
         let guard = rcu::Guard::new();

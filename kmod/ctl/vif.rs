@@ -9,25 +9,33 @@ use crate::kapi::netdev::{Cookie, DevRef};
 use crate::kapi::percpu::PerCpu;
 use crate::kapi::rcu;
 use crate::kapi::rtnl::{Rtnl, RtnlGuard};
-use crate::uapi::{cmd, vif_attr as A, vif_stats_attr as S, vif_type, VIF_FLAGS_SETTABLE, VRF_UNSET};
+use crate::uapi::{
+    cmd, vif_attr as A, vif_stats_attr as S, vif_type, VIF_FLAGS_SETTABLE, VRF_UNSET,
+};
+use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::alloc::KBox;
+use kernel::c_str;
 use kernel::error::{code::*, Result};
 use kernel::prelude::*;
-use kernel::c_str;
-use core::sync::atomic::{AtomicU32, Ordering};
 
 /// Room for one vif record (attributes + nested counters) in a reply.
 const VIF_MSG_SIZE: usize = 512;
 
 fn config(req: &Request<'_>) -> Result<VifConfig> {
-    let kind_attr = req.attr(A::TYPE).ok_or_else(|| req.missing(c_str!("missing vif type")))?;
+    let kind_attr = req
+        .attr(A::TYPE)
+        .ok_or_else(|| req.missing(c_str!("missing vif type")))?;
     let kind = kind_attr.u32()?;
     if vif_type::DEF.by_value(kind).is_none() {
         return Err(req.fail(EINVAL, Some(kind_attr), c_str!("unknown vif type")));
     }
     let vrf = u32_attr(req, A::VRF)?.unwrap_or(0);
     if vrf >= router().ok_or(ENODEV)?.params.vrfs {
-        return Err(req.fail(ERANGE, req.attr(A::VRF), c_str!("vrf beyond the limit (vr_vrfs)")));
+        return Err(req.fail(
+            ERANGE,
+            req.attr(A::VRF),
+            c_str!("vrf beyond the limit (vr_vrfs)"),
+        ));
     }
     let flags = u32_attr(req, A::FLAGS)?.unwrap_or(0);
     if flags & !VIF_FLAGS_SETTABLE != 0 {
@@ -58,21 +66,27 @@ fn config(req: &Request<'_>) -> Result<VifConfig> {
 fn resolve_device(req: &Request<'_>) -> Result<DevRef> {
     let by_name = match req.attr(A::NAME) {
         Some(a) => Some(
-            DevRef::by_name(a.c_str()?).ok_or_else(|| req.fail(ENODEV, Some(a), c_str!("no net_device with that name")))?,
+            DevRef::by_name(a.c_str()?)
+                .ok_or_else(|| req.fail(ENODEV, Some(a), c_str!("no net_device with that name")))?,
         ),
         None => None,
     };
     let by_index = match req.attr(A::OS_IDX) {
         Some(a) => {
-            let ifindex = i32::try_from(a.u32()?).map_err(|_| req.fail(ERANGE, Some(a), c_str!("ifindex out of range")))?;
-            Some(DevRef::by_index(ifindex).ok_or_else(|| req.fail(ENODEV, Some(a), c_str!("no net_device with that ifindex")))?)
+            let ifindex = i32::try_from(a.u32()?)
+                .map_err(|_| req.fail(ERANGE, Some(a), c_str!("ifindex out of range")))?;
+            Some(DevRef::by_index(ifindex).ok_or_else(|| {
+                req.fail(ENODEV, Some(a), c_str!("no net_device with that ifindex"))
+            })?)
         }
         None => None,
     };
     match (by_name, by_index) {
-        (Some(n), Some(i)) if n.id() != i.id() => {
-            Err(req.fail(EINVAL, req.attr(A::OS_IDX), c_str!("name and os-idx are different devices")))
-        }
+        (Some(n), Some(i)) if n.id() != i.id() => Err(req.fail(
+            EINVAL,
+            req.attr(A::OS_IDX),
+            c_str!("name and os-idx are different devices"),
+        )),
         (Some(d), _) | (None, Some(d)) => Ok(d),
         (None, None) => Err(req.missing(c_str!("missing interface name (name or os-idx)"))),
     }
@@ -81,12 +95,18 @@ fn resolve_device(req: &Request<'_>) -> Result<DevRef> {
 fn pick_index(req: &Request<'_>, rtnl: &Rtnl) -> Result<u32> {
     let vifs = &router().ok_or(ENODEV)?.vifs;
     match u32_attr(req, A::IDX)? {
-        Some(idx) if idx >= vifs.capacity() => {
-            Err(req.fail(ERANGE, req.attr(A::IDX), c_str!("vif index beyond the table size (vr_interfaces)")))
+        Some(idx) if idx >= vifs.capacity() => Err(req.fail(
+            ERANGE,
+            req.attr(A::IDX),
+            c_str!("vif index beyond the table size (vr_interfaces)"),
+        )),
+        Some(idx) if !vifs.is_free(idx) => {
+            Err(req.fail(EEXIST, req.attr(A::IDX), c_str!("vif index in use")))
         }
-        Some(idx) if !vifs.is_free(idx) => Err(req.fail(EEXIST, req.attr(A::IDX), c_str!("vif index in use"))),
         Some(idx) => Ok(idx),
-        None => vifs.first_free(rtnl).ok_or_else(|| req.fail(ENOSPC, None, c_str!("vif table full"))),
+        None => vifs
+            .first_free(rtnl)
+            .ok_or_else(|| req.fail(ENOSPC, None, c_str!("vif table full"))),
     }
 }
 
@@ -100,13 +120,19 @@ pub fn new(req: &Request<'_>) -> Result {
     let vifs = &router().ok_or(ENODEV)?.vifs;
     let idx = pick_index(req, &rtnl)?;
     let dev = if cfg.kind == vif_type::HOST {
-        let name_attr = req.attr(A::NAME).ok_or_else(|| req.missing(c_str!("missing name for the vhost device")))?;
+        let name_attr = req
+            .attr(A::NAME)
+            .ok_or_else(|| req.missing(c_str!("missing name for the vhost device")))?;
         let name = name_attr.c_str()?;
         if req.attr(A::MAC).is_none() {
             return Err(req.missing(c_str!("missing MAC for the vhost device")));
         }
         if DevRef::by_name(name).is_some() {
-            return Err(req.fail(EEXIST, Some(name_attr), c_str!("a net_device with that name exists; host vifs create their own")));
+            return Err(req.fail(
+                EEXIST,
+                Some(name_attr),
+                c_str!("a net_device with that name exists; host vifs create their own"),
+            ));
         }
         DevRef::create_vhost(name, &cfg.mac, Cookie::from_index(idx), &rtnl)
             .map_err(|e| req.fail(e, Some(name_attr), c_str!("cannot create the vhost device")))?
@@ -119,7 +145,11 @@ pub fn new(req: &Request<'_>) -> Result {
             return Err(req.fail(EINVAL, None, c_str!("not an Ethernet device")));
         }
         if dev.has_rx_handler() {
-            return Err(req.fail(EBUSY, None, c_str!("device is already enslaved (bridge, bond or other rx_handler)")));
+            return Err(req.fail(
+                EBUSY,
+                None,
+                c_str!("device is already enslaved (bridge, bond or other rx_handler)"),
+            ));
         }
         if req.attr(A::MAC).is_none() {
             cfg.mac = dev.mac();
@@ -127,7 +157,15 @@ pub fn new(req: &Request<'_>) -> Result {
         dev
     };
     let host = cfg.kind == vif_type::HOST;
-    let vif = match KBox::new(Vif { idx, cfg, dev, stats }, GFP_KERNEL) {
+    let vif = match KBox::new(
+        Vif {
+            idx,
+            cfg,
+            dev,
+            stats,
+        },
+        GFP_KERNEL,
+    ) {
         Ok(v) => v,
         Err(e) => {
             // `dev` was moved into the failed allocation and dropped with it; a vhost
@@ -138,7 +176,8 @@ pub fn new(req: &Request<'_>) -> Result {
             return Err(e.into());
         }
     };
-    vifs.attach(vif, &rtnl).map_err(|e| req.fail(e, None, c_str!("cannot attach the device")))?;
+    vifs.attach(vif, &rtnl)
+        .map_err(|e| req.fail(e, None, c_str!("cannot attach the device")))?;
     if host {
         router().ok_or(ENODEV)?.set_host_vif(Some(idx), &rtnl);
     }
@@ -151,13 +190,28 @@ pub fn new(req: &Request<'_>) -> Result {
 
 /// VIF_NEW for a device attached already: the same index (when given), type and VRF
 /// change only its flags, in place; anything else is a conflict.
-fn update_flags(req: &Request<'_>, vifs: &VifTable, idx: u32, cfg: &VifConfig, mut reply: Reply<'_>, rtnl: &Rtnl) -> Result {
-    let Some(vif) = vifs.get_locked(idx, rtnl) else { return Err(ENOENT) };
+fn update_flags(
+    req: &Request<'_>,
+    vifs: &VifTable,
+    idx: u32,
+    cfg: &VifConfig,
+    mut reply: Reply<'_>,
+    rtnl: &Rtnl,
+) -> Result {
+    let Some(vif) = vifs.get_locked(idx, rtnl) else {
+        return Err(ENOENT);
+    };
     let same = req.attr(A::IDX).is_none() || u32_attr(req, A::IDX)? == Some(idx);
     if !same || vif.cfg.kind != cfg.kind || vif.cfg.vrf != cfg.vrf {
-        return Err(req.fail(EEXIST, None, c_str!("device already attached as a vif (only its flags may change)")));
+        return Err(req.fail(
+            EEXIST,
+            None,
+            c_str!("device already attached as a vif (only its flags may change)"),
+        ));
     }
-    vif.cfg.flags.store(cfg.flags.load(Ordering::Relaxed), Ordering::Relaxed);
+    vif.cfg
+        .flags
+        .store(cfg.flags.load(Ordering::Relaxed), Ordering::Relaxed);
     fill(reply.msg(), vif, None)?;
     reply.send()
 }
@@ -176,7 +230,8 @@ fn target(req: &Request<'_>, lookup_name: impl FnOnce(&[u8]) -> Option<u32>) -> 
         return Ok(idx);
     }
     if let Some(a) = req.attr(A::NAME) {
-        return lookup_name(a.str_bytes()?).ok_or_else(|| req.fail(ENOENT, Some(a), c_str!("no vif with that name")));
+        return lookup_name(a.str_bytes()?)
+            .ok_or_else(|| req.fail(ENOENT, Some(a), c_str!("no vif with that name")));
     }
     Err(req.missing(c_str!("missing vif index or name")))
 }
@@ -186,13 +241,19 @@ pub fn del(req: &Request<'_>) -> Result {
     let vifs = &router().ok_or(ENODEV)?.vifs;
     let idx = target(req, |n| vifs.find_by_name(n, &rtnl))?;
     if idx >= vifs.capacity() {
-        return Err(req.fail(ERANGE, req.attr(A::IDX), c_str!("vif index beyond the table size (vr_interfaces)")));
+        return Err(req.fail(
+            ERANGE,
+            req.attr(A::IDX),
+            c_str!("vif index beyond the table size (vr_interfaces)"),
+        ));
     }
     let r = router().ok_or(ENODEV)?;
     if r.host_vif() == Some(idx) {
         r.set_host_vif(None, &rtnl);
     }
-    let retired = vifs.detach(idx, &rtnl).ok_or_else(|| req.fail(ENOENT, req.attr(A::IDX), c_str!("no such vif")))?;
+    let retired = vifs
+        .detach(idx, &rtnl)
+        .ok_or_else(|| req.fail(ENOENT, req.attr(A::IDX), c_str!("no such vif")))?;
     retired.reclaim(); // before the RTNL is released, see VifTable::detach
     drop(rtnl);
     Ok(())
@@ -210,11 +271,18 @@ pub fn get(req: &Request<'_>) -> Result {
         _ => target(req, |_| None)?,
     };
     if idx >= r.vifs.capacity() {
-        return Err(req.fail(ERANGE, req.attr(A::IDX), c_str!("vif index beyond the table size (vr_interfaces)")));
+        return Err(req.fail(
+            ERANGE,
+            req.attr(A::IDX),
+            c_str!("vif index beyond the table size (vr_interfaces)"),
+        ));
     }
     {
         let guard = rcu::Guard::new();
-        let vif = r.vifs.get(idx, &guard).ok_or_else(|| req.fail(ENOENT, req.attr(A::IDX), c_str!("no such vif")))?;
+        let vif = r
+            .vifs
+            .get(idx, &guard)
+            .ok_or_else(|| req.fail(ENOENT, req.attr(A::IDX), c_str!("no such vif")))?;
         fill(reply.msg(), vif, core)?;
     }
     reply.send()
@@ -222,7 +290,9 @@ pub fn get(req: &Request<'_>) -> Result {
 
 pub fn dump(mut dump: Dump<'_>) -> i32 {
     let core = core_filter(dump.attr(A::CORE).and_then(|a| a.u32().ok()));
-    let Some(r) = router() else { return ENODEV.to_errno() };
+    let Some(r) = router() else {
+        return ENODEV.to_errno();
+    };
     let guard = rcu::Guard::new();
     let mut idx = (*dump.cursor()).max(0) as u32;
     while idx < r.vifs.capacity() {

@@ -11,8 +11,13 @@ use crate::kapi::parking::Parking;
 use crate::kapi::percpu::{self, CounterArray, PacketCtx};
 use crate::kapi::rcu;
 use crate::kapi::skb::Skb;
-use crate::uapi::{cmd, drop_reason as DR, flow_action, flow_attr as FA, FLOW_INDEX_NONE, FLOW_QUEUE_MAX};
-use crate::vrcore::flow::{self as core_flow, FlowEntry, FlowError, FlowKey, FlowTable, FlowView, Inserted, Setting, SlotBitmap, Verdict};
+use crate::uapi::{
+    cmd, drop_reason as DR, flow_action, flow_attr as FA, FLOW_INDEX_NONE, FLOW_QUEUE_MAX,
+};
+use crate::vrcore::flow::{
+    self as core_flow, FlowEntry, FlowError, FlowKey, FlowTable, FlowView, Inserted, Setting,
+    SlotBitmap, Verdict,
+};
 use crate::vrcore::packet::{self, Headers, L4};
 use core::sync::atomic::{AtomicU32, AtomicU64};
 use kernel::alloc::KVVec;
@@ -58,10 +63,18 @@ impl Flows {
     pub fn new(main: u32, oflow: u32, hold_limit: u32) -> Result<Flows> {
         let total = main.checked_add(oflow).ok_or(EINVAL)? as usize;
         let entries = zeroed(total, FlowEntry::new)?;
-        let buckets = zeroed(main as usize / core_flow::BUCKET_ENTRIES * 2, || AtomicU32::new(0))?;
-        let oflow_map = zeroed(SlotBitmap::<KVVec<AtomicU64>>::words_for(oflow), || AtomicU64::new(0))?;
-        let table = FlowTable::new(entries, buckets, oflow_map, main, percpu::random_u32()).map_err(|_| EINVAL)?;
-        let hold_map = zeroed(SlotBitmap::<KVVec<AtomicU64>>::words_for(hold_limit), || AtomicU64::new(0))?;
+        let buckets = zeroed(main as usize / core_flow::BUCKET_ENTRIES * 2, || {
+            AtomicU32::new(0)
+        })?;
+        let oflow_map = zeroed(SlotBitmap::<KVVec<AtomicU64>>::words_for(oflow), || {
+            AtomicU64::new(0)
+        })?;
+        let table = FlowTable::new(entries, buckets, oflow_map, main, percpu::random_u32())
+            .map_err(|_| EINVAL)?;
+        let hold_map = zeroed(
+            SlotBitmap::<KVVec<AtomicU64>>::words_for(hold_limit),
+            || AtomicU64::new(0),
+        )?;
         Ok(Flows {
             table,
             holds: SlotBitmap::new(hold_map, hold_limit).ok_or(EINVAL)?,
@@ -100,7 +113,14 @@ fn owner(index: u32, gen: u8) -> u64 {
 
 /// The packet path's flow step. Returns the packet (and its headers, rewritten by NAT)
 /// when it should be routed, None when it was held or dropped.
-pub fn input(r: &Router, vif: &Vif, skb: Skb, h: &Headers, ctx: &PacketCtx, guard: &rcu::Guard) -> Option<(Skb, Headers)> {
+pub fn input(
+    r: &Router,
+    vif: &Vif,
+    skb: Skb,
+    h: &Headers,
+    ctx: &PacketCtx,
+    guard: &rcu::Guard,
+) -> Option<(Skb, Headers)> {
     let Some(key) = FlowKey::from_headers(vif.cfg.vrf, h) else {
         forward::drop_packet(r, vif, skb, DR::FLOW_INVALID_PROTOCOL, ctx);
         return None;
@@ -124,7 +144,15 @@ enum Step {
     Again(Skb),
 }
 
-fn step(r: &Router, vif: &Vif, mut skb: Skb, h: &Headers, key: &FlowKey, ctx: &PacketCtx, guard: &rcu::Guard) -> Step {
+fn step(
+    r: &Router,
+    vif: &Vif,
+    mut skb: Skb,
+    h: &Headers,
+    key: &FlowKey,
+    ctx: &PacketCtx,
+    guard: &rcu::Guard,
+) -> Step {
     let flows = &r.flows;
     let Some((index, entry, v)) = flows.table.lookup(key) else {
         return miss(r, vif, skb, key, ctx);
@@ -175,7 +203,11 @@ fn step(r: &Router, vif: &Vif, mut skb: Skb, h: &Headers, key: &FlowKey, ctx: &P
         }
         _ => {
             entry.hit(skb.len(), now);
-            let reason = if v.drop_reason == 0 { DR::FLOW_ACTION_DROP } else { v.drop_reason };
+            let reason = if v.drop_reason == 0 {
+                DR::FLOW_ACTION_DROP
+            } else {
+                v.drop_reason
+            };
             forward::drop_packet(r, vif, skb, reason, ctx);
             let _ = guard;
             Step::Done
@@ -186,7 +218,11 @@ fn step(r: &Router, vif: &Vif, mut skb: Skb, h: &Headers, key: &FlowKey, ctx: &P
 fn track_tcp(flows: &Flows, index: u32, entry: &FlowEntry, rindex: u32, h: &Headers) {
     let L4::Tcp { flags, .. } = h.l4 else { return };
     // The reverse entry counts only while it links back to this one.
-    let rev = flows.table.key_of(rindex).filter(|&(_, back)| back == index).and_then(|_| flows.table.entry(rindex));
+    let rev = flows
+        .table
+        .key_of(rindex)
+        .filter(|&(_, back)| back == index)
+        .and_then(|_| flows.table.entry(rindex));
     let u = core_flow::tcp_update(entry.tcp_flags(), rev.map_or(0, |e| e.tcp_flags()), flags);
     if u.own != 0 {
         entry.add_tcp_flags(u.own);
@@ -207,8 +243,19 @@ fn miss(r: &Router, vif: &Vif, skb: Skb, key: &FlowKey, ctx: &PacketCtx) -> Step
     // The slot is claimed under the bucket lock, before the entry is visible: a packet or
     // a delete that finds the entry always finds its slot owned.
     let claim = |index, gen| flows.parking.claim(slot, owner(index, gen));
-    match flows.table.insert(key, Setting::hold(), vif.idx, slot, percpu::seconds(), claim) {
-        Ok(Inserted::New { index, gen, evicted }) => {
+    match flows.table.insert(
+        key,
+        Setting::hold(),
+        vif.idx,
+        slot,
+        percpu::seconds(),
+        claim,
+    ) {
+        Ok(Inserted::New {
+            index,
+            gen,
+            evicted,
+        }) => {
             flows.count(counter::CREATED, ctx);
             if evicted {
                 flows.count(counter::EVICTED, ctx);
@@ -234,8 +281,11 @@ fn miss(r: &Router, vif: &Vif, skb: Skb, key: &FlowKey, ctx: &PacketCtx) -> Step
 }
 
 fn notify_miss(flows: &Flows, index: u32, ctx: &PacketCtx) {
-    let Some(view) = flows.table.view(index) else { return };
-    let Some(mut n) = Notification::from_packet_path(MCGRP_FLOWS, cmd::FLOW_MISS, RECORD_SIZE, ctx) else {
+    let Some(view) = flows.table.view(index) else {
+        return;
+    };
+    let Some(mut n) = Notification::from_packet_path(MCGRP_FLOWS, cmd::FLOW_MISS, RECORD_SIZE, ctx)
+    else {
         return;
     };
     if put_flow(n.msg(), flows, &view, percpu::seconds()).is_ok() {
@@ -260,7 +310,11 @@ pub fn put_flow(m: &mut Msg, flows: &Flows, v: &FlowView, now: u32) -> Result {
     m.put_u32(FA::ACTION, v.verdict.action)?;
     m.put_u32(FA::FLAGS, v.verdict.flags)?;
     if v.verdict.action == flow_action::DROP {
-        let reason = if v.verdict.drop_reason == 0 { DR::FLOW_ACTION_DROP } else { v.verdict.drop_reason };
+        let reason = if v.verdict.drop_reason == 0 {
+            DR::FLOW_ACTION_DROP
+        } else {
+            v.verdict.drop_reason
+        };
         m.put_u32(FA::DROP_REASON, reason)?;
     }
     m.put_u32(FA::RINDEX, v.verdict.rindex)?;
@@ -277,14 +331,25 @@ pub fn put_flow(m: &mut Msg, flows: &Flows, v: &FlowView, now: u32) -> Result {
 
 /// Sets the verdict of entry `index`; a Hold entry's parked packets go through the
 /// datapath again with it. Process context.
-pub fn set_verdict(r: &Router, index: u32, gen: u8, set: Setting) -> core::result::Result<FlowView, FlowError> {
+pub fn set_verdict(
+    r: &Router,
+    index: u32,
+    gen: u8,
+    set: Setting,
+) -> core::result::Result<FlowView, FlowError> {
     PacketCtx::with_bh_off(|ctx, guard| {
         let before = r.flows.table.update(index, Some(gen), set)?;
         r.flows.count(counter::CHANGED, ctx);
         release_hold(r, &before, true, ctx, guard);
         // What was set, even if a delete raced in after the lock was dropped.
         Ok(r.flows.table.view(index).unwrap_or(FlowView {
-            verdict: Verdict { action: set.action, drop_reason: set.drop_reason, flags: set.flags, rindex: set.rindex, ..before.verdict },
+            verdict: Verdict {
+                action: set.action,
+                drop_reason: set.drop_reason,
+                flags: set.flags,
+                rindex: set.rindex,
+                ..before.verdict
+            },
             ..before
         }))
     })
@@ -293,7 +358,14 @@ pub fn set_verdict(r: &Router, index: u32, gen: u8, set: Setting) -> core::resul
 /// Adds an entry (no packet waits for it). Process context.
 pub fn add(r: &Router, key: &FlowKey, set: Setting) -> core::result::Result<Inserted, FlowError> {
     PacketCtx::with_bh_off(|ctx, _| {
-        let res = r.flows.table.insert(key, set, FLOW_INDEX_NONE, FLOW_INDEX_NONE, percpu::seconds(), |_, _| {})?;
+        let res = r.flows.table.insert(
+            key,
+            set,
+            FLOW_INDEX_NONE,
+            FLOW_INDEX_NONE,
+            percpu::seconds(),
+            |_, _| {},
+        )?;
         if let Inserted::New { evicted, .. } = res {
             r.flows.count(counter::ADDED, ctx);
             if evicted {
@@ -305,7 +377,11 @@ pub fn add(r: &Router, key: &FlowKey, set: Setting) -> core::result::Result<Inse
 }
 
 /// Removes entry `index`; its parked packets are dropped. Process context.
-pub fn remove(r: &Router, index: u32, gen: Option<u8>) -> core::result::Result<FlowView, FlowError> {
+pub fn remove(
+    r: &Router,
+    index: u32,
+    gen: Option<u8>,
+) -> core::result::Result<FlowView, FlowError> {
     PacketCtx::with_bh_off(|ctx, guard| {
         let before = r.flows.table.remove(index, gen)?;
         r.flows.count(counter::DELETED, ctx);

@@ -35,7 +35,9 @@ pub fn resume(r: &Router, vif: &Vif, mut skb: Skb, ctx: &PacketCtx, guard: &rcu:
         Some(head) => packet::parse_head(head, frame_len),
         None => return drop_packet(r, vif, skb, DR::PULL, ctx),
     };
-    let Ok(h) = parsed else { return drop_packet(r, vif, skb, DR::INVALID_PACKET, ctx) };
+    let Ok(h) = parsed else {
+        return drop_packet(r, vif, skb, DR::INVALID_PACKET, ctx);
+    };
     match h.l3 {
         L3::Arp(arp) => arp_input(r, vif, skb, &h, &arp, ctx, guard),
         L3::Ipv6(ip) if matches!(h.l4, L4::Nd { .. }) => {
@@ -44,7 +46,9 @@ pub fn resume(r: &Router, vif: &Vif, mut skb: Skb, ctx: &PacketCtx, guard: &rcu:
             }
         }
         // Only L3 routing: frames not sent to the vRouter's MAC would need a bridge table.
-        L3::Ipv4(_) | L3::Ipv6(_) if h.dst_mac != VROUTER_MAC => drop_packet(r, vif, skb, DR::L2_NO_ROUTE, ctx),
+        L3::Ipv4(_) | L3::Ipv6(_) if h.dst_mac != VROUTER_MAC => {
+            drop_packet(r, vif, skb, DR::L2_NO_ROUTE, ctx)
+        }
         L3::Ipv4(_) | L3::Ipv6(_) => route_input(r, vif, skb, &h, ctx, guard),
         L3::Other(_) => drop_packet(r, vif, skb, DR::INVALID_PROTOCOL, ctx),
     }
@@ -113,7 +117,16 @@ fn route(r: &Router, vif: &Vif, skb: Skb, h: &Headers, ctx: &PacketCtx, guard: &
 /// Routes out of `out`: TTL/hop limit down by one (ICMP time exceeded when it runs out),
 /// the received L2 header replaced by the nexthop's.
 #[allow(clippy::too_many_arguments)]
-fn encap_output(r: &Router, vif: &Vif, out: &Vif, mut skb: Skb, h: &Headers, header: &[u8], ctx: &PacketCtx, guard: &rcu::Guard) {
+fn encap_output(
+    r: &Router,
+    vif: &Vif,
+    out: &Vif,
+    mut skb: Skb,
+    h: &Headers,
+    header: &[u8],
+    ctx: &PacketCtx,
+    guard: &rcu::Guard,
+) {
     let l3 = h.l3_offset;
     let (expired, ethertype) = match &h.l3 {
         L3::Ipv4(ip) => (ip.ttl <= 1, ETH_P_IP),
@@ -130,7 +143,9 @@ fn encap_output(r: &Router, vif: &Vif, out: &Vif, mut skb: Skb, h: &Headers, hea
         return drop_packet(r, vif, skb, DR::PUSH, ctx);
     }
     let l3 = header.len();
-    let Some(head) = skb.head_mut(HEAD) else { return drop_packet(r, vif, skb, DR::PULL, ctx) };
+    let Some(head) = skb.head_mut(HEAD) else {
+        return drop_packet(r, vif, skb, DR::PULL, ctx);
+    };
     let rewritten = match &h.l3 {
         L3::Ipv4(_) => packet::ipv4_decrement_ttl(head, l3).is_ok(),
         _ => packet::ipv6_decrement_hop_limit(head, l3).is_ok(),
@@ -148,20 +163,33 @@ fn encap_output(r: &Router, vif: &Vif, out: &Vif, mut skb: Skb, h: &Headers, hea
 
 /// Sends ICMP time exceeded back to the sender, from the host vif's address (the node's),
 /// when there is one and RFC 1812/4443 allow an error for this packet.
-fn time_exceeded(r: &Router, vif: &Vif, skb: &mut Skb, h: &Headers, ctx: &PacketCtx, guard: &rcu::Guard) {
-    let Some(host) = r.host_vif().and_then(|i| r.vifs.get(i, guard)) else { return };
+fn time_exceeded(
+    r: &Router,
+    vif: &Vif,
+    skb: &mut Skb,
+    h: &Headers,
+    ctx: &PacketCtx,
+    guard: &rcu::Guard,
+) {
+    let Some(host) = r.host_vif().and_then(|i| r.vifs.get(i, guard)) else {
+        return;
+    };
     let l3 = h.l3_offset;
-    let Some(head) = skb.head_mut(HEAD) else { return };
+    let Some(head) = skb.head_mut(HEAD) else {
+        return;
+    };
     let Some(orig) = head.get(l3..) else { return };
     let mut buf = [0u8; 14 + 48 + HEAD as usize];
     let built = match &h.l3 {
-        L3::Ipv4(_) if packet::may_send_icmp4_error(h) && host.cfg.ip != 0 => packet::build_icmp4_time_exceeded(
-            &mut buf,
-            orig,
-            host.cfg.ip.to_be_bytes(),
-            h.src_mac,
-            VROUTER_MAC,
-        ),
+        L3::Ipv4(_) if packet::may_send_icmp4_error(h) && host.cfg.ip != 0 => {
+            packet::build_icmp4_time_exceeded(
+                &mut buf,
+                orig,
+                host.cfg.ip.to_be_bytes(),
+                h.src_mac,
+                VROUTER_MAC,
+            )
+        }
         L3::Ipv6(_) if packet::may_send_icmp6_error(h) && host.cfg.ip6 != [0; 16] => {
             packet::build_icmp6_time_exceeded(&mut buf, orig, host.cfg.ip6, h.src_mac, VROUTER_MAC)
         }
@@ -180,7 +208,10 @@ fn send_built(r: &Router, vif: &Vif, frame: Option<&[u8]>, ctx: &PacketCtx) {
         r.stats.drop(DR::NO_MEMORY, ctx);
         return;
     };
-    match skb.head_mut(len as u32).and_then(|b| b.get_mut(..frame.len())) {
+    match skb
+        .head_mut(len as u32)
+        .and_then(|b| b.get_mut(..frame.len()))
+    {
         Some(b) => b.copy_from_slice(frame),
         None => return,
     }
@@ -193,13 +224,25 @@ fn proxied(m: Option<Match>) -> Option<[u8; 6]> {
         return None;
     }
     // A stitched MAC answers for the address; otherwise the vRouter does.
-    Some(if m.data.mac != [0; 6] { m.data.mac } else { VROUTER_MAC })
+    Some(if m.data.mac != [0; 6] {
+        m.data.mac
+    } else {
+        VROUTER_MAC
+    })
 }
 
 /// ARP requests for proxied addresses are answered with the vRouter MAC (or the route's
 /// stitched MAC); anything else ARP is dropped.
 #[allow(clippy::too_many_arguments)]
-fn arp_input(r: &Router, vif: &Vif, skb: Skb, h: &Headers, arp: &Arp, ctx: &PacketCtx, guard: &rcu::Guard) {
+fn arp_input(
+    r: &Router,
+    vif: &Vif,
+    skb: Skb,
+    h: &Headers,
+    arp: &Arp,
+    ctx: &PacketCtx,
+    guard: &rcu::Guard,
+) {
     let _ = guard;
     if arp.op != packet::ARP_OP_REQUEST || packet::is_gratuitous_or_probe(arp) {
         return drop_packet(r, vif, skb, DR::INVALID_ARP, ctx);
@@ -209,7 +252,9 @@ fn arp_input(r: &Router, vif: &Vif, skb: Skb, h: &Headers, arp: &Arp, ctx: &Pack
     if route.is_some_and(|m| m.data.flags & rt_flag::TRAP_ARP != 0) {
         return drop_packet(r, vif, skb, DR::TRAP_NO_IF, ctx); // no agent channel yet
     }
-    let Some(mac) = proxied(route) else { return drop_packet(r, vif, skb, DR::INVALID_ARP, ctx) };
+    let Some(mac) = proxied(route) else {
+        return drop_packet(r, vif, skb, DR::INVALID_ARP, ctx);
+    };
     let mut buf = [0u8; 64];
     let Ok(n) = packet::build_arp_reply(&mut buf, arp, h.src_mac, mac) else {
         return drop_packet(r, vif, skb, DR::MISC, ctx);

@@ -11,15 +11,15 @@ pub mod vif;
 
 use crate::kapi::global::{Global, Teardown};
 use crate::kapi::netdev::{Cookie, DevId};
+use crate::kapi::params::Params;
 use crate::kapi::percpu::PacketCtx;
 use crate::kapi::rcu;
-use crate::kapi::params::Params;
 use crate::kapi::rtnl::{Rtnl, RtnlCell, RtnlGuard};
 use crate::kapi::skb::Skb;
+use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::alloc::{KBox, KVVec};
 use kernel::error::Result;
 use kernel::prelude::*;
-use core::sync::atomic::{AtomicU32, Ordering};
 use nexthop::NhTable;
 use route::Routes;
 use stats::Stats;
@@ -61,7 +61,11 @@ impl Router {
                 routes,
                 route_writer: RtnlCell::new(writer),
                 stats: Stats::new(params.vrfs)?,
-                flows: flow::Flows::new(params.flow_entries, params.oflow_entries, params.flow_hold_limit)?,
+                flows: flow::Flows::new(
+                    params.flow_entries,
+                    params.oflow_entries,
+                    params.flow_hold_limit,
+                )?,
                 vrf_routes: {
                     let mut v = KVVec::with_capacity(params.vrfs as usize, GFP_KERNEL)?;
                     for _ in 0..params.vrfs {
@@ -80,14 +84,23 @@ impl Router {
 
     /// Whether VRF `vrf` has any route.
     pub fn vrf_in_use(&self, vrf: u32) -> bool {
-        self.vrf_routes.get(vrf as usize).is_some_and(|n| n.load(Ordering::Relaxed) > 0)
+        self.vrf_routes
+            .get(vrf as usize)
+            .is_some_and(|n| n.load(Ordering::Relaxed) > 0)
     }
 
     /// Route writers account each route added to (+1) or removed from (-1) a VRF.
     pub fn count_vrf_route(&self, vrf: u32, added: bool, _rtnl: &Rtnl) {
         if let Some(n) = self.vrf_routes.get(vrf as usize) {
             let v = n.load(Ordering::Relaxed);
-            n.store(if added { v.saturating_add(1) } else { v.saturating_sub(1) }, Ordering::Relaxed);
+            n.store(
+                if added {
+                    v.saturating_add(1)
+                } else {
+                    v.saturating_sub(1)
+                },
+                Ordering::Relaxed,
+            );
         }
     }
 
@@ -98,7 +111,8 @@ impl Router {
 
     /// Called by the vif table's writers when the host vif comes or goes.
     pub fn set_host_vif(&self, idx: Option<u32>, _rtnl: &Rtnl) {
-        self.host_vif.store(idx.unwrap_or(u32::MAX), Ordering::Relaxed);
+        self.host_vif
+            .store(idx.unwrap_or(u32::MAX), Ordering::Relaxed);
     }
 }
 

@@ -31,7 +31,14 @@ fn atomics(n: usize) -> Result<KVVec<AtomicU32>> {
 fn bump(v: &KVVec<AtomicU32>, id: u32, up: bool) {
     if let Some(r) = v.get(id as usize) {
         let n = r.load(Ordering::Relaxed);
-        r.store(if up { n.saturating_add(1) } else { n.saturating_sub(1) }, Ordering::Relaxed);
+        r.store(
+            if up {
+                n.saturating_add(1)
+            } else {
+                n.saturating_sub(1)
+            },
+            Ordering::Relaxed,
+        );
     }
 }
 
@@ -42,13 +49,18 @@ impl NhTable {
         for _ in 0..n {
             slots.push(Slot::empty(), GFP_KERNEL)?;
         }
-        Ok(NhTable { slots, refs: atomics(n)?, in_composite: atomics(n)? })
+        Ok(NhTable {
+            slots,
+            refs: atomics(n)?,
+            in_composite: atomics(n)?,
+        })
     }
 
     /// Installs the discard nexthop (id 0); it stays until the table is freed.
     pub fn install_discard(&self, rtnl: &Rtnl) -> Result {
         let slot = self.slots.first().ok_or(EINVAL)?;
-        slot.publish(KBox::new(Nexthop::discard(), GFP_KERNEL)?, rtnl).map_err(|_| EEXIST)
+        slot.publish(KBox::new(Nexthop::discard(), GFP_KERNEL)?, rtnl)
+            .map_err(|_| EEXIST)
     }
 
     pub fn capacity(&self) -> u32 {
@@ -72,7 +84,9 @@ impl NhTable {
 
     /// References held on nexthop `id` (routes, composites).
     pub fn ref_count(&self, id: u32) -> u32 {
-        self.refs.get(id as usize).map_or(0, |r| r.load(Ordering::Relaxed))
+        self.refs
+            .get(id as usize)
+            .map_or(0, |r| r.load(Ordering::Relaxed))
     }
 
     pub fn hold(&self, id: u32, _rtnl: &Rtnl) {
@@ -139,7 +153,10 @@ impl Nexthops for LockedView<'_> {
         self.table.get_locked(id, self.rtnl)
     }
     fn in_composite(&self, id: u32) -> bool {
-        self.table.in_composite.get(id as usize).is_some_and(|n| n.load(Ordering::Relaxed) > 0)
+        self.table
+            .in_composite
+            .get(id as usize)
+            .is_some_and(|n| n.load(Ordering::Relaxed) > 0)
     }
 }
 
@@ -153,6 +170,9 @@ impl Nexthops for RcuView<'_> {
         self.table.get(id, self.guard)
     }
     fn in_composite(&self, id: u32) -> bool {
-        self.table.in_composite.get(id as usize).is_some_and(|n| n.load(Ordering::Relaxed) > 0)
+        self.table
+            .in_composite
+            .get(id as usize)
+            .is_some_and(|n| n.load(Ordering::Relaxed) > 0)
     }
 }

@@ -109,7 +109,10 @@ impl VifTable {
     pub fn find_by_name(&self, name: &[u8], rtnl: &Rtnl) -> Option<u32> {
         self.slots
             .iter()
-            .position(|s| s.get_locked(rtnl).is_some_and(|v| name_eq(&v.dev.name(), name)))
+            .position(|s| {
+                s.get_locked(rtnl)
+                    .is_some_and(|v| name_eq(&v.dev.name(), name))
+            })
             .map(|i| i as u32)
     }
 
@@ -119,7 +122,10 @@ impl VifTable {
 
     pub fn first_free(&self, rtnl: &Rtnl) -> Option<u32> {
         let _ = rtnl;
-        self.slots.iter().position(|s| s.is_empty()).map(|i| i as u32)
+        self.slots
+            .iter()
+            .position(|s| s.is_empty())
+            .map(|i| i as u32)
     }
 
     pub fn is_free(&self, idx: u32) -> bool {
@@ -131,7 +137,9 @@ impl VifTable {
         let idx = vif.idx;
         let slot = self.slots.get(idx as usize).ok_or(ERANGE)?;
         slot.publish(vif, rtnl).map_err(|_| EEXIST)?;
-        let Some(vif) = slot.get_locked(rtnl) else { return Err(EINVAL) };
+        let Some(vif) = slot.get_locked(rtnl) else {
+            return Err(EINVAL);
+        };
         if vif.is_host() {
             return Ok(()); // the vhost device already carries our cookie
         }

@@ -14,7 +14,9 @@ use kernel::ffi::{c_int, c_void};
 
 #[no_mangle]
 pub extern "C" fn vr_rs_doit(_skb: *mut sys::SkBuff, info: *mut sys::GenlInfo) -> c_int {
-    let Some(info) = NonNull::new(info) else { return EINVAL.to_errno() };
+    let Some(info) = NonNull::new(info) else {
+        return EINVAL.to_errno();
+    };
     // SAFETY: the genetlink core passes a valid genl_info for the duration of doit.
     let req = unsafe { Request::new(info) };
     match crate::ctl::doit(&req) {
@@ -25,7 +27,9 @@ pub extern "C" fn vr_rs_doit(_skb: *mut sys::SkBuff, info: *mut sys::GenlInfo) -
 
 #[no_mangle]
 pub extern "C" fn vr_rs_dumpit(skb: *mut sys::SkBuff, cb: *mut sys::NetlinkCallback) -> c_int {
-    let (Some(skb), Some(cb)) = (NonNull::new(skb), NonNull::new(cb)) else { return EINVAL.to_errno() };
+    let (Some(skb), Some(cb)) = (NonNull::new(skb), NonNull::new(cb)) else {
+        return EINVAL.to_errno();
+    };
     // SAFETY: the netlink core passes a valid skb and callback for the duration of dumpit.
     let dump = unsafe { Dump::new(skb, cb) };
     crate::ctl::dumpit(dump)
@@ -33,7 +37,9 @@ pub extern "C" fn vr_rs_dumpit(skb: *mut sys::SkBuff, cb: *mut sys::NetlinkCallb
 
 #[no_mangle]
 pub extern "C" fn vr_rs_rx(cookie: *mut c_void, skb: *mut sys::SkBuff) -> bool {
-    let (Some(cookie), Some(skb)) = (Cookie::from_raw(cookie), NonNull::new(skb)) else { return false };
+    let (Some(cookie), Some(skb)) = (Cookie::from_raw(cookie), NonNull::new(skb)) else {
+        return false;
+    };
     // SAFETY: rx_handlers run in softirq context with BH disabled.
     let ctx = unsafe { PacketCtx::assume() };
     // SAFETY: the rx_handler owns the skb; consuming it is what returning true reports.

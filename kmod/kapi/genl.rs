@@ -49,7 +49,10 @@ impl<'a> Attr<'a> {
         if ptr.is_null() {
             None
         } else {
-            Some(Attr { ptr, _life: PhantomData })
+            Some(Attr {
+                ptr,
+                _life: PhantomData,
+            })
         }
     }
 
@@ -114,7 +117,10 @@ impl<'a> Request<'a> {
     /// # Safety
     /// `info` must be the genl_info of the doit call that runs for 'a.
     pub(crate) unsafe fn new(info: NonNull<sys::GenlInfo>) -> Request<'a> {
-        Request { info, _life: PhantomData }
+        Request {
+            info,
+            _life: PhantomData,
+        }
     }
 
     pub fn cmd(&self) -> u8 {
@@ -150,7 +156,11 @@ impl<'a> Request<'a> {
             return Err(emsgsize());
         }
         msg.hdr = hdr;
-        Ok(Reply { msg, info: self.info, _life: PhantomData })
+        Ok(Reply {
+            msg,
+            info: self.info,
+            _life: PhantomData,
+        })
     }
 }
 
@@ -165,14 +175,22 @@ impl Msg {
     fn alloc(payload: usize, atomic: bool) -> Result<Msg> {
         // SAFETY: plain allocation; GFP_ATOMIC when `atomic` (the packet path).
         let skb = NonNull::new(unsafe { sys::vrg_msg_new(payload, atomic) }).ok_or(ENOMEM)?;
-        Ok(Msg { skb, hdr: core::ptr::null_mut(), owned: true })
+        Ok(Msg {
+            skb,
+            hdr: core::ptr::null_mut(),
+            owned: true,
+        })
     }
 
     fn put_raw(&mut self, id: u16, data: &[u8]) -> Result {
         let len = i32::try_from(data.len()).map_err(|_| EINVAL)?;
         // SAFETY: `skb` is a message under construction; `data` is valid for `len` bytes.
         let rc = unsafe { sys::vrg_put(self.skb.as_ptr(), id as i32, len, data.as_ptr().cast()) };
-        if rc < 0 { Err(emsgsize()) } else { Ok(()) }
+        if rc < 0 {
+            Err(emsgsize())
+        } else {
+            Ok(())
+        }
     }
 
     pub fn put_u32(&mut self, id: u16, v: u32) -> Result {
@@ -182,7 +200,11 @@ impl Msg {
     pub fn put_u64(&mut self, id: u16, v: u64, pad: u16) -> Result {
         // SAFETY: as in `put_raw`.
         let rc = unsafe { sys::vrg_put_u64(self.skb.as_ptr(), id as i32, v, pad as i32) };
-        if rc < 0 { Err(emsgsize()) } else { Ok(()) }
+        if rc < 0 {
+            Err(emsgsize())
+        } else {
+            Ok(())
+        }
     }
 
     pub fn put_bytes(&mut self, id: u16, v: &[u8]) -> Result {
@@ -244,8 +266,13 @@ impl Reply<'_> {
     pub fn send(mut self) -> Result {
         self.msg.owned = false;
         // SAFETY: the skb holds one finished genl message; genlmsg_reply takes ownership.
-        let rc = unsafe { sys::vrg_reply_send(self.msg.skb.as_ptr(), self.msg.hdr, self.info.as_ptr()) };
-        if rc < 0 { Err(Error::from_errno(rc)) } else { Ok(()) }
+        let rc =
+            unsafe { sys::vrg_reply_send(self.msg.skb.as_ptr(), self.msg.hdr, self.info.as_ptr()) };
+        if rc < 0 {
+            Err(Error::from_errno(rc))
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -269,7 +296,12 @@ impl Notification {
     }
 
     /// Like `new`, from the packet path: allocates without sleeping.
-    pub fn from_packet_path(group: u32, cmd: u8, payload: usize, _ctx: &PacketCtx) -> Option<Notification> {
+    pub fn from_packet_path(
+        group: u32,
+        cmd: u8,
+        payload: usize,
+        _ctx: &PacketCtx,
+    ) -> Option<Notification> {
         Self::build(group, cmd, payload, true)
     }
 
@@ -294,7 +326,9 @@ impl Notification {
     pub fn send(mut self) {
         self.msg.owned = false;
         // SAFETY: the skb holds one finished genl message; genlmsg_multicast takes it.
-        unsafe { sys::vrg_notify_send(self.msg.skb.as_ptr(), self.msg.hdr, self.group, self.atomic) };
+        unsafe {
+            sys::vrg_notify_send(self.msg.skb.as_ptr(), self.msg.hdr, self.group, self.atomic)
+        };
     }
 }
 
@@ -309,8 +343,16 @@ pub struct Dump<'a> {
 impl<'a> Dump<'a> {
     /// # Safety
     /// `skb` and `cb` must be the arguments of the dumpit call that runs for 'a.
-    pub(crate) unsafe fn new(skb: NonNull<sys::SkBuff>, cb: NonNull<sys::NetlinkCallback>) -> Dump<'a> {
-        Dump { skb, cb, written: false, _life: PhantomData }
+    pub(crate) unsafe fn new(
+        skb: NonNull<sys::SkBuff>,
+        cb: NonNull<sys::NetlinkCallback>,
+    ) -> Dump<'a> {
+        Dump {
+            skb,
+            cb,
+            written: false,
+            _life: PhantomData,
+        }
     }
 
     pub fn cmd(&self) -> u8 {
@@ -338,7 +380,11 @@ impl<'a> Dump<'a> {
         if hdr.is_null() {
             return self.full();
         }
-        let mut msg = Msg { skb: self.skb, hdr, owned: false };
+        let mut msg = Msg {
+            skb: self.skb,
+            hdr,
+            owned: false,
+        };
         match f(&mut msg) {
             Ok(()) => {
                 // SAFETY: `hdr` was put on this skb just above.
@@ -349,14 +395,22 @@ impl<'a> Dump<'a> {
             Err(e) => {
                 // SAFETY: as above; removes the partial record.
                 unsafe { sys::vrg_msg_cancel(self.skb.as_ptr(), hdr) };
-                if e == emsgsize() { self.full() } else { Err(e) }
+                if e == emsgsize() {
+                    self.full()
+                } else {
+                    Err(e)
+                }
             }
         }
     }
 
     fn full(&self) -> Result<bool> {
         // A record that does not fit an empty skb never will.
-        if self.written { Ok(false) } else { Err(emsgsize()) }
+        if self.written {
+            Ok(false)
+        } else {
+            Err(emsgsize())
+        }
     }
 
     /// The value dumpit returns: the skb length while records are coming, 0 at the end.

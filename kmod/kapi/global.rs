@@ -20,7 +20,9 @@ unsafe impl<T: Sync + Send> Sync for Global<T> {}
 
 impl<T: Teardown + Sync + Send + 'static> Global<T> {
     pub const fn new() -> Self {
-        Global { ptr: AtomicPtr::new(core::ptr::null_mut()) }
+        Global {
+            ptr: AtomicPtr::new(core::ptr::null_mut()),
+        }
     }
 
     /// The installed object, if any.
@@ -52,7 +54,10 @@ impl<T: Teardown + Sync + Send + 'static> Drop for Installed<T> {
         if let Some(obj) = self.global.get() {
             obj.teardown();
         }
-        let p = self.global.ptr.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        let p = self
+            .global
+            .ptr
+            .swap(core::ptr::null_mut(), Ordering::AcqRel);
         rcu::synchronize();
         if !p.is_null() {
             // SAFETY: from KBox::into_raw in `install`; unpublished and a grace period has

@@ -25,7 +25,11 @@ impl Cookie {
     }
     pub(crate) fn from_raw(p: *mut c_void) -> Option<Cookie> {
         let v = p as usize;
-        if v == 0 { None } else { Some(Cookie(v)) }
+        if v == 0 {
+            None
+        } else {
+            Some(Cookie(v))
+        }
     }
     fn as_raw(self) -> *mut c_void {
         self.0 as *mut c_void
@@ -121,7 +125,11 @@ impl DevRef {
     pub fn attach_rx(&self, cookie: Cookie, _rtnl: &Rtnl) -> Result {
         // SAFETY: RTNL is held (`_rtnl`); the device is held; the cookie is an integer.
         let rc = unsafe { sys::vrg_rx_handler_register(self.ptr.as_ptr(), cookie.as_raw()) };
-        if rc < 0 { Err(Error::from_errno(rc)) } else { Ok(()) }
+        if rc < 0 {
+            Err(Error::from_errno(rc))
+        } else {
+            Ok(())
+        }
     }
 
     /// Unhooks the receive path; returns after in-flight receives have finished.
@@ -131,11 +139,24 @@ impl DevRef {
     }
 
     /// Creates and registers the vhost device; transmits on it reach `entry::vr_rs_vhost_xmit`.
-    pub fn create_vhost(name: &CStr, mac: &[u8; 6], cookie: Cookie, _rtnl: &Rtnl) -> Result<DevRef> {
+    pub fn create_vhost(
+        name: &CStr,
+        mac: &[u8; 6],
+        cookie: Cookie,
+        _rtnl: &Rtnl,
+    ) -> Result<DevRef> {
         let mut err: i32 = 0;
         // SAFETY: RTNL is held; `name` is NUL-terminated; `mac` has 6 bytes.
-        let dev = unsafe { sys::vrg_vhost_create(name.as_char_ptr(), mac.as_ptr(), cookie.as_raw(), &mut err) };
-        let dev = NonNull::new(dev).ok_or_else(|| if err < 0 { Error::from_errno(err) } else { ENOMEM })?;
+        let dev = unsafe {
+            sys::vrg_vhost_create(name.as_char_ptr(), mac.as_ptr(), cookie.as_raw(), &mut err)
+        };
+        let dev = NonNull::new(dev).ok_or_else(|| {
+            if err < 0 {
+                Error::from_errno(err)
+            } else {
+                ENOMEM
+            }
+        })?;
         // SAFETY: the device was just registered; we take our own reference.
         unsafe { sys::vrg_dev_hold(dev.as_ptr()) };
         Ok(DevRef { ptr: dev })

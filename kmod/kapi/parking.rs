@@ -36,12 +36,18 @@ impl Parking {
         for _ in 0..slots {
             owners.push(AtomicU64::new(NO_OWNER), GFP_KERNEL)?;
         }
-        Ok(Parking { cells, owners, per_slot })
+        Ok(Parking {
+            cells,
+            owners,
+            per_slot,
+        })
     }
 
     fn cells(&self, slot: u32) -> &[AtomicPtr<sys::SkBuff>] {
         let start = (slot as usize).saturating_mul(self.per_slot);
-        self.cells.get(start..start.saturating_add(self.per_slot)).unwrap_or(&[])
+        self.cells
+            .get(start..start.saturating_add(self.per_slot))
+            .unwrap_or(&[])
     }
 
     /// Gives `slot` to `owner` (not NO_OWNER) before anyone may park in it.
@@ -54,12 +60,18 @@ impl Parking {
     /// Parks `skb` in `slot` for `owner`; gives it back when the slot is full or no longer
     /// `owner`'s.
     pub fn park(&self, slot: u32, owner: u64, skb: Skb) -> core::result::Result<(), Skb> {
-        let Some(tag) = self.owners.get(slot as usize) else { return Err(skb) };
+        let Some(tag) = self.owners.get(slot as usize) else {
+            return Err(skb);
+        };
         if tag.load(SeqCst) != owner {
             return Err(skb);
         }
         let raw = skb.into_raw();
-        let Some(cell) = self.cells(slot).iter().find(|c| c.compare_exchange(null_mut(), raw, SeqCst, SeqCst).is_ok()) else {
+        let Some(cell) = self
+            .cells(slot)
+            .iter()
+            .find(|c| c.compare_exchange(null_mut(), raw, SeqCst, SeqCst).is_ok())
+        else {
             // SAFETY: `raw` came from `into_raw` above and was stored nowhere.
             return Err(unsafe { Skb::from_raw(NonNull::new_unchecked(raw)) });
         };
@@ -89,7 +101,10 @@ impl Parking {
 
     /// Packets parked in `slot`.
     pub fn count(&self, slot: u32) -> u32 {
-        self.cells(slot).iter().filter(|c| !c.load(SeqCst).is_null()).count() as u32
+        self.cells(slot)
+            .iter()
+            .filter(|c| !c.load(SeqCst).is_null())
+            .count() as u32
     }
 }
 

@@ -14,7 +14,10 @@ pub struct Counter(AtomicU64);
 impl Counter {
     #[inline]
     pub fn add(&self, n: u64, _ctx: &PacketCtx) {
-        self.0.store(self.0.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+        self.0.store(
+            self.0.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
     }
     #[inline]
     pub fn read(&self) -> u64 {
@@ -42,11 +45,16 @@ impl CounterArray {
         // SAFETY: reads a boot-time constant.
         let cpus = unsafe { sys::vrg_nr_cpu_ids() } as usize;
         let total = per_cpu.checked_mul(cpus).ok_or(ENOMEM)?;
-        let mut counters = kernel::alloc::KVVec::with_capacity(total, kernel::alloc::flags::GFP_KERNEL)?;
+        let mut counters =
+            kernel::alloc::KVVec::with_capacity(total, kernel::alloc::flags::GFP_KERNEL)?;
         for _ in 0..total {
             counters.push(Counter::new(), kernel::alloc::flags::GFP_KERNEL)?;
         }
-        Ok(CounterArray { counters, per_cpu, cpus })
+        Ok(CounterArray {
+            counters,
+            per_cpu,
+            cpus,
+        })
     }
 
     /// This CPU's counters.
@@ -143,7 +151,8 @@ unsafe impl<T: Zeroable> Send for PerCpu<T> {}
 impl<T: Zeroable> PerCpu<T> {
     pub fn new() -> Result<Self> {
         // SAFETY: plain allocation; size/align describe T.
-        let ptr = unsafe { sys::vrg_percpu_alloc(core::mem::size_of::<T>(), core::mem::align_of::<T>()) };
+        let ptr =
+            unsafe { sys::vrg_percpu_alloc(core::mem::size_of::<T>(), core::mem::align_of::<T>()) };
         if ptr.is_null() {
             return Err(ENOMEM);
         }

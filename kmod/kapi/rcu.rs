@@ -16,7 +16,9 @@ impl Guard {
     pub fn new() -> Self {
         // SAFETY: rcu_read_lock has no preconditions; it nests and is paired by Drop.
         unsafe { sys::vrg_rcu_read_lock() };
-        Guard { _not_send: PhantomData }
+        Guard {
+            _not_send: PhantomData,
+        }
     }
 }
 
@@ -82,7 +84,9 @@ pub struct Slot<T> {
 
 impl<T> Slot<T> {
     pub const fn empty() -> Self {
-        Slot { ptr: AtomicPtr::new(core::ptr::null_mut()) }
+        Slot {
+            ptr: AtomicPtr::new(core::ptr::null_mut()),
+        }
     }
 
     pub fn get<'g>(&self, _guard: &'g Guard) -> Option<&'g T> {

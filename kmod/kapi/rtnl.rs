@@ -21,7 +21,11 @@ impl RtnlGuard {
         // SAFETY: process context (netlink ops and module init/exit); RTNL is not held by
         // the caller (our genl family has parallel_ops, so no genl_mutex ordering issue).
         unsafe { sys::vrg_rtnl_lock() };
-        RtnlGuard { token: Rtnl { _not_send: PhantomData } }
+        RtnlGuard {
+            token: Rtnl {
+                _not_send: PhantomData,
+            },
+        }
     }
 }
 
@@ -45,7 +49,9 @@ impl Rtnl {
     pub unsafe fn assume_held() -> Rtnl {
         // SAFETY: reading the lock state has no preconditions.
         debug_assert!(unsafe { sys::vrg_rtnl_is_locked() });
-        Rtnl { _not_send: PhantomData }
+        Rtnl {
+            _not_send: PhantomData,
+        }
     }
 }
 
@@ -65,7 +71,10 @@ unsafe impl<T: Send> Send for RtnlCell<T> {}
 
 impl<T> RtnlCell<T> {
     pub fn new(value: T) -> Self {
-        RtnlCell { value: core::cell::UnsafeCell::new(value), busy: core::cell::Cell::new(false) }
+        RtnlCell {
+            value: core::cell::UnsafeCell::new(value),
+            busy: core::cell::Cell::new(false),
+        }
     }
 
     /// Runs `f` with exclusive access; `None` if the cell is already borrowed (a bug in the

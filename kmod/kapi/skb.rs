@@ -55,7 +55,10 @@ impl Skb {
             if headlen < len {
                 return None;
             }
-            Some(core::slice::from_raw_parts_mut(sys::vrg_skb_data(self.ptr.as_ptr()), len as usize))
+            Some(core::slice::from_raw_parts_mut(
+                sys::vrg_skb_data(self.ptr.as_ptr()),
+                len as usize,
+            ))
         }
     }
 

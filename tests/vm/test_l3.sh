@@ -38,8 +38,11 @@ test_l3_vrfs_are_isolated() {
   ip netns exec vtnsb ping -c 3 -W 2 10.1.0.2 >/dev/null || fail "B -> A"
   expect_eq "C got nothing" "$c_tx" "$(tx 3)"
   [ $(( $(tx 1) - a_tx )) -ge 3 ] || fail "A did not get B's pings"
-  # and C reaches its own gateway in VRF 2
-  ip netns exec vtnsc ping -c 1 -W 2 10.255.0.1 >/dev/null 2>&1 || true
+  # and C's packets to its own gateway in VRF 2 reach the host (Receive nexthop: the
+  # vhost vif sends them up; the host does not answer for 10.1.0.1, so no reply is due)
+  local host_tx; host_tx=$(tx 0)
+  ip netns exec vtnsc ping -c 1 -W 1 10.1.0.1 >/dev/null 2>&1 || :
+  [ "$(tx 0)" -gt "$host_tx" ] || fail "C's packet to its gateway did not reach the host"
   vrctl rt --get 10.1.0.3/32 --vrf 2 >/dev/null 2>&1 && fail "VRF 2 has a route to B"
   true
 }

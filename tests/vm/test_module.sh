@@ -23,7 +23,8 @@ test_genl_and_ynl_see_what_vrctl_sees() {
   expect_eq "ynl names" "$(vrctl vif --list --json | jq -c '[.[].name]')" "$(jq -c '[.[].name]' /tmp/ynl.json)"
   expect_eq "ynl types" "virtual physical" "$(jq -r '[.[].type] | join(" ")' /tmp/ynl.json)"
   # ynl drives the family too: a vhost vif created through it shows up in vrctl
-  $ynl --do vif-new --json '{"type": "host", "name": "vtvhost0", "mac": "00005e000100"}' >/dev/null 2>&1 \
-    || $ynl --do vif-new --json '{"type": 0, "name": "vtvhost0", "mac": [0,0,94,0,1,0]}' >/dev/null || fail "ynl vif-new"
+  # (the enum by its name from the spec, the binary MAC as hex: the test kernel's ynl)
+  $ynl --do vif-new --json '{"type": "host", "name": "vtvhost0", "mac": "00005e000100"}' >/dev/null \
+    || fail "ynl vif-new"
   vrctl vif --list | grep -q 'OS: vtvhost0' || fail "vif made by ynl not listed by vrctl"
 }

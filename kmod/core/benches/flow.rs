@@ -4,8 +4,9 @@
 //! main area, so some buckets overflow), then lookups of 4M precomputed keys:
 //! - `hit`: keys of installed flows, in random order (the packet path of an established
 //!   flow: hash, bucket, sequence-checked compare);
-//! - `miss`: keys never installed (what a new flow costs before its Hold);
-//! and the insert and remove rates of the fill.
+//! - `miss`: keys never installed (what a new flow costs before its Hold).
+//!
+//! It also reports the insert and remove rates of the fill.
 //!
 //! Run with `cargo bench -p vrouter-core --bench flow`.
 

@@ -78,8 +78,8 @@ impl FlowEntry {
         FlowEntry::default()
     }
 
-    /// Counts a packet, notes the time, and returns the packet's TCP flags merged into
-    /// the entry's state (see [`tcp_update`]).
+    /// Counts a packet of `len` bytes and notes the time (TCP state is updated apart,
+    /// see [`tcp_update`]).
     pub fn hit(&self, len: u32, now: u32) {
         self.packets.fetch_add(1, Relaxed);
         self.bytes.fetch_add(u64::from(len), Relaxed);
@@ -244,7 +244,7 @@ where
     ) -> Result<Self, FlowError> {
         let main_len = main as usize;
         if main == 0
-            || main_len % BUCKET_ENTRIES != 0
+            || !main_len.is_multiple_of(BUCKET_ENTRIES)
             || entries.len() < main_len
             || entries.len() >= FLOW_INDEX_NONE as usize
         {

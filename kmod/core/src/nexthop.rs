@@ -104,13 +104,11 @@ impl Nexthop {
             *self.members.get_mut(n).ok_or(NhError::TooManyMembers)? = m;
             n += 1;
         }
-        let mut l = 0usize;
-        for label in labels {
+        for (l, label) in labels.enumerate() {
             if l >= n {
                 return Err(NhError::LabelCount);
             }
             *self.labels.get_mut(l).ok_or(NhError::LabelCount)? = label;
-            l += 1;
         }
         self.member_count = n as u8;
         Ok(())
