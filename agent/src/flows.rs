@@ -264,6 +264,18 @@ impl<D: Directory> FlowAgent<D> {
     /// Installs the plans for Hold entries `held`: reverse entries first (a NAT forward
     /// entry needs its reverse to exist), then the forward verdicts.
     fn decide(&self, c: &mut Client, held: Vec<Flow>) -> Result<(), Error> {
+        let todo = self.plans(held);
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let (mut rev_index, retake) = self.add_reverse_entries(c, &todo)?;
+        self.take_over_reverse_entries(c, &todo, &retake, &mut rev_index);
+        let orphans = self.add_forward_verdicts(c, &todo, &rev_index)?;
+        Self::delete_orphans(c, &orphans)
+    }
+
+    /// The plan of each Hold entry in `held`, denials logged and counted.
+    fn plans(&self, held: Vec<Flow>) -> Vec<(Flow, Plan)> {
         // Both directions of one exchange may have missed: decide each pair once.
         let mut seen = HashSet::new();
         let mut todo = Vec::new();
@@ -278,9 +290,17 @@ impl<D: Directory> FlowAgent<D> {
             }
             todo.push((f, p));
         }
-        if todo.is_empty() {
-            return Ok(());
-        }
+        todo
+    }
+
+    /// Creates the reverse entries of `todo` in one batch. Returns, per plan, the index
+    /// of its reverse entry (None without one), and the positions in `todo` of the plans
+    /// whose reverse key has an entry already.
+    fn add_reverse_entries(
+        &self,
+        c: &mut Client,
+        todo: &[(Flow, Plan)],
+    ) -> Result<(Vec<Option<u32>>, Vec<usize>), Error> {
         let rev_specs: Vec<FlowSpec> = todo
             .iter()
             .map(|(f, p)| FlowSpec {
@@ -296,12 +316,12 @@ impl<D: Directory> FlowAgent<D> {
         // A reverse key with an entry already (its own Hold, or a leftover): take it over.
         let mut retake = Vec::new();
         let mut rev_index: Vec<Option<u32>> = Vec::with_capacity(todo.len());
-        for ((f, p), r) in todo.iter().zip(made) {
+        for ((_, p), r) in todo.iter().zip(made) {
             match r {
                 Ok(rev) => rev_index.push(Some(rev.index)),
                 Err(e) if e.errno() == Some(EEXIST) => {
                     rev_index.push(None);
-                    retake.push((rev_index.len() - 1, f.index, p.clone()));
+                    retake.push(rev_index.len() - 1);
                 }
                 Err(e) => {
                     warn!(error = %e, key = ?p.reverse_key, "reverse flow refused");
@@ -310,7 +330,20 @@ impl<D: Directory> FlowAgent<D> {
                 }
             }
         }
-        for (slot, fwd, p) in retake {
+        Ok((rev_index, retake))
+    }
+
+    /// Turns the existing entries of the reverse keys of the plans `retake` (positions
+    /// in `todo`) into their reverse entries, filling their slots in `rev_index`.
+    fn take_over_reverse_entries(
+        &self,
+        c: &mut Client,
+        todo: &[(Flow, Plan)],
+        retake: &[usize],
+        rev_index: &mut [Option<u32>],
+    ) {
+        for &slot in retake {
+            let (f, p) = &todo[slot];
             let spec = match c.flow_lookup(&p.reverse_key) {
                 Ok(existing) => FlowSpec {
                     target: Some((existing.index, existing.gen)),
@@ -318,7 +351,7 @@ impl<D: Directory> FlowAgent<D> {
                     action: p.reverse.action,
                     flags: p.reverse.nat,
                     drop_reason: None,
-                    rindex: Some(fwd),
+                    rindex: Some(f.index),
                 },
                 Err(_) => continue,
             };
@@ -334,9 +367,19 @@ impl<D: Directory> FlowAgent<D> {
                 }
             }
         }
+    }
+
+    /// Sets the forward verdict of each plan with a reverse entry, in one batch. Returns
+    /// the reverse entries left without their forward one (orphans), to delete.
+    fn add_forward_verdicts(
+        &self,
+        c: &mut Client,
+        todo: &[(Flow, Plan)],
+        rev_index: &[Option<u32>],
+    ) -> Result<Vec<(u32, Option<u32>)>, Error> {
         let mut fwd_specs = Vec::new();
         let mut made_rev = Vec::new();
-        for ((f, p), rev) in todo.iter().zip(&rev_index) {
+        for ((f, p), rev) in todo.iter().zip(rev_index) {
             let Some(rev) = *rev else { continue };
             fwd_specs.push(FlowSpec {
                 target: Some((f.index, f.gen)),
@@ -362,8 +405,13 @@ impl<D: Directory> FlowAgent<D> {
                 }
             }
         }
+        Ok(orphans)
+    }
+
+    /// Deletes the reverse entries whose forward verdict did not take.
+    fn delete_orphans(c: &mut Client, orphans: &[(u32, Option<u32>)]) -> Result<(), Error> {
         if !orphans.is_empty() {
-            let _ = c.flow_del_batch(&orphans)?;
+            let _ = c.flow_del_batch(orphans)?;
         }
         Ok(())
     }

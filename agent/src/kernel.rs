@@ -22,7 +22,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use tracing::debug;
 use vrouter_client::nh::eth_header;
 use vrouter_client::vif::{format_mac, parse_mac};
-use vrouter_client::{errno, Client, Error, Nexthop, NexthopAdd, Route, VifAdd, VifSelector};
+use vrouter_client::{errno, Client, Error, Nexthop, NexthopAdd, Route, Vif, VifAdd, VifSelector};
 use vrouter_uapi::{
     addr_family, nh_flag, nh_type, rt_flag, vif_flag, vif_type, COMPOSITE_MAX, NH_FLAGS_SETTABLE,
     VROUTER_MAC,
@@ -64,6 +64,17 @@ impl NodeWant {
         r.vrf != HOST_VRF
             || (r.prefix_len == if r.prefix.is_ipv4() { 32 } else { 128 }
                 && self.pod_cidrs.iter().any(|c| c.contains(&r.prefix)))
+    }
+
+    /// The VRFs whose routes the reconciliation reads: the networks', the retired
+    /// networks' (to empty them) and the host's.
+    fn route_vrfs(&self) -> BTreeSet<u32> {
+        self.vrfs
+            .keys()
+            .copied()
+            .chain(self.retired_vrfs.iter().copied())
+            .chain([HOST_VRF])
+            .collect()
     }
 }
 
@@ -222,6 +233,22 @@ fn node_routes(n: &NodeWant) -> Vec<Route> {
     v
 }
 
+/// Routes by (VRF, prefix, prefix length).
+type RouteMap = BTreeMap<(u32, IpAddr, u8), Route>;
+
+/// Every route the agent wants: the node's, the live ports' and the VIPs'.
+fn wanted_routes(n: &NodeWant, live: &[&PortWant], vip_routes: Vec<Route>) -> RouteMap {
+    let mut routes = RouteMap::new();
+    for r in node_routes(n)
+        .into_iter()
+        .chain(live.iter().flat_map(|p| port_routes(p)))
+        .chain(vip_routes)
+    {
+        routes.insert((r.vrf, r.prefix, r.prefix_len), r);
+    }
+    routes
+}
+
 /// The local backends' nexthops of a VIP: each pod once, in backend order (a stable order
 /// keeps the datapath's member choice for a flow). Backends on other nodes are skipped;
 /// the flow loop translates to them.
@@ -237,6 +264,22 @@ fn vip_members(v: &VipWant, live: &[&PortWant]) -> Vec<u32> {
         }
     }
     m
+}
+
+/// [`vip_members`], capped at what a composite holds (the rest is reported in `s`).
+fn composite_members(v: &VipWant, live: &[&PortWant], s: &mut Summary) -> Vec<u32> {
+    let mut members = vip_members(v, live);
+    if members.len() > COMPOSITE_MAX {
+        // Several services on one VIP can add up to more than a composite holds.
+        let why = format!(
+            "{} local backends, the composite takes the first {COMPOSITE_MAX}",
+            members.len()
+        );
+        s.errors
+            .push(format!("service VIP {} in VRF {}: {why}", v.vip, v.vrf));
+        members.truncate(COMPOSITE_MAX);
+    }
+    members
 }
 
 fn vip_nh(v: &VipWant, members: Vec<u32>) -> NexthopAdd {
@@ -460,11 +503,38 @@ impl Kernel {
         let vifs = self.c.vif_list(None).map_err(refused("vif dump"))?;
 
         // The host vif and its Receive nexthop come first: every route leads there.
-        let vhost = match vifs
+        let vhost = self.ensure_vhost(n, &vifs, &mut s)?;
+        self.ensure_fabric(n, &vifs, &mut s);
+        let nhs = self.nexthops()?;
+        self.ensure_receive_nh(vhost, &nhs, &mut s)?;
+
+        let live = self.reconcile_ports(&want.ports, &vifs, &nhs, &mut s)?;
+        let (vip_nhs, vip_routes) = self.reconcile_vips(want.vips, &live, &nhs, &mut s);
+
+        // Routes of the agent's VRFs: add what is missing or different, delete the rest.
+        let mut routes = wanted_routes(n, &live, vip_routes);
+        self.remove_stale_routes(n, &mut routes, &mut s)?;
+        self.add_routes(&routes, &mut s);
+
+        // Stale nexthops, then stale vifs (a nexthop refers to its vif).
+        let wanted_nh: BTreeSet<u32> = live.iter().map(|p| p.nh).chain(vip_nhs).collect();
+        self.remove_stale_nexthops(&nhs, &wanted_nh, &mut s);
+        self.remove_stale_vifs(&vifs, &mut s);
+        Ok(s)
+    }
+
+    /// The vhost vif's index; the vif is created when the dump `vifs` lacks it.
+    fn ensure_vhost(
+        &mut self,
+        n: &NodeWant,
+        vifs: &[Vif],
+        s: &mut Summary,
+    ) -> Result<u32, KernelError> {
+        match vifs
             .iter()
             .find(|v| v.name == n.vhost && v.kind == vif_type::HOST)
         {
-            Some(v) => v.idx,
+            Some(v) => Ok(v.idx),
             None => {
                 let req = VifAdd {
                     kind: vif_type::HOST,
@@ -477,38 +547,57 @@ impl Kernel {
                 };
                 s.added += 1;
                 s.vhost_created = true;
-                self.c
+                Ok(self
+                    .c
                     .vif_add(&req)
                     .map_err(refused(format!("host vif {}", n.vhost)))?
-                    .idx
-            }
-        };
-        if let Some(f) = &n.fabric {
-            if !vifs
-                .iter()
-                .any(|v| &v.name == f && v.kind == vif_type::PHYSICAL)
-            {
-                let req = VifAdd {
-                    kind: vif_type::PHYSICAL,
-                    name: Some(f.clone()),
-                    flags: VIF_FLAGS,
-                    ..Default::default()
-                };
-                match self.c.vif_add(&req) {
-                    Ok(_) => s.added += 1,
-                    Err(e) => s
-                        .errors
-                        .push(refused(format!("fabric vif {f}"))(e).to_string()),
-                }
+                    .idx)
             }
         }
-        let nhs: BTreeMap<u32, _> = self
+    }
+
+    /// The fabric's physical vif, when the node has one and the dump `vifs` lacks it; a
+    /// refusal is reported and the reconciliation goes on.
+    fn ensure_fabric(&mut self, n: &NodeWant, vifs: &[Vif], s: &mut Summary) {
+        let Some(f) = &n.fabric else { return };
+        if vifs
+            .iter()
+            .any(|v| &v.name == f && v.kind == vif_type::PHYSICAL)
+        {
+            return;
+        }
+        let req = VifAdd {
+            kind: vif_type::PHYSICAL,
+            name: Some(f.clone()),
+            flags: VIF_FLAGS,
+            ..Default::default()
+        };
+        match self.c.vif_add(&req) {
+            Ok(_) => s.added += 1,
+            Err(e) => s
+                .errors
+                .push(refused(format!("fabric vif {f}"))(e).to_string()),
+        }
+    }
+
+    /// The kernel's nexthops by id.
+    fn nexthops(&mut self) -> Result<BTreeMap<u32, Nexthop>, KernelError> {
+        Ok(self
             .c
             .nh_dump()
             .map_err(refused("nexthop dump"))?
             .into_iter()
             .map(|h| (h.id, h))
-            .collect();
+            .collect())
+    }
+
+    /// The Receive nexthop, to the host through vif `vhost`, unless `nhs` has it already.
+    fn ensure_receive_nh(
+        &mut self,
+        vhost: u32,
+        nhs: &BTreeMap<u32, Nexthop>,
+        s: &mut Summary,
+    ) -> Result<(), KernelError> {
         let rcv = NexthopAdd {
             id: NH_RECEIVE,
             kind: nh_type::RECEIVE,
@@ -519,156 +608,222 @@ impl Kernel {
             self.c.nh_add(&rcv).map_err(refused("receive nexthop 1"))?;
             s.added += 1;
         }
+        Ok(())
+    }
 
-        // Ports: vif and nexthop for each whose host interface exists.
+    /// Ports: vif and nexthop for each whose host interface exists. Returns the ports
+    /// that are programmed (recorded in `s.vifs` too); the routes and VIPs build on them.
+    fn reconcile_ports<'w>(
+        &mut self,
+        ports: &'w [PortWant],
+        vifs: &[Vif],
+        nhs: &BTreeMap<u32, Nexthop>,
+        s: &mut Summary,
+    ) -> Result<Vec<&'w PortWant>, KernelError> {
         let by_name: HashMap<&str, _> = vifs.iter().map(|v| (v.name.as_str(), v)).collect();
         let mut live: Vec<&PortWant> = Vec::new();
-        for p in &want.ports {
+        for p in ports {
             if !interface_exists(&p.host_ifname) {
                 continue;
             }
-            let vif = match by_name.get(p.host_ifname.as_str()) {
-                Some(v) if v.kind == vif_type::VIRTUAL && v.vrf == p.vrf => {
-                    // A flag change must not take a forwarding port down: on failure
-                    // the port stays programmed with its old flags.
-                    if v.flags != vif_flags(p) {
-                        match self.set_vif_flags(p) {
-                            Ok(()) => s.added += 1,
-                            Err(e) if e.unavailable() => return Err(e),
-                            Err(e) => s.errors.push(e.to_string()),
-                        }
-                    }
-                    Ok(v.idx)
-                }
-                _ => {
-                    s.added += 1;
-                    self.ensure_vif(p)
-                }
+            let have = by_name.get(p.host_ifname.as_str()).copied();
+            let Some(vif) = self.reconcile_port_vif(p, have, s)? else {
+                continue;
             };
-            let vif = match vif {
-                Ok(i) => i,
-                Err(e) if e.unavailable() => return Err(e),
-                Err(e) => {
-                    s.errors.push(e.to_string());
-                    continue;
-                }
-            };
-            let nh = port_nh(p, vif);
-            if !nhs.get(&p.nh).is_some_and(|h| same_nh(h, &nh)) {
-                if let Err(e) = self.c.nh_add(&nh) {
-                    s.errors.push(
-                        refused(format!("nexthop {} for {}", p.nh, p.host_ifname))(e).to_string(),
-                    );
-                    continue;
-                }
-                s.added += 1;
+            if !self.reconcile_port_nh(p, vif, nhs, s) {
+                continue;
             }
             s.vifs.insert(p.host_ifname.clone(), vif);
             live.push(p);
         }
+        Ok(live)
+    }
 
-        // Service VIPs, once their members exist: a composite over the live backends and
-        // a route to it. A VIP without a local backend keeps its route, to the discard
-        // nexthop: it fails here, visibly (drop counters), instead of following the VRF's
-        // default route to the host, and ARP/ND for it do not change as backends come
-        // and go. The kernel refuses a composite without members anyway.
-        let mut vip_nhs = BTreeSet::new();
-        let mut vip_routes = Vec::with_capacity(want.vips.len());
-        for v in want.vips {
-            let mut members = vip_members(v, &live);
-            if members.len() > COMPOSITE_MAX {
-                // Several services on one VIP can add up to more than a composite holds.
-                let why = format!(
-                    "{} local backends, the composite takes the first {COMPOSITE_MAX}",
-                    members.len()
-                );
-                s.errors
-                    .push(format!("service VIP {} in VRF {}: {why}", v.vip, v.vrf));
-                members.truncate(COMPOSITE_MAX);
+    /// A port's vif index: the kernel's vif `have` when it fits (its flags updated in
+    /// place), else a new one. None when the kernel refused it (the error is in `s`).
+    fn reconcile_port_vif(
+        &mut self,
+        p: &PortWant,
+        have: Option<&Vif>,
+        s: &mut Summary,
+    ) -> Result<Option<u32>, KernelError> {
+        let vif = match have {
+            Some(v) if v.kind == vif_type::VIRTUAL && v.vrf == p.vrf => {
+                // A flag change must not take a forwarding port down: on failure
+                // the port stays programmed with its old flags.
+                if v.flags != vif_flags(p) {
+                    match self.set_vif_flags(p) {
+                        Ok(()) => s.added += 1,
+                        Err(e) if e.unavailable() => return Err(e),
+                        Err(e) => s.errors.push(e.to_string()),
+                    }
+                }
+                Ok(v.idx)
             }
+            _ => {
+                s.added += 1;
+                self.ensure_vif(p)
+            }
+        };
+        match vif {
+            Ok(i) => Ok(Some(i)),
+            Err(e) if e.unavailable() => Err(e),
+            Err(e) => {
+                s.errors.push(e.to_string());
+                Ok(None)
+            }
+        }
+    }
+
+    /// A port's Encap nexthop out of `vif`, unless `nhs` has it already. False when the
+    /// kernel refused it (the error is in `s`): the port is not live then.
+    fn reconcile_port_nh(
+        &mut self,
+        p: &PortWant,
+        vif: u32,
+        nhs: &BTreeMap<u32, Nexthop>,
+        s: &mut Summary,
+    ) -> bool {
+        let nh = port_nh(p, vif);
+        if !nhs.get(&p.nh).is_some_and(|h| same_nh(h, &nh)) {
+            if let Err(e) = self.c.nh_add(&nh) {
+                s.errors.push(
+                    refused(format!("nexthop {} for {}", p.nh, p.host_ifname))(e).to_string(),
+                );
+                return false;
+            }
+            s.added += 1;
+        }
+        true
+    }
+
+    /// Service VIPs, once their members exist: a composite over the live backends and
+    /// a route to it. A VIP without a local backend keeps its route, to the discard
+    /// nexthop: it fails here, visibly (drop counters), instead of following the VRF's
+    /// default route to the host, and ARP/ND for it do not change as backends come
+    /// and go. The kernel refuses a composite without members anyway.
+    /// Returns the composites the routes lead to and the VIPs' routes.
+    fn reconcile_vips(
+        &mut self,
+        vips: &[VipWant],
+        live: &[&PortWant],
+        nhs: &BTreeMap<u32, Nexthop>,
+        s: &mut Summary,
+    ) -> (BTreeSet<u32>, Vec<Route>) {
+        let mut vip_nhs = BTreeSet::new();
+        let mut vip_routes = Vec::with_capacity(vips.len());
+        for v in vips {
+            let members = composite_members(v, live, s);
             let target = if members.is_empty() {
                 NH_DISCARD
             } else {
-                let nh = vip_nh(v, members);
-                if nhs.get(&v.nh).is_some_and(|h| same_nh(h, &nh)) {
-                    v.nh
-                } else {
-                    match self.c.nh_add(&nh) {
-                        Ok(_) => {
-                            s.added += 1;
-                            v.nh
-                        }
-                        Err(e) => {
-                            s.errors.push(
-                                refused(format!("composite nexthop {} for VIP {}", v.nh, v.vip))(e)
-                                    .to_string(),
-                            );
-                            // The previous members still forward; with none, discard.
-                            if nhs.get(&v.nh).is_some_and(|h| h.kind == nh_type::COMPOSITE) {
-                                v.nh
-                            } else {
-                                NH_DISCARD
-                            }
-                        }
-                    }
-                }
+                self.ensure_vip_nh(v, members, nhs, s)
             };
             if target == v.nh {
                 vip_nhs.insert(v.nh);
             }
             vip_routes.push(host_route(v.vrf, v.vip, target));
         }
+        (vip_nhs, vip_routes)
+    }
 
-        // Routes of the agent's VRFs: add what is missing or different, delete the rest.
-        let mut routes: BTreeMap<(u32, IpAddr, u8), Route> = BTreeMap::new();
-        for r in node_routes(n)
-            .into_iter()
-            .chain(live.iter().flat_map(|p| port_routes(p)))
-            .chain(vip_routes)
-        {
-            routes.insert((r.vrf, r.prefix, r.prefix_len), r);
+    /// The nexthop VIP `v`'s route leads to: its composite over `members` (made unless
+    /// `nhs` has it already), or when the kernel refuses that, the composite it had or
+    /// else discard.
+    fn ensure_vip_nh(
+        &mut self,
+        v: &VipWant,
+        members: Vec<u32>,
+        nhs: &BTreeMap<u32, Nexthop>,
+        s: &mut Summary,
+    ) -> u32 {
+        let nh = vip_nh(v, members);
+        if nhs.get(&v.nh).is_some_and(|h| same_nh(h, &nh)) {
+            return v.nh;
         }
-        let vrfs: BTreeSet<u32> = n
-            .vrfs
-            .keys()
-            .copied()
-            .chain(n.retired_vrfs.iter().copied())
-            .chain([HOST_VRF])
-            .collect();
-        for vrf in vrfs {
-            for fam in [addr_family::INET, addr_family::INET6] {
-                let have = match self.c.rt_dump(vrf, fam) {
-                    Ok(h) => h,
-                    Err(e) => {
-                        let e = refused(format!("route dump of VRF {vrf}"))(e);
-                        if e.unavailable() {
-                            return Err(e);
-                        }
-                        s.errors.push(e.to_string());
-                        continue;
-                    }
-                };
-                for r in have.into_iter().filter(|r| n.owns(r)) {
-                    let key = (vrf, r.prefix, r.prefix_len);
-                    match routes.get(&key) {
-                        Some(w)
-                            if w.nh_id == r.nh_id && w.flags == r.flags && r.label.is_none() =>
-                        {
-                            routes.remove(&key);
-                        }
-                        Some(_) => {}
-                        None => match self.c.rt_del(vrf, r.prefix, r.prefix_len) {
-                            Ok(()) => s.removed += 1,
-                            Err(e) if is_enoent(&e) => {}
-                            Err(e) => s.errors.push(
-                                refused(format!("stale route {}/{}", r.prefix, r.prefix_len))(e)
-                                    .to_string(),
-                            ),
-                        },
-                    }
+        match self.c.nh_add(&nh) {
+            Ok(_) => {
+                s.added += 1;
+                v.nh
+            }
+            Err(e) => {
+                s.errors.push(
+                    refused(format!("composite nexthop {} for VIP {}", v.nh, v.vip))(e).to_string(),
+                );
+                // The previous members still forward; with none, discard.
+                if nhs.get(&v.nh).is_some_and(|h| h.kind == nh_type::COMPOSITE) {
+                    v.nh
+                } else {
+                    NH_DISCARD
                 }
             }
         }
+    }
+
+    /// Deletes the agent's routes that are not in `routes` and takes those the kernel
+    /// holds as wanted out of it, leaving there what is missing or different.
+    fn remove_stale_routes(
+        &mut self,
+        n: &NodeWant,
+        routes: &mut RouteMap,
+        s: &mut Summary,
+    ) -> Result<(), KernelError> {
+        for vrf in n.route_vrfs() {
+            for fam in [addr_family::INET, addr_family::INET6] {
+                let Some(have) = self.route_dump(vrf, fam, s)? else {
+                    continue;
+                };
+                for r in have.into_iter().filter(|r| n.owns(r)) {
+                    self.keep_or_delete_route(vrf, r, routes, s);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The routes of one family in `vrf`; None when the kernel refused the dump (the
+    /// error is in `s`).
+    fn route_dump(
+        &mut self,
+        vrf: u32,
+        fam: u32,
+        s: &mut Summary,
+    ) -> Result<Option<Vec<Route>>, KernelError> {
+        match self.c.rt_dump(vrf, fam) {
+            Ok(h) => Ok(Some(h)),
+            Err(e) => {
+                let e = refused(format!("route dump of VRF {vrf}"))(e);
+                if e.unavailable() {
+                    return Err(e);
+                }
+                s.errors.push(e.to_string());
+                Ok(None)
+            }
+        }
+    }
+
+    /// Kernel route `r` of `vrf`: as wanted, it leaves `routes` (nothing to add);
+    /// different, it stays there (to be replaced); not wanted, it is deleted.
+    fn keep_or_delete_route(&mut self, vrf: u32, r: Route, routes: &mut RouteMap, s: &mut Summary) {
+        let key = (vrf, r.prefix, r.prefix_len);
+        match routes.get(&key) {
+            Some(w) if w.nh_id == r.nh_id && w.flags == r.flags && r.label.is_none() => {
+                routes.remove(&key);
+            }
+            Some(_) => {}
+            None => match self.c.rt_del(vrf, r.prefix, r.prefix_len) {
+                Ok(()) => s.removed += 1,
+                Err(e) if is_enoent(&e) => {}
+                Err(e) => s.errors.push(
+                    refused(format!("stale route {}/{}", r.prefix, r.prefix_len))(e).to_string(),
+                ),
+            },
+        }
+    }
+
+    /// Adds `routes` (the kernel replaces a different one); a refusal is reported and
+    /// the rest go on.
+    fn add_routes(&mut self, routes: &RouteMap, s: &mut Summary) {
         for r in routes.values() {
             match self.c.rt_add(r) {
                 Ok(()) => s.added += 1,
@@ -681,13 +836,19 @@ impl Kernel {
                 ),
             }
         }
+    }
 
-        // Stale nexthops, composites first (they hold their members), then stale vifs (a
-        // nexthop refers to its vif).
-        let wanted_nh: BTreeSet<u32> = live.iter().map(|p| p.nh).chain(vip_nhs).collect();
+    /// The agent's nexthops in `nhs` that are not `wanted`, composites first (they hold
+    /// their members).
+    fn remove_stale_nexthops(
+        &mut self,
+        nhs: &BTreeMap<u32, Nexthop>,
+        wanted: &BTreeSet<u32>,
+        s: &mut Summary,
+    ) {
         let mut stale: Vec<&Nexthop> = nhs
             .values()
-            .filter(|h| h.id >= NH_BASE && !wanted_nh.contains(&h.id))
+            .filter(|h| h.id >= NH_BASE && !wanted.contains(&h.id))
             .collect();
         stale.sort_by_key(|h| h.kind != nh_type::COMPOSITE);
         for id in stale.into_iter().map(|h| h.id) {
@@ -699,6 +860,10 @@ impl Kernel {
                     .push(refused(format!("stale nexthop {id}"))(e).to_string()),
             }
         }
+    }
+
+    /// The Virtual vifs in `vifs` of no programmed port (`s.vifs`).
+    fn remove_stale_vifs(&mut self, vifs: &[Vif], s: &mut Summary) {
         for v in vifs
             .iter()
             .filter(|v| v.kind == vif_type::VIRTUAL && !s.vifs.contains_key(&v.name))
@@ -711,7 +876,6 @@ impl Kernel {
                     .push(refused(format!("stale vif {}", v.name))(e).to_string()),
             }
         }
-        Ok(s)
     }
 }
 

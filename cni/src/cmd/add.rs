@@ -3,12 +3,13 @@
 use super::Ctx;
 use crate::agent::{extra_interfaces, pick_cfg};
 use crate::args::{fnv32, host_ifname, temp_peer_name};
-use crate::link;
+use crate::link::{self, Link};
 use crate::netns::{self, run_rtnl, Netns};
 use crate::spec::{
     code, CniError, CniResult, CniResultT, Dns, Interface, IpConfig, RouteCfg, DEFAULT_MTU,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::RawFd;
 use tracing::{info, warn};
 use vrouter_client::vif::parse_mac;
 use vrouter_port_api::{PortAdd, PortInfo, PortRecord, VmCfg};
@@ -342,66 +343,98 @@ fn add_port(
             "the agent's vm-cfg has no vm-uuid or id",
         ));
     }
-    let vm_uuid = cfg.vm_uuid.clone();
-    let host = choose_host_ifname(ifname, &vm_uuid, ports)?;
+    let host = choose_host_ifname(ifname, &cfg.vm_uuid, ports)?;
     let mac = parse_mac(&cfg.mac_address).ok_or_else(|| {
         CniError::new(
             code::AGENT,
             format!("the agent gave an invalid MAC {:?}", cfg.mac_address),
         )
     })?;
-    let mut mtu = ctx.conf.mtu.unwrap_or(DEFAULT_MTU);
+    let mtu = ctx.conf.mtu.unwrap_or(DEFAULT_MTU);
     let tmp = temp_peer_name(&env.container_id);
-    let fd = ns.fd();
 
-    // The veth, in the host netns; the container end moves into the pod's netns.
-    {
-        let (host, tmp, undo) = (host.clone(), tmp.clone(), &mut *undo);
-        run_rtnl(|h| async move {
-            // Only this pod's (see choose_host_ifname): an earlier sandbox of this pod
-            // that was never DELeted.
-            if link::delete(&h, &host).await? {
-                warn!(%host, "deleted a stale host end left by an earlier sandbox");
-            }
-            link::create_veth(&h, &host, &tmp, mtu).await?;
-            let host_link = link::get(&h, &host).await?.ok_or_else(|| {
-                CniError::new(code::NETLINK, format!("the new host end {host} vanished"))
-            })?;
-            undo.host_links.push((host.clone(), host_link.index));
-            let peer = link::get(&h, &tmp).await?.ok_or_else(|| {
-                CniError::new(
-                    code::NETLINK,
-                    format!("the new container end {tmp} vanished"),
-                )
-            })?;
-            link::set_up(&h, host_link.index).await?;
-            link::move_to_netns(&h, peer.index, fd).await
-        })?;
-    }
-    {
-        let (tmp, ifname) = (tmp.clone(), ifname.to_string());
-        ns.rtnl(move |h| async move {
-            let l = link::get(&h, &tmp).await?.ok_or_else(|| {
-                CniError::new(code::NETLINK, format!("{tmp} did not arrive in the netns"))
-            })?;
-            link::configure(&h, l.index, &ifname, Some(mac), mtu).await?;
-            // IPv6 usable at once: no DAD, no autoconfiguration from stray RAs.
-            for (key, val) in [("accept_dad", "0"), ("accept_ra", "0")] {
-                if let Err(e) = netns::write_sysctl(&format!("net/ipv6/conf/{ifname}/{key}"), val) {
-                    tracing::debug!(%ifname, key, error = %e, "sysctl not set (IPv6 disabled?)");
-                }
-            }
-            link::set_up(&h, l.index).await
-        })?;
-    }
+    make_veth(&host, &tmp, mtu, ns.fd(), undo)?;
+    configure_container_end(ns, &tmp, ifname, mac, mtu)?;
 
-    // Bind at the agent; it programs the kernel before it answers.
+    let info = bind_port(ctx, cfg, vm_name, &host, ifname, undo)?;
+    let addr = Addressing::from_info(&info)?;
+    info!(vm_name, %host, ip = %info.ip_address, v6 = %info.v6_ip_address, "agent bound the port");
+    let mtu = adopt_agent_mtu(ctx, &info, &host, mtu)?;
+    let info_mac = parse_mac(&info.mac_address).filter(|m| *m != mac);
+
+    let addr = if index == 0 { addr } else { addr.host_only() };
+    let container = address_container(ns, ifname, index, info_mac, mtu, &addr)?;
+    port_result(&host, ifname, &env.netns, &container, &addr, index)
+}
+
+/// The veth, in the host netns; the container end (`tmp`) moves into the pod's netns
+/// `fd`. The host end is in `undo` as soon as it exists.
+fn make_veth(host: &str, tmp: &str, mtu: u32, fd: RawFd, undo: &mut Undo) -> CniResultT<()> {
+    let (host, tmp) = (host.to_string(), tmp.to_string());
+    run_rtnl(|h| async move {
+        // Only this pod's (see choose_host_ifname): an earlier sandbox of this pod
+        // that was never DELeted.
+        if link::delete(&h, &host).await? {
+            warn!(%host, "deleted a stale host end left by an earlier sandbox");
+        }
+        link::create_veth(&h, &host, &tmp, mtu).await?;
+        let host_link = link::get(&h, &host).await?.ok_or_else(|| {
+            CniError::new(code::NETLINK, format!("the new host end {host} vanished"))
+        })?;
+        undo.host_links.push((host.clone(), host_link.index));
+        let peer = link::get(&h, &tmp).await?.ok_or_else(|| {
+            CniError::new(
+                code::NETLINK,
+                format!("the new container end {tmp} vanished"),
+            )
+        })?;
+        link::set_up(&h, host_link.index).await?;
+        link::move_to_netns(&h, peer.index, fd).await
+    })
+}
+
+/// The container end, arrived in the pod's netns as `tmp`: renamed to `ifname`, given
+/// `mac` and `mtu`, IPv6 settings, and brought up.
+fn configure_container_end(
+    ns: &Netns,
+    tmp: &str,
+    ifname: &str,
+    mac: [u8; 6],
+    mtu: u32,
+) -> CniResultT<()> {
+    let (tmp, ifname) = (tmp.to_string(), ifname.to_string());
+    ns.rtnl(move |h| async move {
+        let l = link::get(&h, &tmp).await?.ok_or_else(|| {
+            CniError::new(code::NETLINK, format!("{tmp} did not arrive in the netns"))
+        })?;
+        link::configure(&h, l.index, &ifname, Some(mac), mtu).await?;
+        // IPv6 usable at once: no DAD, no autoconfiguration from stray RAs.
+        for (key, val) in [("accept_dad", "0"), ("accept_ra", "0")] {
+            if let Err(e) = netns::write_sysctl(&format!("net/ipv6/conf/{ifname}/{key}"), val) {
+                tracing::debug!(%ifname, key, error = %e, "sysctl not set (IPv6 disabled?)");
+            }
+        }
+        link::set_up(&h, l.index).await
+    })
+}
+
+/// Bind at the agent; it programs the kernel before it answers. Returns the port's
+/// addressing as the agent serves it.
+fn bind_port(
+    ctx: &Ctx,
+    cfg: &VmCfg,
+    vm_name: &str,
+    host: &str,
+    ifname: &str,
+    undo: &mut Undo,
+) -> CniResultT<PortInfo> {
+    let env = &ctx.env;
     let add = PortAdd {
         time: now_rfc3339(),
         vm_id: env.container_id.clone(),
-        vm_uuid: vm_uuid.clone(),
+        vm_uuid: cfg.vm_uuid.clone(),
         vm_name: vm_name.to_string(),
-        host_ifname: host.clone(),
+        host_ifname: host.to_string(),
         vm_ifname: ifname.to_string(),
         vm_namespace: env.netns.clone(),
         vn_uuid: cfg.vn_id.clone(),
@@ -415,33 +448,45 @@ fn add_port(
         ));
     }
     // A POST that timed out may still have been applied: release from here on.
-    let mine = (vm_uuid.clone(), cfg.id.clone());
+    let mine = (cfg.vm_uuid.clone(), cfg.id.clone());
     if !undo.release.contains(&mine) {
         undo.release.push(mine);
     }
     ctx.agent.post_vm(&add)?;
-    let info = ctx.agent.wait_vm(&vm_uuid, &cfg.id)?;
-    let addr = Addressing::from_info(&info)?;
-    info!(vm_name, %host, ip = %info.ip_address, v6 = %info.v6_ip_address, "agent bound the port");
+    Ok(ctx.agent.wait_vm(&cfg.vm_uuid, &cfg.id)?)
+}
 
-    // An MTU from the agent applies when the config sets none.
+/// An MTU from the agent applies when the config sets none: the host end takes it here.
+/// Returns the MTU for the container end.
+fn adopt_agent_mtu(ctx: &Ctx, info: &PortInfo, host: &str, mtu: u32) -> CniResultT<u32> {
     if let (None, Some(m)) = (ctx.conf.mtu, info.mtu) {
         if m != mtu && (68..=65535).contains(&m) {
-            let host = host.clone();
+            let host = host.to_string();
             run_rtnl(|h| async move {
                 let l = link::get(&h, &host).await?.ok_or_else(|| {
                     CniError::new(code::NETLINK, format!("the host end {host} vanished"))
                 })?;
                 link::set_mtu(&h, l.index, m).await
             })?;
-            mtu = m;
+            return Ok(m);
         }
     }
-    let info_mac = parse_mac(&info.mac_address).filter(|m| *m != mac);
+    Ok(mtu)
+}
 
-    let addr = if index == 0 { addr } else { addr.host_only() };
+/// The container end's MAC (when the agent's differs from vm-cfg's) and MTU, its
+/// addresses and its default routes (in table [`extra_table`] for an extra interface,
+/// chosen by source address). Returns the link as it is then.
+fn address_container(
+    ns: &Netns,
+    ifname: &str,
+    index: usize,
+    info_mac: Option<[u8; 6]>,
+    mtu: u32,
+    addr: &Addressing,
+) -> CniResultT<Link> {
     let (dev, a) = (ifname.to_string(), addr.clone());
-    let container = ns.rtnl(move |h| async move {
+    ns.rtnl(move |h| async move {
         let l = link::get(&h, &dev).await?.ok_or_else(|| {
             CniError::new(code::NETLINK, format!("{dev} vanished from the netns"))
         })?;
@@ -477,15 +522,27 @@ fn add_port(
         link::get(&h, &dev)
             .await?
             .ok_or_else(|| CniError::new(code::NETLINK, format!("{dev} vanished from the netns")))
-    })?;
-    let host_name = host.clone();
+    })
+}
+
+/// The CNI result of one interface: the host end (read back for its MAC), the container
+/// end in `netns`, and `addr`.
+fn port_result(
+    host: &str,
+    ifname: &str,
+    netns: &str,
+    container: &Link,
+    addr: &Addressing,
+    index: usize,
+) -> CniResultT<CniResult> {
+    let host_name = host.to_string();
     let host_link = run_rtnl(|h| async move { link::get(&h, &host_name).await })?
         .ok_or_else(|| CniError::new(code::NETLINK, format!("the host end {host} vanished")))?;
 
     let mut r = CniResult {
         interfaces: vec![
             Interface {
-                name: host.clone(),
+                name: host.to_string(),
                 mac: host_link.mac_string(),
                 ..Default::default()
             },
@@ -493,7 +550,7 @@ fn add_port(
                 name: ifname.to_string(),
                 mac: container.mac_string(),
                 mtu: container.mtu,
-                sandbox: Some(env.netns.clone()),
+                sandbox: Some(netns.to_string()),
                 ..Default::default()
             },
         ],

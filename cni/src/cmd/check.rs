@@ -6,7 +6,7 @@ use crate::link::{self, Route};
 use crate::netns::{run_rtnl, Netns};
 use crate::spec::{code, parse_cidr, CniError, CniResult, CniResultT};
 use std::net::IpAddr;
-use vrouter_port_api::PortState;
+use vrouter_port_api::{PortRecord, PortState};
 
 fn fail(msg: impl Into<String>) -> CniError {
     CniError::new(code::CHECK_FAILED, msg)
@@ -128,6 +128,17 @@ pub(crate) fn has_route(
 }
 
 pub fn check(ctx: &Ctx) -> CniResultT<()> {
+    let want = expectations(ctx)?;
+    check_pod(&ctx.env.netns, &ctx.env.ifname, &want)?;
+    let ports = ctx.agent.ports()?;
+    let port = agent_port(ctx, &ports)?;
+    check_agent_addresses(ctx, port, &want)?;
+    check_host_ends(port, &want)?;
+    check_kernel_vif(port)
+}
+
+/// What ADD made, from the config's prevResult (CHECK needs config version 0.4.0+).
+fn expectations(ctx: &Ctx) -> CniResultT<Expected> {
     let env = &ctx.env;
     let conf = &ctx.conf;
     if !conf.version.has_check() {
@@ -143,11 +154,14 @@ pub fn check(ctx: &Ctx) -> CniResultT<()> {
         CniError::new(code::INVALID_CONFIG, "CHECK needs prevResult in the config")
     })?;
     let prev = CniResult::from_value(prev)?;
-    let want = expected(&prev, &env.ifname, &env.netns)?;
+    expected(&prev, &env.ifname, &env.netns)
+}
 
-    // Inside the pod.
-    let ns = Netns::open(&env.netns)?;
-    let (ifname, w) = (env.ifname.clone(), want.clone());
+/// Inside the pod: interface `ifname` of `netns` with its MAC, up, with its addresses
+/// and routes.
+fn check_pod(netns: &str, ifname: &str, want: &Expected) -> CniResultT<()> {
+    let ns = Netns::open(netns)?;
+    let (ifname, w) = (ifname.to_string(), want.clone());
     ns.rtnl(move |h| async move {
         let l = link::get(&h, &ifname)
             .await?
@@ -186,12 +200,14 @@ pub fn check(ctx: &Ctx) -> CniResultT<()> {
             }
         }
         Ok(())
-    })?;
+    })
+}
 
-    // The agent.
+/// The agent: its port for this pod's interface, of this sandbox, active.
+fn agent_port<'p>(ctx: &Ctx, ports: &'p [PortRecord]) -> CniResultT<&'p PortRecord> {
+    let env = &ctx.env;
     let vm_name = ctx.vm_name();
-    let ports = ctx.agent.ports()?;
-    let mine = ports_of(&ports, &vm_name, &env.container_id, &env.ifname);
+    let mine = ports_of(ports, &vm_name, &env.container_id, &env.ifname);
     let port = mine
         .iter()
         .find(|p| p.vm_ifname == env.ifname)
@@ -213,6 +229,11 @@ pub fn check(ctx: &Ctx) -> CniResultT<()> {
             port.vmi_uuid, port.state
         )));
     }
+    Ok(port)
+}
+
+/// The agent gives `port` the addresses the pod has.
+fn check_agent_addresses(ctx: &Ctx, port: &PortRecord, want: &Expected) -> CniResultT<()> {
     let infos = ctx
         .agent
         .vm(&port.vm_uuid)?
@@ -239,8 +260,12 @@ pub fn check(ctx: &Ctx) -> CniResultT<()> {
             )));
         }
     }
+    Ok(())
+}
 
-    // The host end.
+/// The host end: the one the agent binds is prevResult's, and every host end listed
+/// there exists.
+fn check_host_ends(port: &PortRecord, want: &Expected) -> CniResultT<()> {
     let mut host_ends = want.host_ends.clone();
     if host_ends.is_empty() {
         host_ends.push(port.host_ifname.clone());
@@ -258,8 +283,11 @@ pub fn check(ctx: &Ctx) -> CniResultT<()> {
             return Err(fail(format!("host interface {name} not found")));
         }
     }
+    Ok(())
+}
 
-    // The kernel.
+/// The kernel: it has a vif for the port's host end.
+fn check_kernel_vif(port: &PortRecord) -> CniResultT<()> {
     let mut client = vrouter_client::Client::connect().map_err(|e| {
         CniError::new(code::KERNEL, "cannot read the vrouter kernel module's vifs")
             .with_details(e.to_string())

@@ -10,9 +10,9 @@ use vrouter_client::FlowKey;
 
 /// One `ip[:port]`; None is `*` (any).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Endpoint {
-    pub addr: Option<IpAddr>,
-    pub port: Option<u16>,
+struct Endpoint {
+    addr: Option<IpAddr>,
+    port: Option<u16>,
 }
 
 impl Endpoint {
@@ -22,15 +22,15 @@ impl Endpoint {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FlowMatch {
+pub(crate) struct FlowMatch {
     /// None, one or two endpoints.
-    pub endpoints: Vec<Endpoint>,
-    pub vrf: Option<u32>,
-    pub proto: Option<u8>,
+    endpoints: Vec<Endpoint>,
+    vrf: Option<u32>,
+    proto: Option<u8>,
 }
 
 /// Parses an expression; the error is one line without the option's name.
-pub fn parse(expr: &str) -> Result<FlowMatch, String> {
+pub(crate) fn parse(expr: &str) -> Result<FlowMatch, String> {
     let mut m = FlowMatch::default();
     if expr.trim().is_empty() {
         return Err("empty expression".into());
@@ -121,7 +121,7 @@ fn endpoint(s: &str) -> Result<Endpoint, String> {
 }
 
 impl FlowMatch {
-    pub fn matches(&self, k: &FlowKey) -> bool {
+    pub(crate) fn matches(&self, k: &FlowKey) -> bool {
         if self.vrf.is_some_and(|v| v != k.vrf) || self.proto.is_some_and(|p| p != k.proto) {
             return false;
         }
@@ -135,7 +135,7 @@ impl FlowMatch {
     }
 
     /// TF's `Listing flows matching (...)` text: `[10.0.0.10]:*, Protocol TCP, VRF 2`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut parts: Vec<String> = self
             .endpoints
             .iter()

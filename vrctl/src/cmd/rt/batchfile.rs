@@ -14,16 +14,16 @@ use vrouter_client::{Route, RouteOp};
 use vrouter_uapi::rt_flag;
 
 #[derive(Debug, Default)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     /// Operations to send, in file order.
-    pub ops: Vec<RouteOp>,
+    pub(crate) ops: Vec<RouteOp>,
     /// Line number (1-based) of each operation.
-    pub lines: Vec<u32>,
+    pub(crate) lines: Vec<u32>,
     /// Lines that could not be parsed: (line number, message).
-    pub errors: Vec<(u32, String)>,
+    pub(crate) errors: Vec<(u32, String)>,
 }
 
-pub fn parse(text: &str) -> Parsed {
+pub(crate) fn parse(text: &str) -> Parsed {
     let mut p = Parsed::default();
     // ~40 bytes per line is typical; avoids regrowing for big files
     let guess = text.len() / 32;
@@ -49,7 +49,7 @@ fn number(what: &str, tok: Option<&str>) -> Result<u32, String> {
 }
 
 /// One line: Ok(None) for blank lines and comments.
-pub fn parse_line(line: &str) -> Result<Option<RouteOp>, String> {
+fn parse_line(line: &str) -> Result<Option<RouteOp>, String> {
     let line = line.split('#').next().unwrap_or("");
     let mut t = line.split_ascii_whitespace();
     let Some(op) = t.next() else { return Ok(None) };
@@ -93,11 +93,7 @@ pub fn parse_line(line: &str) -> Result<Option<RouteOp>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::IpAddr;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
+    use crate::cmd::ip;
 
     #[test]
     fn good_lines() {
