@@ -14,6 +14,10 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Instant;
 
+#[path = "../tests/rng/mod.rs"]
+mod rng;
+
+use rng::Rng;
 use vrouter_core::flow::{FlowEntry, FlowKey, FlowTable, Setting, SlotBitmap};
 use vrouter_core::uapi::{addr_family, flow_action, FLOW_INDEX_NONE};
 
@@ -21,14 +25,6 @@ const MAIN: u32 = 524_288;
 const OFLOW: u32 = 105_472;
 const FLOWS: usize = 400_000;
 const LOOKUPS: usize = 1 << 22;
-
-fn splitmix(s: &mut u64) -> u64 {
-    *s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *s;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
 
 fn key(r: u64) -> FlowKey {
     let mut k = FlowKey {
@@ -51,8 +47,8 @@ fn main() {
         .map(|_| AtomicU64::new(0))
         .collect();
     let t = FlowTable::new(entries, buckets, map, MAIN, 0x5eed).expect("storage");
-    let mut seed = 1u64;
-    let keys: Vec<FlowKey> = (0..FLOWS).map(|_| key(splitmix(&mut seed))).collect();
+    let mut rng = Rng(1);
+    let keys: Vec<FlowKey> = (0..FLOWS).map(|_| key(rng.next())).collect();
     let set = Setting {
         action: flow_action::FORWARD,
         drop_reason: 0,
@@ -79,11 +75,9 @@ fn main() {
         t.oflow_used()
     );
     let hits: Vec<FlowKey> = (0..LOOKUPS)
-        .map(|_| keys[(splitmix(&mut seed) % FLOWS as u64) as usize])
+        .map(|_| keys[(rng.next() % FLOWS as u64) as usize])
         .collect();
-    let misses: Vec<FlowKey> = (0..LOOKUPS)
-        .map(|_| key(splitmix(&mut seed) | 1 << 63))
-        .collect();
+    let misses: Vec<FlowKey> = (0..LOOKUPS).map(|_| key(rng.next() | 1 << 63)).collect();
     for (name, probe) in [("hit", &hits), ("miss", &misses)] {
         let mut best = f64::MAX;
         let mut found = 0;

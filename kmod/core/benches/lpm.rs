@@ -19,6 +19,10 @@ use std::hint::black_box;
 use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
+#[path = "../tests/rng/mod.rs"]
+mod rng;
+
+use rng::Rng;
 use vrouter_core::route::{nodes_len, Family, Prefix, RouteData, RouteSlot, RouteTable};
 
 const V4_ROUTES: usize = 1_000_000;
@@ -61,19 +65,8 @@ const V6_ALLOCATIONS: u64 = 30_000;
 const TENANT_HOSTS: usize = 4000;
 const TENANT_SUBNETS: usize = 16;
 
-struct Rng(u64);
-
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
+    /// A prefix length drawn from `mix`: (shortest, longest, weight per mille).
     fn len(&mut self, mix: &[(u8, u8, u32)]) -> u8 {
         let mut x = self.below(1000) as u32;
         for (lo, hi, w) in mix {

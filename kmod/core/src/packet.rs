@@ -31,7 +31,7 @@
 
 mod build;
 mod csum;
-mod flow;
+mod hash;
 mod parse;
 mod rewrite;
 
@@ -49,7 +49,7 @@ pub use csum::{
     ipv4_pseudo_header_sum, ipv6_pseudo_header_sum, ipv6_upper_layer_checksum, Checksum,
 };
 #[allow(unused_imports)]
-pub use flow::{flow_hash, hash_tuple, lookup3, pick_member, FiveTuple, IpAddr};
+pub use hash::{flow_hash, hash_tuple, lookup3, pick_member, FiveTuple, IpAddr};
 #[allow(unused_imports)]
 pub use parse::{parse, parse_head};
 #[allow(unused_imports)]

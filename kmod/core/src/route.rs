@@ -86,33 +86,42 @@
 //! touches anything, so `NoRouteSpace` / `NoNodeSpace` leave the table exactly as it was;
 //! `delete` never allocates.
 //!
+//! Impossible states are errors, not defaults: a writer that meets one (a link out of
+//! range, a walk deeper than a trie: only corrupted storage gets there) refuses the
+//! operation with [`RouteError::BadStorage`] before it changes anything and counts it in
+//! [`Usage::corrupt`]; it never goes on with a made-up bucket or slot 0.
+//!
 //! Panics: none. Every storage access is `get`, all arithmetic is checked, wrapping or
 //! saturating, and walks are iterative with fixed-size stacks (at most 17 frames).
+//!
+//! # Code
+//!
+//! This file holds the public API ([`RouteTable`]); the parts live in submodules: `trie`
+//! (buckets, the readers' walk, leaf pushing, building and collapsing buckets), `exact`
+//! (route entries, keys and the exact-match store), `pool` (the [`Writer`]: free and
+//! pending lists, grace periods, counters) and `prefix` ([`Family`], [`Prefix`]).
 
 use core::fmt;
 use core::ops::Deref;
 use core::sync::atomic::AtomicU32;
-use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use core::sync::atomic::Ordering::{Relaxed, Release};
 
+mod exact;
+mod pool;
 mod prefix;
+mod trie;
 
+pub use self::exact::RouteSlot;
+pub use self::pool::Writer;
 pub use self::prefix::{Family, Prefix};
+pub use self::trie::nodes_len;
+
+use self::exact::{Key, LIVE, MAX_ROUTES};
+use self::pool::Kind;
+use self::trie::{MAX_BUCKETS, SLOTS};
 
 #[cfg(test)]
 mod tests;
-
-/// Slots per bucket (8-bit stride).
-const SLOTS: usize = 256;
-/// Slot flag: the rest is a child bucket index.
-const BUCKET: u32 = 0x8000_0000;
-/// Trie levels of IPv6 (16 bytes); IPv4 uses 4.
-const MAX_LEVELS: usize = 16;
-/// Largest number of route entries (index + 1 must leave bit 31 clear).
-const MAX_ROUTES: usize = 0x7fff_fffe;
-/// Largest number of buckets (index must fit in 31 bits).
-const MAX_BUCKETS: usize = 0x7fff_ffff;
-/// `RouteSlot::state` of a published route.
-const LIVE: u32 = 1;
 
 /// Errors of the route table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,7 +140,8 @@ pub enum RouteError {
     NoRouteSpace,
     /// All trie buckets are in use.
     NoNodeSpace,
-    /// Storage handed to [`RouteTable::new`] has an unusable size (or was corrupted).
+    /// Storage handed to [`RouteTable::new`] has an unusable size, or a writer met an
+    /// impossible state in it (corrupted storage; counted in [`Usage::corrupt`]).
     BadStorage,
 }
 
@@ -191,299 +201,9 @@ pub struct Usage {
     pub buckets_max: u32,
     /// How many times `grace` was called.
     pub graces: u32,
-}
-
-/// One route entry of the storage (64 bytes, one cache line). Zero it with
-/// [`RouteSlot::new`]; only the table reads or writes the fields.
-#[repr(C, align(64))]
-#[derive(Debug)]
-pub struct RouteSlot {
-    /// Bits 0..8 prefix length, bit 8 family (1 = IPv6).
-    meta: AtomicU32,
-    vrf: AtomicU32,
-    /// Prefix as big-endian words (IPv4 uses the first).
-    addr: [AtomicU32; 4],
-    nh: AtomicU32,
-    label: AtomicU32,
-    flags: AtomicU32,
-    /// MAC bytes 0..4, big-endian.
-    mac_hi: AtomicU32,
-    /// MAC bytes 4..6 in the high half.
-    mac_lo: AtomicU32,
-    /// Exact-match hash chain: next entry index + 1 (read by readers, kept while pending).
-    next: AtomicU32,
-    /// Writer-only: free / pending list link (entry index + 1).
-    link: AtomicU32,
-    /// Writer-only: `LIVE` while installed.
-    state: AtomicU32,
-}
-
-impl RouteSlot {
-    /// An unused entry.
-    pub const fn new() -> RouteSlot {
-        RouteSlot {
-            meta: AtomicU32::new(0),
-            vrf: AtomicU32::new(0),
-            addr: [
-                AtomicU32::new(0),
-                AtomicU32::new(0),
-                AtomicU32::new(0),
-                AtomicU32::new(0),
-            ],
-            nh: AtomicU32::new(0),
-            label: AtomicU32::new(0),
-            flags: AtomicU32::new(0),
-            mac_hi: AtomicU32::new(0),
-            mac_lo: AtomicU32::new(0),
-            next: AtomicU32::new(0),
-            link: AtomicU32::new(0),
-            state: AtomicU32::new(0),
-        }
-    }
-
-    #[inline]
-    fn data(&self) -> RouteData {
-        let [m0, m1, m2, m3] = self.mac_hi.load(Relaxed).to_be_bytes();
-        let [m4, m5, _, _] = self.mac_lo.load(Relaxed).to_be_bytes();
-        RouteData {
-            nh: self.nh.load(Relaxed),
-            label: self.label.load(Relaxed),
-            flags: self.flags.load(Relaxed),
-            mac: [m0, m1, m2, m3, m4, m5],
-        }
-    }
-
-    #[inline]
-    fn len(&self) -> u8 {
-        (self.meta.load(Relaxed) & 0xff) as u8
-    }
-
-    fn matches(&self, k: &Key) -> bool {
-        self.meta.load(Relaxed) == k.meta()
-            && self.vrf.load(Relaxed) == k.vrf
-            && self
-                .addr
-                .iter()
-                .zip(k.words.iter())
-                .take(k.family.addr_len() / 4)
-                .all(|(a, w)| a.load(Relaxed) == *w)
-    }
-}
-
-impl Default for RouteSlot {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Length of the `nodes` storage for `buckets` usable buckets: 256 words per bucket plus
-/// the writer's pool links (one word per bucket, in whole buckets at the tail).
-pub const fn nodes_len(buckets: usize) -> usize {
-    buckets
-        .saturating_add(buckets.div_ceil(SLOTS))
-        .saturating_mul(SLOTS)
-}
-
-/// A route key: a validated prefix in a VRF.
-#[derive(Clone, Copy, Debug)]
-struct Key {
-    vrf: u32,
-    family: Family,
-    len: u8,
-    bytes: [u8; 16],
-    words: [u32; 4],
-}
-
-impl Key {
-    fn new(vrf: u32, family: Family, bytes: &[u8; 16], len: u8) -> Key {
-        let mut b = [0u8; 16];
-        for (i, (d, s)) in b.iter_mut().zip(bytes.iter()).enumerate() {
-            *d = *s & prefix::net_mask_byte(len, i);
-        }
-        let mut words = [0u32; 4];
-        // Index loops, not `zip(chunks_exact)`: the latter leaves a divide-by-zero panic
-        // path that objtool (6.12) flags in the module build.
-        for (i, w) in words.iter_mut().enumerate() {
-            if let Some(c) = b.get(i * 4..i * 4 + 4) {
-                *w = c.iter().fold(0u32, |a, x| (a << 8) | u32::from(*x));
-            }
-        }
-        Key {
-            vrf,
-            family,
-            len,
-            bytes: b,
-            words,
-        }
-    }
-
-    fn with_len(&self, len: u8) -> Key {
-        Key::new(self.vrf, self.family, &self.bytes, len)
-    }
-
-    fn meta(&self) -> u32 {
-        u32::from(self.len) | ((self.family.index() as u32) << 8)
-    }
-
-    fn byte(&self, level: usize) -> usize {
-        usize::from(self.bytes.get(level).copied().unwrap_or(0))
-    }
-
-    fn hash(&self) -> u32 {
-        let mut h = self.vrf.wrapping_mul(0x9e37_79b9) ^ self.meta();
-        for w in self.words.iter().take(self.family.addr_len() / 4) {
-            h = (h ^ *w).wrapping_mul(0x85eb_ca6b);
-            h ^= h >> 15;
-        }
-        h = h.wrapping_mul(0xc2b2_ae35);
-        h ^ (h >> 16)
-    }
-}
-
-/// The trie level holding a route of length `len` (0..=15).
-fn level_of(len: u8) -> usize {
-    usize::from(len.saturating_sub(1) / 8)
-}
-
-/// The slots `start..end` a route of length `len` covers in its level's bucket.
-fn span(len: u8, level: usize, byte: usize) -> (usize, usize) {
-    let shift = level
-        .saturating_add(1)
-        .saturating_mul(8)
-        .saturating_sub(usize::from(len))
-        .min(8);
-    let count = 1usize << shift;
-    let start = byte & !(count.saturating_sub(1));
-    (start, start.saturating_add(count).min(SLOTS))
-}
-
-/// Free and pending lists of one kind of storage.
-#[derive(Clone, Copy, Debug, Default)]
-struct Pool {
-    /// Items in the storage.
-    max: u32,
-    /// Items below this were handed out at some time; above, never used.
-    fresh: u32,
-    /// Free list head (index + 1), its length.
-    free: u32,
-    free_n: u32,
-    /// Pending list head and tail (index + 1), its length.
-    pend: u32,
-    pend_tail: u32,
-    pend_n: u32,
-    /// Items in use.
-    used: u32,
-}
-
-impl Pool {
-    fn new(max: u32) -> Pool {
-        Pool {
-            max,
-            ..Pool::default()
-        }
-    }
-
-    fn available(&self) -> u32 {
-        self.max
-            .saturating_sub(self.fresh)
-            .saturating_add(self.free_n)
-            .saturating_add(self.pend_n)
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Route,
-    Bucket,
-}
-
-/// Writer-only state: allocation pools and counters. Obtained from [`RouteTable::new`]
-/// and passed as `&mut` to every modifying operation of that same table; the owner keeps
-/// it behind its writer lock. Not `Clone`: there is exactly one per table.
-#[derive(Debug)]
-pub struct Writer {
-    routes: Pool,
-    buckets: Pool,
-    v4: u32,
-    v6: u32,
-    graces: u32,
-    /// Installed routes per prefix length (all VRFs), to skip lengths when probing.
-    lens4: [u32; 33],
-    lens6: [u32; 129],
-}
-
-impl Writer {
-    fn len_count(&mut self, family: Family, len: u8) -> Option<&mut u32> {
-        match family {
-            Family::Inet => self.lens4.get_mut(usize::from(len)),
-            Family::Inet6 => self.lens6.get_mut(usize::from(len)),
-        }
-    }
-
-    fn len_used(&self, family: Family, len: u8) -> bool {
-        match family {
-            Family::Inet => self.lens4.get(usize::from(len)),
-            Family::Inet6 => self.lens6.get(usize::from(len)),
-        }
-        .is_some_and(|n| *n != 0)
-    }
-
-    fn pool(&mut self, kind: Kind) -> &mut Pool {
-        match kind {
-            Kind::Route => &mut self.routes,
-            Kind::Bucket => &mut self.buckets,
-        }
-    }
-
-    fn count(&mut self, family: Family, len: u8, add: bool) {
-        let total = match family {
-            Family::Inet => &mut self.v4,
-            Family::Inet6 => &mut self.v6,
-        };
-        *total = if add {
-            total.saturating_add(1)
-        } else {
-            total.saturating_sub(1)
-        };
-        if let Some(n) = self.len_count(family, len) {
-            *n = if add {
-                n.saturating_add(1)
-            } else {
-                n.saturating_sub(1)
-            };
-        }
-    }
-}
-
-/// Where `add` / `delete` stand in a trie.
-enum Walk<'a> {
-    /// Buckets exist down to the route's level; `path[l]` is the bucket of level `l`.
-    Found([u32; MAX_LEVELS]),
-    /// The buckets of levels `level..=depth` are missing: the new chain hangs from
-    /// `attach` (a root word when `at_root`, else a slot holding the leaf `fill`).
-    Missing {
-        attach: &'a AtomicU32,
-        at_root: bool,
-        fill: u32,
-        level: usize,
-    },
-}
-
-/// Which leaves a rewrite replaces.
-#[derive(Clone, Copy)]
-enum Pred {
-    /// Empty slots and routes of this length or shorter (add).
-    AtMost(u8),
-    /// Exactly this leaf (delete).
-    Is(u32),
-}
-
-/// A frame of the iterative walks.
-#[derive(Clone, Copy, Default)]
-struct Frame {
-    bucket: u32,
-    pos: u16,
-    end: u16,
+    /// Writer operations refused with [`RouteError::BadStorage`] because they met an
+    /// impossible state (corrupted storage). Always 0 unless something wrote into it.
+    pub corrupt: u32,
 }
 
 /// Per-VRF IPv4 and IPv6 route tables over storage handed in by the owner.
@@ -544,15 +264,7 @@ where
             a.store(0, Relaxed);
         }
         let hash_mask = (hash.len() - 1) as u32;
-        let w = Writer {
-            routes: Pool::new(routes.len() as u32),
-            buckets: Pool::new(buckets as u32),
-            v4: 0,
-            v6: 0,
-            graces: 0,
-            lens4: [0; 33],
-            lens6: [0; 129],
-        };
+        let w = Writer::new(routes.len() as u32, buckets as u32);
         let t = RouteTable {
             roots,
             nodes,
@@ -612,70 +324,10 @@ where
         }
         let mut len = k.len;
         loop {
-            if let Some((i, _)) = self.find_exact(&k.with_len(len)) {
-                return self.read_match(i.wrapping_add(1), k.family);
+            if let Some(e) = self.find_exact(&k.with_len(len)) {
+                return self.read_match(e.leaf(), k.family);
             }
             len = len.checked_sub(1)?;
-        }
-    }
-
-    #[inline(always)]
-    fn root(&self, vrf: u32, family: Family) -> Option<u32> {
-        let i = (vrf as usize).checked_mul(2)?.checked_add(family.index())?;
-        let r = self.roots.get(i)?.load(Acquire);
-        r.checked_sub(1)
-    }
-
-    /// The leaf for `addr` below root bucket `root` (0 = none).
-    #[inline(always)]
-    fn walk<const N: usize>(&self, root: u32, addr: &[u8; N]) -> u32 {
-        let mut b = root;
-        for byte in addr {
-            let i = (b as usize)
-                .wrapping_mul(SLOTS)
-                .wrapping_add(usize::from(*byte));
-            let v = match self.nodes.get(i) {
-                Some(s) => s.load(Acquire),
-                None => return 0,
-            };
-            if v & BUCKET == 0 {
-                return v;
-            }
-            b = v & !BUCKET;
-        }
-        0
-    }
-
-    #[inline(always)]
-    fn read_match(&self, leaf: u32, family: Family) -> Option<Match> {
-        let e = self.routes.get(leaf.checked_sub(1)? as usize)?;
-        let len = e.len().min(family.max_len());
-        let mut addr = [0u8; 16];
-        for (i, s) in e.addr.iter().take(family.addr_len() / 4).enumerate() {
-            if let Some(d) = addr.get_mut(i * 4..i * 4 + 4) {
-                d.copy_from_slice(&s.load(Relaxed).to_be_bytes());
-            }
-        }
-        Some(Match {
-            prefix: Prefix { family, addr, len },
-            data: e.data(),
-        })
-    }
-
-    /// The exact route of `k` and the link (hash head or previous entry's `next`) that
-    /// points to it. Reader-safe.
-    fn find_exact(&self, k: &Key) -> Option<(u32, &AtomicU32)> {
-        let mut link = self.hash.get((k.hash() & self.hash_mask) as usize)?;
-        let mut guard = self.routes.len();
-        loop {
-            let v = link.load(Acquire);
-            let i = v.checked_sub(1)?;
-            let e = self.routes.get(i as usize)?;
-            if e.matches(k) {
-                return Some((i, link));
-            }
-            link = &e.next;
-            guard = guard.checked_sub(1)?;
         }
     }
 
@@ -694,7 +346,8 @@ where
     ///
     /// Errors: [`RouteError::VrfOutOfRange`], prefix errors ([`RouteError::BadLength`],
     /// [`RouteError::HostBitsSet`]), [`RouteError::NoRouteSpace`],
-    /// [`RouteError::NoNodeSpace`]; on error nothing changed.
+    /// [`RouteError::NoNodeSpace`], [`RouteError::BadStorage`] (an impossible state); on
+    /// error nothing changed.
     pub fn add(
         &self,
         w: &mut Writer,
@@ -706,132 +359,21 @@ where
         let k = self.key(vrf, prefix)?;
         let root_word = self.root_word(vrf, k.family)?;
         let old = self.find_exact(&k);
-        let old_data = match old {
-            Some((o, _)) => Some(self.entry(o)?.data()),
-            None => None,
-        };
+        let old_data = old.map(|o| o.entry.data());
         if old_data == Some(data) {
             return Ok(old_data);
         }
-        let depth = level_of(k.len);
-        let walk = self.walk_path(root_word, &k, depth)?;
-        let need = match walk {
-            Walk::Found(_) => 0,
-            Walk::Missing { level, .. } => depth.saturating_add(1).saturating_sub(level),
-        };
-        if w.routes.available() < 1 {
-            return Err(RouteError::NoRouteSpace);
-        }
-        if (w.buckets.available() as usize) < need {
-            return Err(RouteError::NoNodeSpace);
-        }
-
-        // Allocate everything first.
-        let n = self
-            .alloc(w, Kind::Route, grace)
-            .ok_or(RouteError::NoRouteSpace)?;
-        let mut chain = [0u32; MAX_LEVELS];
-        for j in 0..need {
-            match self.alloc(w, Kind::Bucket, grace) {
-                Some(b) => {
-                    if let Some(c) = chain.get_mut(j) {
-                        *c = b;
-                    }
-                }
-                None => {
-                    // Cannot happen after the count above; undo anyway.
-                    for b in chain.iter().take(j) {
-                        self.unalloc(w, Kind::Bucket, *b);
-                    }
-                    self.unalloc(w, Kind::Route, n);
-                    return Err(RouteError::NoNodeSpace);
-                }
-            }
-        }
-
+        let head = self.hash_head(&k).ok_or_else(|| w.corrupt())?;
+        let target = self.target(root_word, &k).ok_or_else(|| w.corrupt())?;
+        let new = self.reserve(w, target.buckets_needed(), grace)?;
         // The new entry, complete before anything points to it.
-        let e = self.entry(n)?;
-        e.meta.store(k.meta(), Relaxed);
-        e.vrf.store(vrf, Relaxed);
-        for (a, v) in e.addr.iter().zip(k.words) {
-            a.store(v, Relaxed);
+        let next = old.map_or(head, |o| &o.entry.next).load(Relaxed);
+        new.entry.write(&k, data, next);
+        if self.insert_leaf(&k, &target, &new).is_none() {
+            self.release(w, &new);
+            return Err(w.corrupt());
         }
-        e.nh.store(data.nh, Relaxed);
-        e.label.store(data.label, Relaxed);
-        e.flags.store(data.flags, Relaxed);
-        let [m0, m1, m2, m3, m4, m5] = data.mac;
-        e.mac_hi
-            .store(u32::from_be_bytes([m0, m1, m2, m3]), Relaxed);
-        e.mac_lo.store(u32::from_be_bytes([m4, m5, 0, 0]), Relaxed);
-        let head = self
-            .hash
-            .get((k.hash() & self.hash_mask) as usize)
-            .ok_or(RouteError::BadStorage)?;
-        let next = match old {
-            Some((o, _)) => self.entry(o)?.next.load(Relaxed),
-            None => head.load(Relaxed),
-        };
-        e.next.store(next, Relaxed);
-        e.state.store(LIVE, Relaxed);
-        let leaf = n.wrapping_add(1);
-        let (start, end) = span(k.len, depth, k.byte(depth));
-
-        // Into the trie.
-        match walk {
-            Walk::Found(path) => {
-                let b = path.get(depth).copied().unwrap_or(0);
-                self.rewrite(b, start, end, Pred::AtMost(k.len), leaf);
-            }
-            Walk::Missing {
-                attach,
-                at_root,
-                fill,
-                level,
-            } => {
-                // Build the chain of new buckets for levels level..=depth, then publish it
-                // with one store.
-                for j in 0..need {
-                    let b = chain.get(j).copied().unwrap_or(0);
-                    if let Some(slots) = self.bucket(b) {
-                        for s in slots {
-                            s.store(fill, Relaxed);
-                        }
-                    }
-                    if j.saturating_add(1) < need {
-                        let child = chain.get(j.saturating_add(1)).copied().unwrap_or(0);
-                        if let Some(s) = self.wslot(b, k.byte(level.saturating_add(j))) {
-                            s.store(BUCKET | child, Relaxed);
-                        }
-                    }
-                }
-                let last = chain.get(need.saturating_sub(1)).copied().unwrap_or(0);
-                self.rewrite(last, start, end, Pred::AtMost(k.len), leaf);
-                let first = chain.first().copied().unwrap_or(0);
-                attach.store(
-                    if at_root {
-                        first.wrapping_add(1)
-                    } else {
-                        BUCKET | first
-                    },
-                    Release,
-                );
-            }
-        }
-
-        // Into the exact-match store.
-        match old {
-            Some((o, link)) => {
-                link.store(leaf, Release);
-                if let Some(oe) = self.routes.get(o as usize) {
-                    oe.state.store(0, Relaxed);
-                }
-                self.retire(w, Kind::Route, o);
-            }
-            None => {
-                head.store(leaf, Release);
-                w.count(k.family, k.len, true);
-            }
-        }
+        self.link_exact(w, &k, head, old, &new);
         Ok(old_data)
     }
 
@@ -839,7 +381,8 @@ where
     /// longest route strictly covering it; buckets left uniform are collapsed and retired.
     /// Never allocates, so `grace` is not called (it is taken for symmetry with `add`).
     ///
-    /// Errors: [`RouteError::VrfOutOfRange`], prefix errors, [`RouteError::NotFound`].
+    /// Errors: [`RouteError::VrfOutOfRange`], prefix errors, [`RouteError::NotFound`],
+    /// [`RouteError::BadStorage`] (an impossible state; nothing changed).
     pub fn delete(
         &self,
         w: &mut Writer,
@@ -850,22 +393,13 @@ where
         let _ = grace;
         let k = self.key(vrf, prefix)?;
         let root_word = self.root_word(vrf, k.family)?;
-        let (o, link) = self.find_exact(&k).ok_or(RouteError::NotFound)?;
-        let e = self.entry(o)?;
-        let data = e.data();
-        let parent = self.find_parent(w, &k);
-        let fallback = parent.map_or(0, |p| p.wrapping_add(1));
-        let depth = level_of(k.len);
-        if let Ok(Walk::Found(path)) = self.walk_path(root_word, &k, depth) {
-            let (start, end) = span(k.len, depth, k.byte(depth));
-            let b = path.get(depth).copied().unwrap_or(0);
-            self.rewrite(b, start, end, Pred::Is(o.wrapping_add(1)), fallback);
-            self.collapse(w, root_word, &k, &path, depth);
-        }
-        link.store(e.next.load(Relaxed), Release);
-        e.state.store(0, Relaxed);
-        self.retire(w, Kind::Route, o);
-        w.count(k.family, k.len, false);
+        let old = self.find_exact(&k).ok_or(RouteError::NotFound)?;
+        let data = old.entry.data();
+        // No covering route: the slots become empty (0).
+        let fallback = self.find_parent(w, &k).map_or(0, |p| p.leaf());
+        self.remove_leaf(w, root_word, &k, old.leaf(), fallback)
+            .ok_or_else(|| w.corrupt())?;
+        self.unlink_exact(w, &k, old);
         Ok(data)
     }
 
@@ -873,16 +407,14 @@ where
     pub fn get(&self, w: &Writer, vrf: u32, prefix: &Prefix) -> Option<RouteData> {
         let _ = w;
         let k = self.key(vrf, prefix).ok()?;
-        let (i, _) = self.find_exact(&k)?;
-        Some(self.entry(i).ok()?.data())
+        Some(self.find_exact(&k)?.entry.data())
     }
 
     /// Length of the longest route strictly covering `prefix` in `vrf` (the route that
     /// takes over when `prefix` is deleted; TF's replacement prefix length).
     pub fn parent_len(&self, w: &Writer, vrf: u32, prefix: &Prefix) -> Option<u8> {
         let k = self.key(vrf, prefix).ok()?;
-        let p = self.find_parent(w, &k)?;
-        Some(self.entry(p).ok()?.len())
+        Some(self.find_parent(w, &k)?.entry.len())
     }
 
     /// Dump: the first route of (`vrf`, `family`) at storage index `>= cursor`, with the
@@ -922,6 +454,7 @@ where
             buckets_pending: w.buckets.pend_n,
             buckets_max: w.buckets.max,
             graces: w.graces,
+            corrupt: w.corrupt,
         }
     }
 
@@ -951,305 +484,6 @@ where
                 }
             }
         }
-        w.v4 = 0;
-        w.v6 = 0;
-        w.lens4 = [0; 33];
-        w.lens6 = [0; 129];
-    }
-
-    // ---------------------------------------------------------------- internals
-
-    fn root_word(&self, vrf: u32, family: Family) -> Result<&AtomicU32, RouteError> {
-        (vrf as usize)
-            .checked_mul(2)
-            .and_then(|i| i.checked_add(family.index()))
-            .and_then(|i| self.roots.get(i))
-            .ok_or(RouteError::VrfOutOfRange)
-    }
-
-    fn entry(&self, i: u32) -> Result<&RouteSlot, RouteError> {
-        self.routes.get(i as usize).ok_or(RouteError::BadStorage)
-    }
-
-    /// Slot `i` of bucket `b` (writer side: `b` is checked against the bucket count).
-    fn wslot(&self, b: u32, i: usize) -> Option<&AtomicU32> {
-        if b >= self.buckets || i >= SLOTS {
-            return None;
-        }
-        self.nodes
-            .get((b as usize).checked_mul(SLOTS)?.checked_add(i)?)
-    }
-
-    fn bucket(&self, b: u32) -> Option<&[AtomicU32]> {
-        if b >= self.buckets {
-            return None;
-        }
-        let start = (b as usize).checked_mul(SLOTS)?;
-        self.nodes.get(start..start.checked_add(SLOTS)?)
-    }
-
-    /// The leaf all slots of bucket `b` hold, if they are all the same leaf.
-    fn uniform_leaf(&self, b: u32) -> Option<u32> {
-        let slots = self.bucket(b)?;
-        let first = slots.first()?.load(Relaxed);
-        if first & BUCKET != 0 {
-            return None;
-        }
-        slots
-            .iter()
-            .all(|s| s.load(Relaxed) == first)
-            .then_some(first)
-    }
-
-    fn link(&self, kind: Kind, i: u32) -> Option<&AtomicU32> {
-        match kind {
-            Kind::Route => self.routes.get(i as usize).map(|e| &e.link),
-            Kind::Bucket => {
-                if i >= self.buckets {
-                    return None;
-                }
-                self.nodes.get(self.link_base.checked_add(i as usize)?)
-            }
-        }
-    }
-
-    fn alloc(&self, w: &mut Writer, kind: Kind, grace: &mut dyn FnMut()) -> Option<u32> {
-        for _ in 0..2 {
-            let p = w.pool(kind);
-            if let Some(i) = p.free.checked_sub(1) {
-                let next = self.link(kind, i)?.load(Relaxed);
-                p.free = next;
-                p.free_n = p.free_n.saturating_sub(1);
-                p.used = p.used.saturating_add(1);
-                return Some(i);
-            }
-            if p.fresh < p.max {
-                let i = p.fresh;
-                p.fresh = i.saturating_add(1);
-                p.used = p.used.saturating_add(1);
-                return Some(i);
-            }
-            if p.pend == 0 {
-                return None;
-            }
-            self.run_grace(w, grace);
-        }
-        None
-    }
-
-    /// Gives back an item that was allocated but never published.
-    fn unalloc(&self, w: &mut Writer, kind: Kind, i: u32) {
-        let p = w.pool(kind);
-        if let Some(l) = self.link(kind, i) {
-            l.store(p.free, Relaxed);
-            p.free = i.wrapping_add(1);
-            p.free_n = p.free_n.saturating_add(1);
-            p.used = p.used.saturating_sub(1);
-        }
-    }
-
-    /// Puts an unlinked item on the pending list (contents untouched: readers may be
-    /// inside it until the next grace period).
-    fn retire(&self, w: &mut Writer, kind: Kind, i: u32) {
-        let p = w.pool(kind);
-        if let Some(l) = self.link(kind, i) {
-            l.store(p.pend, Relaxed);
-            if p.pend == 0 {
-                p.pend_tail = i.wrapping_add(1);
-            }
-            p.pend = i.wrapping_add(1);
-            p.pend_n = p.pend_n.saturating_add(1);
-            p.used = p.used.saturating_sub(1);
-        }
-    }
-
-    /// Waits for readers (`grace`), then moves everything pending to the free lists.
-    fn run_grace(&self, w: &mut Writer, grace: &mut dyn FnMut()) {
-        grace();
-        w.graces = w.graces.wrapping_add(1);
-        for kind in [Kind::Route, Kind::Bucket] {
-            let p = w.pool(kind);
-            if let Some(tail) = p.pend_tail.checked_sub(1) {
-                if let Some(l) = self.link(kind, tail) {
-                    l.store(p.free, Relaxed);
-                    p.free = p.pend;
-                    p.free_n = p.free_n.saturating_add(p.pend_n);
-                }
-                p.pend = 0;
-                p.pend_tail = 0;
-                p.pend_n = 0;
-            }
-        }
-    }
-
-    /// The longest route strictly covering `k`, by probing the used lengths.
-    fn find_parent(&self, w: &Writer, k: &Key) -> Option<u32> {
-        let mut len = k.len;
-        loop {
-            len = len.checked_sub(1)?;
-            if w.len_used(k.family, len) {
-                if let Some((i, _)) = self.find_exact(&k.with_len(len)) {
-                    return Some(i);
-                }
-            }
-        }
-    }
-
-    /// Walks from the root word towards the bucket of level `depth` on `k`'s path.
-    fn walk_path<'a>(
-        &'a self,
-        root_word: &'a AtomicU32,
-        k: &Key,
-        depth: usize,
-    ) -> Result<Walk<'a>, RouteError> {
-        let mut path = [0u32; MAX_LEVELS];
-        let Some(mut b) = root_word.load(Relaxed).checked_sub(1) else {
-            return Ok(Walk::Missing {
-                attach: root_word,
-                at_root: true,
-                fill: 0,
-                level: 0,
-            });
-        };
-        let mut level = 0usize;
-        loop {
-            *path.get_mut(level).ok_or(RouteError::BadStorage)? = b;
-            if level >= depth {
-                return Ok(Walk::Found(path));
-            }
-            let s = self.wslot(b, k.byte(level)).ok_or(RouteError::BadStorage)?;
-            let v = s.load(Relaxed);
-            level = level.saturating_add(1);
-            if v & BUCKET == 0 {
-                return Ok(Walk::Missing {
-                    attach: s,
-                    at_root: false,
-                    fill: v,
-                    level,
-                });
-            }
-            b = v & !BUCKET;
-        }
-    }
-
-    /// Replaces the leaves matching `pred` with `new` in slots `start..end` of bucket `b`
-    /// and everywhere below them (leaf pushing). Iterative, at most 17 frames.
-    fn rewrite(&self, b: u32, start: usize, end: usize, pred: Pred, new: u32) {
-        let mut stack = [Frame::default(); MAX_LEVELS + 1];
-        if let Some(f) = stack.first_mut() {
-            *f = Frame {
-                bucket: b,
-                pos: start.min(SLOTS) as u16,
-                end: end.min(SLOTS) as u16,
-            };
-        }
-        let mut sp = 1usize;
-        let mut cache = (0u32, 0u8);
-        while let Some(top) = sp.checked_sub(1).and_then(|t| stack.get_mut(t)) {
-            if top.pos >= top.end {
-                sp -= 1;
-                continue;
-            }
-            let (bk, pos) = (top.bucket, usize::from(top.pos));
-            top.pos = top.pos.saturating_add(1);
-            let Some(s) = self.wslot(bk, pos) else {
-                continue;
-            };
-            let v = s.load(Relaxed);
-            if v & BUCKET != 0 {
-                if let Some(f) = stack.get_mut(sp) {
-                    *f = Frame {
-                        bucket: v & !BUCKET,
-                        pos: 0,
-                        end: SLOTS as u16,
-                    };
-                    sp += 1;
-                }
-                continue;
-            }
-            let hit = match pred {
-                Pred::Is(x) => v == x,
-                Pred::AtMost(len) => {
-                    v == 0 || {
-                        if cache.0 != v {
-                            let l = self
-                                .routes
-                                .get(v.wrapping_sub(1) as usize)
-                                .map_or(u8::MAX, |e| e.len());
-                            cache = (v, l);
-                        }
-                        cache.1 <= len
-                    }
-                }
-            };
-            if hit {
-                s.store(new, Release);
-            }
-        }
-    }
-
-    /// After a delete: folds the buckets on `k`'s path that became uniform into their
-    /// parent slots, deepest first, and retires them; an empty root goes too.
-    fn collapse(
-        &self,
-        w: &mut Writer,
-        root_word: &AtomicU32,
-        k: &Key,
-        path: &[u32; MAX_LEVELS],
-        depth: usize,
-    ) {
-        let mut level = depth;
-        while let Some(up) = level.checked_sub(1) {
-            let b = path.get(level).copied().unwrap_or(0);
-            let Some(v) = self.uniform_leaf(b) else {
-                return;
-            };
-            let parent = path.get(up).copied().unwrap_or(0);
-            let Some(s) = self.wslot(parent, k.byte(up)) else {
-                return;
-            };
-            s.store(v, Release);
-            self.retire(w, Kind::Bucket, b);
-            level = up;
-        }
-        let root = path.first().copied().unwrap_or(0);
-        if self.uniform_leaf(root) == Some(0) {
-            root_word.store(0, Release);
-            self.retire(w, Kind::Bucket, root);
-        }
-    }
-
-    /// Retires every bucket of an unlinked trie.
-    fn retire_tree(&self, w: &mut Writer, root: u32) {
-        let mut stack = [Frame::default(); MAX_LEVELS + 1];
-        if let Some(f) = stack.first_mut() {
-            *f = Frame {
-                bucket: root,
-                pos: 0,
-                end: SLOTS as u16,
-            };
-        }
-        let mut sp = 1usize;
-        while let Some(top) = sp.checked_sub(1).and_then(|t| stack.get_mut(t)) {
-            if top.pos >= top.end {
-                let b = top.bucket;
-                sp -= 1;
-                self.retire(w, Kind::Bucket, b);
-                continue;
-            }
-            let (bk, pos) = (top.bucket, usize::from(top.pos));
-            top.pos = top.pos.saturating_add(1);
-            let v = self.wslot(bk, pos).map_or(0, |s| s.load(Relaxed));
-            if v & BUCKET != 0 {
-                if let Some(f) = stack.get_mut(sp) {
-                    *f = Frame {
-                        bucket: v & !BUCKET,
-                        pos: 0,
-                        end: SLOTS as u16,
-                    };
-                    sp += 1;
-                }
-            }
-        }
+        w.count_none();
     }
 }

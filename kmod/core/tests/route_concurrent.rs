@@ -14,6 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::thread;
 
+mod rng;
+
+use rng::Rng;
 use vrouter_core::route::{
     nodes_len, Family, Prefix, RouteData, RouteError, RouteSlot, RouteTable,
 };
@@ -22,24 +25,10 @@ const VRFS: u32 = 2;
 const CHECK: u32 = 0xa5a5_5a5a;
 const PERM: u32 = 0x8000_0000;
 
-struct Rng(u64);
-
 impl Rng {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
+    /// A random address of family `f` (IPv4 in the first 4 bytes).
     fn addr(&mut self, f: Family) -> [u8; 16] {
-        let mut a = [0u8; 16];
-        a[..8].copy_from_slice(&self.next().to_be_bytes());
-        a[8..].copy_from_slice(&self.next().to_be_bytes());
+        let mut a: [u8; 16] = self.bytes();
         if f == Family::Inet {
             a[4..].fill(0);
         }

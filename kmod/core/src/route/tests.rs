@@ -2,6 +2,7 @@
 //! Unit and property tests of the route tables, white-box: they also check the trie's
 //! invariants and that retired storage stays intact until `grace` runs.
 
+use super::trie::{Target, BUCKET};
 use super::*;
 
 use proptest::prelude::*;
@@ -701,6 +702,53 @@ fn delete_falls_back_to_parent() {
     let u = t.usage(&w);
     assert_eq!((u.routes_v4, u.buckets_used, u.buckets_pending), (0, 0, 4));
     assert_eq!(t.roots[0].load(Relaxed), 0, "empty root retired");
+}
+
+/// Every word of the buckets (with the pool links) and of the hash heads.
+fn raw_words(t: &Table) -> Vec<u32> {
+    t.nodes
+        .iter()
+        .chain(t.hash.iter())
+        .map(|a| a.load(Relaxed))
+        .collect()
+}
+
+#[test]
+fn impossible_states_are_counted_errors() {
+    let (t, mut w) = table(1, 8, 8, 8);
+    let g = &mut nog();
+    assert_eq!(t.add(&mut w, 0, &v4("10.0.0.0/8"), d(1), g), Ok(None));
+    assert_eq!(t.usage(&w).corrupt, 0);
+
+    // A reservation that does not fit its target is refused before anything changes.
+    let k = t.key(0, &v4("10.1.0.0/16")).unwrap();
+    let before = (raw_words(&t), t.usage(&w));
+    let new = t.reserve(&mut w, 1, g).unwrap();
+    let target = Target::Chain {
+        attach: &t.roots[0],
+        at_root: true,
+        fill: 0,
+        level: 0,
+        need: 2,
+    };
+    assert_eq!(t.insert_leaf(&k, &target, &new), None);
+    t.release(&mut w, &new);
+    assert_eq!((raw_words(&t), t.usage(&w)), before);
+
+    // The slot of 10/8 in the root links to a bucket beyond the storage: `add` below it
+    // fails, counted, and changes nothing.
+    let root = t.roots[0].load(Relaxed) - 1;
+    t.nodes[root as usize * SLOTS + 10].store(BUCKET | 1000, Relaxed);
+    let before = (raw_words(&t), t.usage(&w));
+    assert_eq!(
+        t.add(&mut w, 0, &v4("10.1.0.0/16"), d(2), g),
+        Err(RouteError::BadStorage)
+    );
+    let u = t.usage(&w);
+    assert_eq!(u.corrupt, 1);
+    assert_eq!((raw_words(&t), Usage { corrupt: 0, ..u }), before);
+    assert_eq!(t.get(&w, 0, &v4("10.1.0.0/16")), None);
+    assert_eq!(t.lookup_v4(0, a4("10.1.0.1")), None);
 }
 
 #[test]

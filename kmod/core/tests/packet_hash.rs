@@ -1,27 +1,11 @@
 //! Flow hash and ECMP member selection: determinism and spread.
 
 mod packet_common;
+mod rng;
 
 use packet_common::*;
+use rng::Rng;
 use vrouter_core::packet::*;
-
-/// xorshift64*: deterministic test input, no dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn bytes<const N: usize>(&mut self) -> [u8; N] {
-        let mut a = [0u8; N];
-        for b in a.iter_mut() {
-            *b = self.next() as u8;
-        }
-        a
-    }
-}
 
 /// Counts per member for `tuples` hashed and picked among `n`; asserts every member gets
 /// at least half its fair share and a chi-square far below anything a biased hash gives
