@@ -24,11 +24,13 @@ new_flow() { ynl --do flow-new --json "$1" --output-json | jq -r .index; }
 test_flow_miss_holds_until_the_verdict_releases_the_packets() {
   VIF_POLICY=1 setup
   # B answers UDP port 7; A's question (from port 5555) waits in the kernel for a verdict
-  ip netns exec vtnsb timeout 120 python3 -c '
+  # (the responder lives for the whole test: 120 s was too short on a loaded machine)
+  ip netns exec vtnsb timeout 600 python3 -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 7))
 while True:
     d, a = s.recvfrom(100); s.sendto(b"re:" + d, a)' &
+  local responder=$!
   # a listener on the flows group sees the miss
   vrctl flow --monitor > /tmp/vt-ntf.json 2> /tmp/vt-mon.err &
   mon=$!
@@ -71,6 +73,7 @@ for _ in range(3): s.sendto(b"q", ("10.1.0.3", 7)); s.recvfrom(100)' || fail "es
   jq -e "select(.index == $idx and .gen == $gen and .vif == 1 and .sport == 5555 and .action == \"hold\" and .queued == 1)" /tmp/vt-ntf.json >/dev/null \
     || fail "no flow-miss notification with index/gen/vif/key: $(cat /tmp/vt-ntf.json)"
   expect_eq "one miss for the flow" 1 "$(jq -s "map(select(.index == $idx)) | length" /tmp/vt-ntf.json)"
+  kill "$responder" 2>/dev/null || :
 }
 
 # udp_send <count>: datagrams from A:5555 to B:7, one flow
