@@ -25,11 +25,19 @@ if [ -n "${VR_VM_NET:-}" ]; then
   net=("--qemu-opts=-netdev tap,id=fabric,ifname=$tap,script=no,downscript=no -device virtio-net-pci,netdev=fabric,mac=$mac")
 fi
 
+# The VM runs in a process group of its own, so a run past its time limit takes QEMU
+# with it (timeout(1) alone killed vng and left QEMU running, holding a core).
 boot() { # boot <accel-args> <logfile> <timeout> <guest command>
-  local accel=$1 out=$2 limit=$3; shift 3
-  timeout --foreground "$limit" "${netns[@]}" vng --run "$kdir/arch/x86/boot/bzImage" $accel --disable-microvm \
+  local accel=$1 out=$2 limit=$3 vm watchdog; shift 3
+  setsid "${netns[@]}" vng --run "$kdir/arch/x86/boot/bzImage" $accel --disable-microvm \
     --force-9p --memory "$mem" --cpus "$cpus" --verbose --cwd "$VR_TOP" "${net[@]}" \
-    --exec "bash $VR_TOP/qemu/guest-run.sh $*" > "$out" 2>&1 </dev/null || true
+    --exec "bash $VR_TOP/qemu/guest-run.sh $*" > "$out" 2>&1 </dev/null &
+  vm=$!
+  (sleep "$limit"; echo "[vm] no exit after ${limit}s: stopping the VM" >&2
+    kill -TERM -- "-$vm" 2>/dev/null; sleep 5; kill -KILL -- "-$vm" 2>/dev/null) &
+  watchdog=$!
+  wait "$vm" || true
+  kill "$watchdog" 2>/dev/null || true
 }
 
 accel=--disable-kvm
