@@ -3,7 +3,8 @@
 //! `vrouter` generic netlink family.
 //!
 //! Layers, bottom up:
-//! - `glue/vr_glue.c` + `sys`: the raw FFI (static C tables and inline-helper wrappers);
+//! - `glue/vr_glue.c` + `kapi::sys`: the raw FFI (static C tables and inline-helper
+//!   wrappers), private to `kapi`;
 //! - `kapi`: safe wrappers; all `unsafe` of the crate is there;
 //! - `dp`: the datapath (tables, packet handling), `ctl`: netlink command handlers.
 //! `uapi` is the wire contract shared with userspace (kmod/uapi/src/wire.rs).
@@ -35,7 +36,6 @@ mod vrcore {
 mod ctl;
 mod dp;
 mod kapi;
-mod sys;
 
 module! {
     type: VrouterModule,

@@ -4,7 +4,7 @@
 //! Every check happens before anything changes: a refused request leaves the table as
 //! it was.
 
-use super::u32_attr;
+use super::{u32_attr, walk};
 use crate::dp::flow::{self as dpflow, counter, put_flow, RECORD_SIZE};
 use crate::dp::{router, Router};
 use crate::kapi::genl::{Dump, Request};
@@ -297,26 +297,22 @@ pub fn get(req: &Request<'_>) -> Result {
     reply_with(req, r, cmd::FLOW_GET, &view)
 }
 
-pub fn dump(mut dump: Dump<'_>) -> i32 {
+/// Every used entry, by index.
+pub fn dump(dump: Dump<'_>) -> i32 {
     let Some(r) = router() else {
         return ENODEV.to_errno();
     };
     let now = percpu::seconds();
-    let mut at = (*dump.cursor()).max(0) as u32;
-    let mut done = true;
-    while let Some(v) = r.flows.table.next_used(at) {
-        match dump.record(cmd::FLOW_GET, |m| put_flow(m, &r.flows, &v, now)) {
-            Ok(true) => {}
-            Ok(false) => {
-                done = false;
-                break;
-            }
-            Err(e) => return e.to_errno(),
-        }
-        at = v.index.saturating_add(1);
-        *dump.cursor() = at as _;
-    }
-    dump.finish(done)
+    walk(
+        dump,
+        cmd::FLOW_GET,
+        |at| {
+            let v = r.flows.table.next_used(at)?;
+            let after = v.index.saturating_add(1);
+            Some((Some(v), after))
+        },
+        |m, v| put_flow(m, &r.flows, v, now),
+    )
 }
 
 pub fn flush(req: &Request<'_>) -> Result {

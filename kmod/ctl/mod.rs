@@ -9,7 +9,7 @@ mod rt;
 mod stats;
 mod vif;
 
-use crate::kapi::genl::{Dump, Request};
+use crate::kapi::genl::{Dump, Msg, Request};
 use crate::uapi::cmd;
 use kernel::c_str;
 use kernel::error::{code::*, Result};
@@ -63,4 +63,36 @@ fn u32_attr(req: &Request<'_>, id: u16) -> Result<Option<u32>> {
 /// CORE attributes carry cpu + 1; 0 or absent means all CPUs.
 fn core_filter(core: Option<u32>) -> Option<u32> {
     core.and_then(|c| c.checked_sub(1))
+}
+
+/// Runs one dumpit call of a resumable dump and returns what dumpit returns.
+///
+/// The dump's cursor is a position in the walked table. `next(at)` looks at position
+/// `at`: `None` at the end of the table, else the record found there (if any) and the
+/// position after it. Each record is written as one `cmd` message by `fill`; the cursor
+/// moves past every position looked at, so the next call resumes where this one stopped
+/// (at the record that did not fit the skb).
+fn walk<T>(
+    mut dump: Dump<'_>,
+    cmd: u8,
+    mut next: impl FnMut(u32) -> Option<(Option<T>, u32)>,
+    mut fill: impl FnMut(&mut Msg, &T) -> Result,
+) -> i32 {
+    let mut at = (*dump.cursor()).max(0) as u32;
+    let mut done = true;
+    while let Some((record, after)) = next(at) {
+        if let Some(record) = record {
+            match dump.record(cmd, |m| fill(m, &record)) {
+                Ok(true) => {}
+                Ok(false) => {
+                    done = false;
+                    break;
+                }
+                Err(e) => return e.to_errno(),
+            }
+        }
+        at = after;
+        *dump.cursor() = at as _;
+    }
+    dump.finish(done)
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! NH_NEW / NH_DEL / NH_GET.
 
-use super::u32_attr;
+use super::{u32_attr, walk};
 use crate::dp::router;
 use crate::kapi::genl::{Dump, Msg, Request};
 use crate::kapi::rcu;
@@ -218,26 +218,18 @@ pub fn get(req: &Request<'_>) -> Result {
     reply.send()
 }
 
-pub fn dump(mut dump: Dump<'_>) -> i32 {
+/// Every nexthop, by id.
+pub fn dump(dump: Dump<'_>) -> i32 {
     let Some(r) = router() else {
         return ENODEV.to_errno();
     };
     let guard = rcu::Guard::new();
-    let mut id = (*dump.cursor()).max(0) as u32;
-    while id < r.nhs.capacity() {
-        if let Some(nh) = r.nhs.get(id, &guard) {
-            match dump.record(cmd::NH_GET, |m| fill(m, nh, r.nhs.ref_count(id))) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return e.to_errno(),
-            }
-        }
-        id += 1;
-        *dump.cursor() = id as _;
-    }
-    let done = id >= r.nhs.capacity();
-    drop(guard);
-    dump.finish(done)
+    walk(
+        dump,
+        cmd::NH_GET,
+        |id| (id < r.nhs.capacity()).then(|| (r.nhs.get(id, &guard).map(|nh| (id, nh)), id + 1)),
+        |m, &(id, nh)| fill(m, nh, r.nhs.ref_count(id)),
+    )
 }
 
 fn fill(m: &mut Msg, nh: &Nexthop, refs: u32) -> Result {

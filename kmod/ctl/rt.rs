@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! RT_NEW / RT_DEL / RT_GET (+dump). Route changes are announced on the `config` group.
 
-use super::u32_attr;
+use super::{u32_attr, walk};
 use crate::dp::{route, router, Router};
 use crate::kapi::genl::{Dump, Msg, Notification, Request};
 use crate::kapi::rtnl::{Rtnl, RtnlGuard};
@@ -208,7 +208,7 @@ pub fn get(req: &Request<'_>) -> Result {
 }
 
 /// Every route of one VRF and family (both attributes required), in storage order.
-pub fn dump(mut dump: Dump<'_>) -> i32 {
+pub fn dump(dump: Dump<'_>) -> i32 {
     let Some(r) = router() else {
         return ENODEV.to_errno();
     };
@@ -224,27 +224,19 @@ pub fn dump(mut dump: Dump<'_>) -> i32 {
         Some(_) => return EINVAL.to_errno(),
     };
     let rtnl = RtnlGuard::lock();
-    let mut cursor = (*dump.cursor()).max(0) as u32;
-    let mut done = false;
-    loop {
-        let next = writer(r, &rtnl, |w| {
-            let (next, m) = r.routes.next_route(w, vrf, family, cursor)?;
-            Some((next, m, r.routes.parent_len(w, vrf, &m.prefix)))
-        });
-        let Ok(Some((next, m, parent))) = next else {
-            done = true;
-            break;
-        };
-        match dump.record(cmd::RT_GET, |msg| fill(msg, vrf, &m, parent)) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return e.to_errno(),
-        }
-        cursor = next;
-        *dump.cursor() = cursor as _;
-    }
-    drop(rtnl);
-    dump.finish(done)
+    walk(
+        dump,
+        cmd::RT_GET,
+        |cursor| {
+            let found = writer(r, &rtnl, |w| {
+                let (next, m) = r.routes.next_route(w, vrf, family, cursor)?;
+                Some((next, m, r.routes.parent_len(w, vrf, &m.prefix)))
+            });
+            let (next, m, parent) = found.ok().flatten()?;
+            Some((Some((m, parent)), next))
+        },
+        |msg, (m, parent)| fill(msg, vrf, m, *parent),
+    )
 }
 
 fn fill(m: &mut Msg, vrf: u32, route: &Match, parent: Option<u8>) -> Result {

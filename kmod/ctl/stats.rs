@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! DROPSTATS_GET / DROPSTATS_CLEAR, VRF_STATS_GET (+dump), INFO_GET.
 
-use super::{core_filter, u32_attr};
+use super::{core_filter, u32_attr, walk};
 use crate::dp::{router, Router};
 use crate::kapi::genl::{Dump, Msg, Request};
 use crate::kapi::rcu;
@@ -84,25 +84,24 @@ pub fn vrf_get(req: &Request<'_>) -> Result {
 }
 
 /// Dumps every VRF that has routes or a non-zero counter.
-pub fn vrf_dump(mut dump: Dump<'_>) -> i32 {
+pub fn vrf_dump(dump: Dump<'_>) -> i32 {
     let Some(r) = router() else {
         return ENODEV.to_errno();
     };
     let cpu = core_filter(dump.attr(V::CORE).and_then(|a| a.u32().ok()));
-    let mut vrf = (*dump.cursor()).max(0) as u32;
-    while vrf < r.params.vrfs {
-        let active = r.vrf_in_use(vrf) || r.stats.vrf_counters(vrf, cpu).iter().any(|&c| c != 0);
-        if active {
-            match dump.record(cmd::VRF_STATS_GET, |m| fill_vrf(m, r, vrf, cpu)) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return e.to_errno(),
+    walk(
+        dump,
+        cmd::VRF_STATS_GET,
+        |vrf| {
+            if vrf >= r.params.vrfs {
+                return None;
             }
-        }
-        vrf += 1;
-        *dump.cursor() = vrf as _;
-    }
-    dump.finish(vrf >= r.params.vrfs)
+            let active =
+                r.vrf_in_use(vrf) || r.stats.vrf_counters(vrf, cpu).iter().any(|&c| c != 0);
+            Some((active.then_some(vrf), vrf + 1))
+        },
+        |m, &vrf| fill_vrf(m, r, vrf, cpu),
+    )
 }
 
 pub fn info(req: &Request<'_>) -> Result {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! VIF_NEW / VIF_DEL / VIF_GET.
 
-use super::{core_filter, u32_attr};
+use super::{core_filter, u32_attr, walk};
 use crate::dp::router;
 use crate::dp::vif::{stat, Vif, VifConfig, VifTable};
 use crate::kapi::genl::{Dump, Msg, Reply, Request};
@@ -288,27 +288,19 @@ pub fn get(req: &Request<'_>) -> Result {
     reply.send()
 }
 
-pub fn dump(mut dump: Dump<'_>) -> i32 {
+/// Every vif, by index.
+pub fn dump(dump: Dump<'_>) -> i32 {
     let core = core_filter(dump.attr(A::CORE).and_then(|a| a.u32().ok()));
     let Some(r) = router() else {
         return ENODEV.to_errno();
     };
     let guard = rcu::Guard::new();
-    let mut idx = (*dump.cursor()).max(0) as u32;
-    while idx < r.vifs.capacity() {
-        if let Some(vif) = r.vifs.get(idx, &guard) {
-            match dump.record(cmd::VIF_GET, |m| fill(m, vif, core)) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return e.to_errno(),
-            }
-        }
-        idx += 1;
-        *dump.cursor() = idx as _;
-    }
-    let done = idx >= r.vifs.capacity();
-    drop(guard);
-    dump.finish(done)
+    walk(
+        dump,
+        cmd::VIF_GET,
+        |idx| (idx < r.vifs.capacity()).then(|| (r.vifs.get(idx, &guard), idx + 1)),
+        |m, vif| fill(m, vif, core),
+    )
 }
 
 fn fill(m: &mut Msg, vif: &Vif, core: Option<u32>) -> Result {

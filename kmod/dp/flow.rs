@@ -7,6 +7,7 @@
 use super::vif::Vif;
 use super::{forward, Router};
 use crate::kapi::genl::{Msg, Notification};
+use crate::kapi::kvvec_from_fn;
 use crate::kapi::parking::Parking;
 use crate::kapi::percpu::{self, CounterArray, PacketCtx};
 use crate::kapi::rcu;
@@ -51,29 +52,23 @@ pub struct Flows {
     pub counters: CounterArray,
 }
 
-fn zeroed<T>(n: usize, f: impl Fn() -> T) -> Result<KVVec<T>> {
-    let mut v = KVVec::with_capacity(n, GFP_KERNEL)?;
-    for _ in 0..n {
-        v.push(f(), GFP_KERNEL)?;
-    }
-    Ok(v)
-}
-
 impl Flows {
     pub fn new(main: u32, oflow: u32, hold_limit: u32) -> Result<Flows> {
         let total = main.checked_add(oflow).ok_or(EINVAL)? as usize;
-        let entries = zeroed(total, FlowEntry::new)?;
-        let buckets = zeroed(main as usize / core_flow::BUCKET_ENTRIES * 2, || {
-            AtomicU32::new(0)
-        })?;
-        let oflow_map = zeroed(SlotBitmap::<KVVec<AtomicU64>>::words_for(oflow), || {
-            AtomicU64::new(0)
-        })?;
+        let entries = kvvec_from_fn(total, FlowEntry::new)?;
+        let buckets = kvvec_from_fn(
+            main as usize / core_flow::BUCKET_ENTRIES * 2,
+            AtomicU32::default,
+        )?;
+        let oflow_map = kvvec_from_fn(
+            SlotBitmap::<KVVec<AtomicU64>>::words_for(oflow),
+            AtomicU64::default,
+        )?;
         let table = FlowTable::new(entries, buckets, oflow_map, main, percpu::random_u32())
             .map_err(|_| EINVAL)?;
-        let hold_map = zeroed(
+        let hold_map = kvvec_from_fn(
             SlotBitmap::<KVVec<AtomicU64>>::words_for(hold_limit),
-            || AtomicU64::new(0),
+            AtomicU64::default,
         )?;
         Ok(Flows {
             table,

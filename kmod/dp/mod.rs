@@ -7,9 +7,11 @@ mod forward;
 pub mod nexthop;
 pub mod route;
 pub mod stats;
+mod table;
 pub mod vif;
 
 use crate::kapi::global::{Global, Teardown};
+use crate::kapi::kvvec_from_fn;
 use crate::kapi::netdev::{Cookie, DevId};
 use crate::kapi::params::Params;
 use crate::kapi::percpu::PacketCtx;
@@ -66,13 +68,7 @@ impl Router {
                     params.oflow_entries,
                     params.flow_hold_limit,
                 )?,
-                vrf_routes: {
-                    let mut v = KVVec::with_capacity(params.vrfs as usize, GFP_KERNEL)?;
-                    for _ in 0..params.vrfs {
-                        v.push(AtomicU32::new(0), GFP_KERNEL)?;
-                    }
-                    v
-                },
+                vrf_routes: kvvec_from_fn(params.vrfs as usize, AtomicU32::default)?,
                 host_vif: AtomicU32::new(u32::MAX),
                 params,
             },

@@ -3,7 +3,9 @@
 //! counts that keep a nexthop alive while routes or composites use it. Writers hold the
 //! RTNL (the one configuration lock); the packet path reads under RCU.
 
-use crate::kapi::rcu::{self, Retired, Slot};
+use super::table::RcuTable;
+use crate::kapi::kvvec_from_fn;
+use crate::kapi::rcu::{self, Retired};
 use crate::kapi::rtnl::Rtnl;
 use crate::vrcore::nexthop::{Nexthop, Nexthops};
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -12,20 +14,12 @@ use kernel::error::Result;
 use kernel::prelude::*;
 
 pub struct NhTable {
-    slots: KVVec<Slot<Nexthop>>,
+    entries: RcuTable<Nexthop>,
     /// References held on each nexthop by routes and composites (written under the RTNL,
     /// read by GET/dump without it).
     refs: KVVec<AtomicU32>,
     /// How many composites list each nexthop as a member.
     in_composite: KVVec<AtomicU32>,
-}
-
-fn atomics(n: usize) -> Result<KVVec<AtomicU32>> {
-    let mut v = KVVec::with_capacity(n, GFP_KERNEL)?;
-    for _ in 0..n {
-        v.push(AtomicU32::new(0), GFP_KERNEL)?;
-    }
-    Ok(v)
 }
 
 fn bump(v: &KVVec<AtomicU32>, id: u32, up: bool) {
@@ -45,41 +39,39 @@ fn bump(v: &KVVec<AtomicU32>, id: u32, up: bool) {
 impl NhTable {
     pub fn new(size: u32) -> Result<NhTable> {
         let n = size as usize;
-        let mut slots = KVVec::with_capacity(n, GFP_KERNEL)?;
-        for _ in 0..n {
-            slots.push(Slot::empty(), GFP_KERNEL)?;
-        }
         Ok(NhTable {
-            slots,
-            refs: atomics(n)?,
-            in_composite: atomics(n)?,
+            entries: RcuTable::new(size)?,
+            refs: kvvec_from_fn(n, AtomicU32::default)?,
+            in_composite: kvvec_from_fn(n, AtomicU32::default)?,
         })
     }
 
     /// Installs the discard nexthop (id 0); it stays until the table is freed.
     pub fn install_discard(&self, rtnl: &Rtnl) -> Result {
-        let slot = self.slots.first().ok_or(EINVAL)?;
+        let slot = self.entries.slot(0).ok_or(EINVAL)?;
         slot.publish(KBox::new(Nexthop::discard(), GFP_KERNEL)?, rtnl)
             .map_err(|_| EEXIST)
     }
 
+    // Reads go to the generic table; writes go through `publish`/`remove` below, which
+    // keep the reference counts in step.
     pub fn capacity(&self) -> u32 {
-        self.slots.len() as u32
+        self.entries.capacity()
     }
 
     pub fn get<'g>(&self, id: u32, guard: &'g rcu::Guard) -> Option<&'g Nexthop> {
-        self.slots.get(id as usize)?.get(guard)
+        self.entries.get(id, guard)
     }
 
     pub fn get_locked<'r>(&self, id: u32, rtnl: &'r Rtnl) -> Option<&'r Nexthop>
     where
         Self: 'r,
     {
-        self.slots.get(id as usize)?.get_locked(rtnl)
+        self.entries.get_locked(id, rtnl)
     }
 
     pub fn used(&self, guard: &rcu::Guard) -> u32 {
-        self.slots.iter().filter(|s| s.get(guard).is_some()).count() as u32
+        self.entries.used(guard)
     }
 
     /// References held on nexthop `id` (routes, composites).
@@ -100,7 +92,7 @@ impl NhTable {
     /// Publishes `nh` at its id (replacing any previous one) and moves the member
     /// references from the old value to the new one. The caller validated `nh`.
     pub fn publish(&self, nh: KBox<Nexthop>, rtnl: &Rtnl) -> Result<Option<Retired<Nexthop>>> {
-        let slot = self.slots.get(nh.id as usize).ok_or(ERANGE)?;
+        let slot = self.entries.slot(nh.id).ok_or(ERANGE)?;
         for &m in nh.references() {
             bump(&self.refs, m, true);
             bump(&self.in_composite, m, true);
@@ -117,7 +109,7 @@ impl NhTable {
 
     /// Unpublishes nexthop `id` if nothing references it.
     pub fn remove(&self, id: u32, rtnl: &Rtnl) -> Result<Retired<Nexthop>> {
-        let slot = self.slots.get(id as usize).ok_or(ERANGE)?;
+        let slot = self.entries.slot(id).ok_or(ERANGE)?;
         if slot.get_locked(rtnl).is_none() {
             return Err(ENOENT);
         }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The route tables: the core's lock-free LPM over memory the kernel allocates once.
 
-use crate::kapi::rcu;
+use crate::kapi::{kvvec_from_fn, rcu};
 use crate::vrcore::route::{nodes_len, RouteSlot, RouteTable, Writer};
 use core::sync::atomic::AtomicU32;
 use kernel::alloc::KVVec;
@@ -10,22 +10,11 @@ use kernel::prelude::*;
 
 pub type Routes = RouteTable<KVVec<AtomicU32>, KVVec<RouteSlot>>;
 
-fn atomics(n: usize) -> Result<KVVec<AtomicU32>> {
-    let mut v = KVVec::with_capacity(n, GFP_KERNEL)?;
-    for _ in 0..n {
-        v.push(AtomicU32::new(0), GFP_KERNEL)?;
-    }
-    Ok(v)
-}
-
 pub fn new(vrfs: u32, routes: u32, buckets: u32) -> Result<(Routes, Writer)> {
-    let mut slots = KVVec::with_capacity(routes as usize, GFP_KERNEL)?;
-    for _ in 0..routes {
-        slots.push(RouteSlot::new(), GFP_KERNEL)?;
-    }
-    let roots = atomics(vrfs as usize * 2)?;
-    let nodes = atomics(nodes_len(buckets as usize))?;
-    let hash = atomics((routes as usize).next_power_of_two())?;
+    let slots = kvvec_from_fn(routes as usize, RouteSlot::new)?;
+    let roots = kvvec_from_fn(vrfs as usize * 2, AtomicU32::default)?;
+    let nodes = kvvec_from_fn(nodes_len(buckets as usize), AtomicU32::default)?;
+    let hash = kvvec_from_fn((routes as usize).next_power_of_two(), AtomicU32::default)?;
     RouteTable::new(roots, nodes, slots, hash).map_err(|_| EINVAL)
 }
 

@@ -2,12 +2,13 @@
 //! The vif table: interfaces the router forwards between. Writers hold the RTNL;
 //! readers (packet path, GET/dump) use RCU.
 
+use super::table::RcuTable;
 use crate::kapi::netdev::{Cookie, DevId, DevRef};
 use crate::kapi::percpu::{Counter, PerCpu};
-use crate::kapi::rcu::{self, Retired, Slot};
+use crate::kapi::rcu::Retired;
 use crate::kapi::rtnl::Rtnl;
 use crate::uapi::vif_type;
-use kernel::alloc::{KBox, KVVec};
+use kernel::alloc::KBox;
 use kernel::error::{code::*, Result};
 use kernel::prelude::*;
 
@@ -71,71 +72,22 @@ impl Vif {
     }
 }
 
-pub struct VifTable {
-    slots: KVVec<Slot<Vif>>,
-}
+/// The vif table: vifs by index.
+pub type VifTable = RcuTable<Vif>;
 
-impl VifTable {
-    pub fn new(size: u32) -> Result<VifTable> {
-        let mut slots = KVVec::with_capacity(size as usize, GFP_KERNEL)?;
-        for _ in 0..size {
-            slots.push(Slot::empty(), GFP_KERNEL)?;
-        }
-        Ok(VifTable { slots })
-    }
-
-    pub fn capacity(&self) -> u32 {
-        self.slots.len() as u32
-    }
-
-    pub fn get<'g>(&self, idx: u32, guard: &'g rcu::Guard) -> Option<&'g Vif> {
-        self.slots.get(idx as usize)?.get(guard)
-    }
-
-    pub fn get_locked<'r>(&self, idx: u32, rtnl: &'r Rtnl) -> Option<&'r Vif>
-    where
-        Self: 'r,
-    {
-        self.slots.get(idx as usize)?.get_locked(rtnl)
-    }
-
+impl RcuTable<Vif> {
     pub fn find_by_dev(&self, dev: DevId, rtnl: &Rtnl) -> Option<u32> {
-        self.slots
-            .iter()
-            .position(|s| s.get_locked(rtnl).is_some_and(|v| v.dev.id() == dev))
-            .map(|i| i as u32)
+        self.position_locked(rtnl, |v| v.dev.id() == dev)
     }
 
     pub fn find_by_name(&self, name: &[u8], rtnl: &Rtnl) -> Option<u32> {
-        self.slots
-            .iter()
-            .position(|s| {
-                s.get_locked(rtnl)
-                    .is_some_and(|v| name_eq(&v.dev.name(), name))
-            })
-            .map(|i| i as u32)
-    }
-
-    pub fn used(&self, guard: &rcu::Guard) -> u32 {
-        self.slots.iter().filter(|s| s.get(guard).is_some()).count() as u32
-    }
-
-    pub fn first_free(&self, rtnl: &Rtnl) -> Option<u32> {
-        let _ = rtnl;
-        self.slots
-            .iter()
-            .position(|s| s.is_empty())
-            .map(|i| i as u32)
-    }
-
-    pub fn is_free(&self, idx: u32) -> bool {
-        self.slots.get(idx as usize).is_some_and(|s| s.is_empty())
+        self.position_locked(rtnl, |v| name_eq(&v.dev.name(), name))
     }
 
     /// Publishes a vif at its index and hooks its device; undone if hooking fails.
     pub fn attach(&self, vif: KBox<Vif>, rtnl: &Rtnl) -> Result {
         let idx = vif.idx;
-        let slot = self.slots.get(idx as usize).ok_or(ERANGE)?;
+        let slot = self.slot(idx).ok_or(ERANGE)?;
         slot.publish(vif, rtnl).map_err(|_| EEXIST)?;
         let Some(vif) = slot.get_locked(rtnl) else {
             return Err(EINVAL);
@@ -156,7 +108,7 @@ impl VifTable {
     /// RCU grace period) before it releases the RTNL, so the device reference is dropped
     /// before an unregistering device waits for it.
     pub fn detach(&self, idx: u32, rtnl: &Rtnl) -> Option<Retired<Vif>> {
-        let retired = self.slots.get(idx as usize)?.retire(rtnl)?;
+        let retired = self.retire(idx, rtnl)?;
         let vif = retired.get();
         if vif.is_host() {
             vif.dev.destroy_vhost(rtnl);

@@ -6,7 +6,7 @@
  * the static descriptor tables (genetlink family, ops, nla_policy built with the
  * NLA_POLICY_* macros, net_device_ops, the netdevice notifier, module parameters) and thin
  * wrappers around static-inline helpers. It holds no logic: every callback lands in a
- * `vr_rs_*` function implemented in Rust. kmod/sys.rs mirrors this header.
+ * `vr_rs_*` function implemented in Rust. kmod/kapi/sys.rs mirrors this header.
  */
 #ifndef VR_GLUE_H
 #define VR_GLUE_H

@@ -7,7 +7,7 @@ use crate::kapi::netdev::{Cookie, DevId};
 use crate::kapi::percpu::PacketCtx;
 use crate::kapi::rtnl::Rtnl;
 use crate::kapi::skb::Skb;
-use crate::sys;
+use crate::kapi::sys;
 use core::ptr::NonNull;
 use kernel::error::code::EINVAL;
 use kernel::ffi::{c_int, c_void};

@@ -7,7 +7,7 @@
 
 use crate::kapi::emsgsize;
 use crate::kapi::percpu::PacketCtx;
-use crate::sys;
+use crate::kapi::sys;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::error::{code::*, Error, Result};

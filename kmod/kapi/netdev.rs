@@ -6,7 +6,7 @@
 //! pointer is ever stored in a device, so a device outliving its vif cannot dangle.
 
 use crate::kapi::rtnl::Rtnl;
-use crate::sys;
+use crate::kapi::sys;
 use core::ptr::NonNull;
 use kernel::error::{code::*, Error, Result};
 use kernel::ffi::c_void;

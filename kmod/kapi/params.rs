@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Module parameters (declared in the glue: 6.12's `module!` has no `params`).
 
-use crate::sys;
+use crate::kapi::sys;
 
 /// Table sizes chosen at load time.
 pub struct Params {

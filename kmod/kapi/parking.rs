@@ -9,11 +9,12 @@
 //! tag store and cell swap of `release`, and the cell swap and tag load of `park`, are
 //! SeqCst so one of the two sides always sees the other.
 
+use crate::kapi::kvvec_from_fn;
 use crate::kapi::skb::Skb;
-use crate::sys;
+use crate::kapi::sys;
 use core::ptr::{null_mut, NonNull};
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering::SeqCst};
-use kernel::alloc::{flags::GFP_KERNEL, KVVec};
+use kernel::alloc::KVVec;
 use kernel::error::{code::ENOMEM, Result};
 
 /// Owner tag of a free slot.
@@ -28,14 +29,8 @@ pub struct Parking {
 impl Parking {
     pub fn new(slots: u32, per_slot: usize) -> Result<Parking> {
         let n = (slots as usize).checked_mul(per_slot).ok_or(ENOMEM)?;
-        let mut cells = KVVec::with_capacity(n, GFP_KERNEL)?;
-        for _ in 0..n {
-            cells.push(AtomicPtr::new(null_mut()), GFP_KERNEL)?;
-        }
-        let mut owners = KVVec::with_capacity(slots as usize, GFP_KERNEL)?;
-        for _ in 0..slots {
-            owners.push(AtomicU64::new(NO_OWNER), GFP_KERNEL)?;
-        }
+        let cells = kvvec_from_fn(n, || AtomicPtr::new(null_mut()))?;
+        let owners = kvvec_from_fn(slots as usize, || AtomicU64::new(NO_OWNER))?;
         Ok(Parking {
             cells,
             owners,

@@ -2,7 +2,7 @@
 //! Per-CPU counters. Each CPU writes only its own copy, from the packet path (BH off, so
 //! no preemption between the load and the store); readers sum all copies.
 
-use crate::sys;
+use crate::kapi::sys;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::error::{code::ENOMEM, Result};
 
@@ -45,11 +45,7 @@ impl CounterArray {
         // SAFETY: reads a boot-time constant.
         let cpus = unsafe { sys::vrg_nr_cpu_ids() } as usize;
         let total = per_cpu.checked_mul(cpus).ok_or(ENOMEM)?;
-        let mut counters =
-            kernel::alloc::KVVec::with_capacity(total, kernel::alloc::flags::GFP_KERNEL)?;
-        for _ in 0..total {
-            counters.push(Counter::new(), kernel::alloc::flags::GFP_KERNEL)?;
-        }
+        let counters = crate::kapi::kvvec_from_fn(total, Counter::new)?;
         Ok(CounterArray {
             counters,
             per_cpu,

@@ -2,7 +2,7 @@
 //! RCU: read-side guards and a published-pointer slot whose old values are freed only
 //! after a grace period. Writers are serialised by the caller (see `Slot`).
 
-use crate::sys;
+use crate::kapi::sys;
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::alloc::KBox;

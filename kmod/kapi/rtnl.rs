@@ -2,7 +2,7 @@
 //! The RTNL mutex. The vif table's writers are serialised by it (netdevice notifiers
 //! already run under it), so it doubles as the vif writer lock.
 
-use crate::sys;
+use crate::kapi::sys;
 use core::marker::PhantomData;
 
 /// Proof that the RTNL is held. Only obtainable by locking it or from a callback that the

@@ -3,7 +3,7 @@
 //! monitors); sending it (`xmit`, `to_host`) passes ownership to the stack.
 
 use crate::kapi::netdev::DevRef;
-use crate::sys;
+use crate::kapi::sys;
 use core::ptr::NonNull;
 
 pub struct Skb {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Raw FFI: the declarations of `glue/vr_glue.h`, nothing else. Only `kapi` uses them.
+//! Raw FFI: the declarations of `glue/vr_glue.h`, nothing else. A private module of
+//! `kapi`, so only `kapi` can use them.
 //!
 //! Kernel structs are opaque here on purpose: their layout is C's business, reached
 //! through the glue's accessors, so the Rust side never depends on bindgen layouts.
