@@ -7,7 +7,7 @@
 use super::{u32_attr, walk};
 use crate::dp::flow::{self as dpflow, counter, put_flow, RECORD_SIZE};
 use crate::dp::{router, Router};
-use crate::kapi::genl::{Dump, Request};
+use crate::kapi::genl::{Dump, Reply, Request};
 use crate::kapi::percpu;
 use crate::uapi::{
     addr_family, cmd, flow_action, flow_attr as A, flow_flag, flow_table_attr as T, DROP_REASONS,
@@ -232,6 +232,8 @@ pub fn new(req: &Request<'_>) -> Result {
     let target = parse_target(req, r, true)?;
     let key = parse_key(req)?;
     let set = parse_setting(req, r, target.map(|t| t.0))?;
+    // Allocated before the change: after it, nothing may fail.
+    let mut reply = req.reply(cmd::FLOW_NEW, RECORD_SIZE)?;
     let view = match (target, key) {
         (Some((index, gen)), key) => {
             if let Some(key) = key {
@@ -246,7 +248,12 @@ pub fn new(req: &Request<'_>) -> Result {
             dpflow::set_verdict(r, index, gen.unwrap_or(0), set).map_err(|e| refused(req, e))?
         }
         (None, Some(key)) => match dpflow::add(r, &key, set).map_err(|e| refused(req, e))? {
-            Inserted::New { index, .. } => r.flows.table.view(index).ok_or(ENOENT)?,
+            // An entry this request just made can be gone already (evicted, or deleted
+            // by another request): the reply then says nothing, the change was made.
+            Inserted::New { index, .. } => match r.flows.table.view(index) {
+                Some(v) => v,
+                None => return reply_lost(reply),
+            },
             Inserted::Exists { .. } => {
                 return Err(req.fail(EEXIST, None, c_str!("a flow with this key exists")))
             }
@@ -257,7 +264,17 @@ pub fn new(req: &Request<'_>) -> Result {
             )))
         }
     };
-    reply_with(req, r, cmd::FLOW_NEW, &view)
+    match put_flow(reply.msg(), &r.flows, &view, percpu::seconds()) {
+        Ok(()) => reply.send_after_change(),
+        Err(_) => reply_lost(reply),
+    }
+}
+
+/// A request whose change was made but whose reply cannot be: it still succeeded.
+fn reply_lost(reply: Reply<'_>) -> Result {
+    drop(reply);
+    pr_warn!("flow: reply to a completed change lost\n");
+    Ok(())
 }
 
 pub fn del(req: &Request<'_>) -> Result {

@@ -4,13 +4,12 @@
 use super::{u32_attr, walk};
 use crate::dp::router;
 use crate::kapi::genl::{Dump, Msg, Request};
-use crate::kapi::rcu;
+use crate::kapi::rcu::{self, RcuBox};
 use crate::kapi::rtnl::RtnlGuard;
 use crate::uapi::{
     addr_family, cmd, nh_attr as A, nh_type, COMPOSITE_MAX, ENCAP_MAX, NH_FLAGS_SETTABLE,
 };
 use crate::vrcore::nexthop::{self, Nexthop, NhError};
-use kernel::alloc::KBox;
 use kernel::c_str;
 use kernel::error::{code::*, Error, Result};
 use kernel::prelude::*;
@@ -155,23 +154,22 @@ fn parse(req: &Request<'_>, capacity: u32, vrfs: u32) -> Result<Nexthop> {
 
 pub fn new(req: &Request<'_>) -> Result {
     let r = router().ok_or(ENODEV)?;
-    let nh = KBox::new(parse(req, r.nhs.capacity(), r.params.vrfs)?, GFP_KERNEL)?;
+    let nh = RcuBox::new(parse(req, r.nhs.capacity(), r.params.vrfs)?, GFP_KERNEL)?;
     let mut reply = req.reply(cmd::NH_NEW, NH_MSG_SIZE)?;
-    let rtnl = RtnlGuard::lock();
+    let mut rtnl = RtnlGuard::lock();
     nexthop::validate(&nh, &r.nhs.locked(&rtnl), |v| {
         r.vifs.get_locked(v, &rtnl).is_some()
     })
     .map_err(|e| fail(req, e))?;
-    let id = nh.id;
-    let old = r.nhs.publish(nh, &rtnl)?;
-    if let Some(nh) = r.nhs.get_locked(id, &rtnl) {
-        fill(reply.msg(), nh, r.nhs.ref_count(id))?;
-    }
+    // Everything that can fail happens before the change is published (publishing keeps
+    // the references routes and composites hold on this id).
+    fill(reply.msg(), &nh, r.nhs.ref_count(nh.id))?;
+    let old = r.nhs.publish(nh, &mut rtnl)?;
     drop(rtnl);
     if let Some(old) = old {
         old.reclaim();
     }
-    reply.send()
+    reply.send_after_change()
 }
 
 pub fn del(req: &Request<'_>) -> Result {
@@ -180,8 +178,8 @@ pub fn del(req: &Request<'_>) -> Result {
     if id == 0 {
         return Err(fail(req, NhError::Reserved));
     }
-    let rtnl = RtnlGuard::lock();
-    let old = r.nhs.remove(id, &rtnl).map_err(|e| {
+    let mut rtnl = RtnlGuard::lock();
+    let old = r.nhs.remove(id, &mut rtnl).map_err(|e| {
         let msg = if e == EBUSY {
             c_str!("nexthop in use by routes or composites")
         } else if e == ERANGE {

@@ -7,13 +7,12 @@ use crate::dp::vif::{stat, Vif, VifConfig, VifTable};
 use crate::kapi::genl::{Dump, Msg, Reply, Request};
 use crate::kapi::netdev::{Cookie, DevRef};
 use crate::kapi::percpu::PerCpu;
-use crate::kapi::rcu;
+use crate::kapi::rcu::{self, RcuBox};
 use crate::kapi::rtnl::{Rtnl, RtnlGuard};
 use crate::uapi::{
     cmd, vif_attr as A, vif_stats_attr as S, vif_type, VIF_FLAGS_SETTABLE, VRF_UNSET,
 };
 use core::sync::atomic::{AtomicU32, Ordering};
-use kernel::alloc::KBox;
 use kernel::c_str;
 use kernel::error::{code::*, Result};
 use kernel::prelude::*;
@@ -116,7 +115,7 @@ pub fn new(req: &Request<'_>) -> Result {
     let stats = PerCpu::new()?;
     let mut reply = req.reply(cmd::VIF_NEW, VIF_MSG_SIZE)?;
 
-    let rtnl = RtnlGuard::lock();
+    let mut rtnl = RtnlGuard::lock();
     let vifs = &router().ok_or(ENODEV)?.vifs;
     let idx = pick_index(req, &rtnl)?;
     let dev = if cfg.kind == vif_type::HOST {
@@ -157,7 +156,7 @@ pub fn new(req: &Request<'_>) -> Result {
         dev
     };
     let host = cfg.kind == vif_type::HOST;
-    let vif = match KBox::new(
+    let vif = RcuBox::new(
         Vif {
             idx,
             cfg,
@@ -165,7 +164,10 @@ pub fn new(req: &Request<'_>) -> Result {
             stats,
         },
         GFP_KERNEL,
-    ) {
+    )
+    // The reply is filled before the vif is attached: after that nothing may fail.
+    .and_then(|vif| fill(reply.msg(), &vif, None).map(|()| vif));
+    let vif = match vif {
         Ok(v) => v,
         Err(e) => {
             // `dev` was moved into the failed allocation and dropped with it; a vhost
@@ -173,19 +175,16 @@ pub fn new(req: &Request<'_>) -> Result {
             if host {
                 destroy_orphan_vhost(req, &rtnl);
             }
-            return Err(e.into());
+            return Err(e);
         }
     };
-    vifs.attach(vif, &rtnl)
+    vifs.attach(vif, &mut rtnl)
         .map_err(|e| req.fail(e, None, c_str!("cannot attach the device")))?;
     if host {
         router().ok_or(ENODEV)?.set_host_vif(Some(idx), &rtnl);
     }
-    if let Some(vif) = vifs.get_locked(idx, &rtnl) {
-        fill(reply.msg(), vif, None)?;
-    }
     drop(rtnl);
-    reply.send()
+    reply.send_after_change()
 }
 
 /// VIF_NEW for a device attached already: the same index (when given), type and VRF
@@ -209,11 +208,15 @@ fn update_flags(
             c_str!("device already attached as a vif (only its flags may change)"),
         ));
     }
-    vif.cfg
+    let before = vif
+        .cfg
         .flags
-        .store(cfg.flags.load(Ordering::Relaxed), Ordering::Relaxed);
-    fill(reply.msg(), vif, None)?;
-    reply.send()
+        .swap(cfg.flags.load(Ordering::Relaxed), Ordering::Relaxed);
+    if let Err(e) = fill(reply.msg(), vif, None) {
+        vif.cfg.flags.store(before, Ordering::Relaxed); // a refused request changes nothing
+        return Err(e);
+    }
+    reply.send_after_change()
 }
 
 fn destroy_orphan_vhost(req: &Request<'_>, rtnl: &Rtnl) {
@@ -237,7 +240,7 @@ fn target(req: &Request<'_>, lookup_name: impl FnOnce(&[u8]) -> Option<u32>) -> 
 }
 
 pub fn del(req: &Request<'_>) -> Result {
-    let rtnl = RtnlGuard::lock();
+    let mut rtnl = RtnlGuard::lock();
     let vifs = &router().ok_or(ENODEV)?.vifs;
     let idx = target(req, |n| vifs.find_by_name(n, &rtnl))?;
     if idx >= vifs.capacity() {
@@ -252,7 +255,7 @@ pub fn del(req: &Request<'_>) -> Result {
         r.set_host_vif(None, &rtnl);
     }
     let retired = vifs
-        .detach(idx, &rtnl)
+        .detach(idx, &mut rtnl)
         .ok_or_else(|| req.fail(ENOENT, req.attr(A::IDX), c_str!("no such vif")))?;
     retired.reclaim(); // before the RTNL is released, see VifTable::detach
     drop(rtnl);

@@ -74,7 +74,7 @@ impl Router {
             },
             GFP_KERNEL,
         )?;
-        router.nhs.install_discard(&RtnlGuard::lock())?;
+        router.nhs.install_discard(&mut RtnlGuard::lock())?;
         Ok(router)
     }
 
@@ -115,8 +115,8 @@ impl Router {
 impl Teardown for Router {
     /// Detaches every vif, so no packet hook can fire once the router is freed.
     fn teardown(&self) {
-        let rtnl = RtnlGuard::lock();
-        self.vifs.detach_all(&rtnl);
+        let mut rtnl = RtnlGuard::lock();
+        self.vifs.detach_all(&mut rtnl);
     }
 }
 
@@ -148,7 +148,7 @@ fn input(vif: &Vif, skb: Skb, ctx: &PacketCtx, guard: &rcu::Guard) {
 }
 
 /// A device we are attached to is being unregistered: let go of it.
-pub fn device_gone(dev: DevId, rtnl: &Rtnl) {
+pub fn device_gone(dev: DevId, rtnl: &mut Rtnl) {
     if let Some(r) = router() {
         if let Some(idx) = r.vifs.find_by_dev(dev, rtnl) {
             if r.host_vif() == Some(idx) {

@@ -5,11 +5,11 @@
 
 use super::table::RcuTable;
 use crate::kapi::kvvec_from_fn;
-use crate::kapi::rcu::{self, Retired};
+use crate::kapi::rcu::{self, RcuBox, Retired};
 use crate::kapi::rtnl::Rtnl;
 use crate::vrcore::nexthop::{Nexthop, Nexthops};
 use core::sync::atomic::{AtomicU32, Ordering};
-use kernel::alloc::{KBox, KVVec};
+use kernel::alloc::KVVec;
 use kernel::error::Result;
 use kernel::prelude::*;
 
@@ -47,9 +47,9 @@ impl NhTable {
     }
 
     /// Installs the discard nexthop (id 0); it stays until the table is freed.
-    pub fn install_discard(&self, rtnl: &Rtnl) -> Result {
+    pub fn install_discard(&self, rtnl: &mut Rtnl) -> Result {
         let slot = self.entries.slot(0).ok_or(EINVAL)?;
-        slot.publish(KBox::new(Nexthop::discard(), GFP_KERNEL)?, rtnl)
+        slot.publish(RcuBox::new(Nexthop::discard(), GFP_KERNEL)?, rtnl)
             .map_err(|_| EEXIST)
     }
 
@@ -59,14 +59,11 @@ impl NhTable {
         self.entries.capacity()
     }
 
-    pub fn get<'g>(&self, id: u32, guard: &'g rcu::Guard) -> Option<&'g Nexthop> {
+    pub fn get<'a>(&'a self, id: u32, guard: &'a rcu::Guard) -> Option<&'a Nexthop> {
         self.entries.get(id, guard)
     }
 
-    pub fn get_locked<'r>(&self, id: u32, rtnl: &'r Rtnl) -> Option<&'r Nexthop>
-    where
-        Self: 'r,
-    {
+    pub fn get_locked<'a>(&'a self, id: u32, rtnl: &'a Rtnl) -> Option<&'a Nexthop> {
         self.entries.get_locked(id, rtnl)
     }
 
@@ -91,7 +88,11 @@ impl NhTable {
 
     /// Publishes `nh` at its id (replacing any previous one) and moves the member
     /// references from the old value to the new one. The caller validated `nh`.
-    pub fn publish(&self, nh: KBox<Nexthop>, rtnl: &Rtnl) -> Result<Option<Retired<Nexthop>>> {
+    pub fn publish(
+        &self,
+        nh: RcuBox<Nexthop>,
+        rtnl: &mut Rtnl,
+    ) -> Result<Option<Retired<Nexthop>>> {
         let slot = self.entries.slot(nh.id).ok_or(ERANGE)?;
         for &m in nh.references() {
             bump(&self.refs, m, true);
@@ -108,7 +109,7 @@ impl NhTable {
     }
 
     /// Unpublishes nexthop `id` if nothing references it.
-    pub fn remove(&self, id: u32, rtnl: &Rtnl) -> Result<Retired<Nexthop>> {
+    pub fn remove(&self, id: u32, rtnl: &mut Rtnl) -> Result<Retired<Nexthop>> {
         let slot = self.entries.slot(id).ok_or(ERANGE)?;
         if slot.get_locked(rtnl).is_none() {
             return Err(ENOENT);

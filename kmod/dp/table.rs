@@ -13,7 +13,7 @@ pub struct RcuTable<T> {
     slots: KVVec<Slot<T>>,
 }
 
-impl<T> RcuTable<T> {
+impl<T: Send + Sync> RcuTable<T> {
     /// A table of `size` empty entries.
     pub fn new(size: u32) -> Result<RcuTable<T>> {
         Ok(RcuTable {
@@ -25,14 +25,11 @@ impl<T> RcuTable<T> {
         self.slots.len() as u32
     }
 
-    pub fn get<'g>(&self, idx: u32, guard: &'g rcu::Guard) -> Option<&'g T> {
+    pub fn get<'a>(&'a self, idx: u32, guard: &'a rcu::Guard) -> Option<&'a T> {
         self.slots.get(idx as usize)?.get(guard)
     }
 
-    pub fn get_locked<'r>(&self, idx: u32, rtnl: &'r Rtnl) -> Option<&'r T>
-    where
-        Self: 'r,
-    {
+    pub fn get_locked<'a>(&'a self, idx: u32, rtnl: &'a Rtnl) -> Option<&'a T> {
         self.slots.get(idx as usize)?.get_locked(rtnl)
     }
 
@@ -69,7 +66,7 @@ impl<T> RcuTable<T> {
     }
 
     /// Unpublishes the entry at `idx`, if any.
-    pub(super) fn retire(&self, idx: u32, rtnl: &Rtnl) -> Option<Retired<T>> {
+    pub(super) fn retire(&self, idx: u32, rtnl: &mut Rtnl) -> Option<Retired<T>> {
         self.slot(idx)?.retire(rtnl)
     }
 }

@@ -5,10 +5,9 @@
 use super::table::RcuTable;
 use crate::kapi::netdev::{Cookie, DevId, DevRef};
 use crate::kapi::percpu::{Counter, PerCpu};
-use crate::kapi::rcu::Retired;
+use crate::kapi::rcu::{RcuBox, Retired};
 use crate::kapi::rtnl::Rtnl;
 use crate::uapi::vif_type;
-use kernel::alloc::KBox;
 use kernel::error::{code::*, Result};
 use kernel::prelude::*;
 
@@ -85,21 +84,25 @@ impl RcuTable<Vif> {
     }
 
     /// Publishes a vif at its index and hooks its device; undone if hooking fails.
-    pub fn attach(&self, vif: KBox<Vif>, rtnl: &Rtnl) -> Result {
+    pub fn attach(&self, vif: RcuBox<Vif>, rtnl: &mut Rtnl) -> Result {
         let idx = vif.idx;
         let slot = self.slot(idx).ok_or(ERANGE)?;
-        slot.publish(vif, rtnl).map_err(|_| EEXIST)?;
-        let Some(vif) = slot.get_locked(rtnl) else {
-            return Err(EINVAL);
-        };
         if vif.is_host() {
-            return Ok(()); // the vhost device already carries our cookie
+            // The vhost device already carries our cookie; it goes if the vif cannot.
+            return slot.publish(vif, rtnl).map_err(|vif| {
+                vif.dev.destroy_vhost(rtnl);
+                EEXIST
+            });
         }
-        if let Err(e) = vif.dev.attach_rx(Cookie::from_index(idx), rtnl) {
-            if let Some(r) = slot.retire(rtnl) {
-                r.reclaim();
-            }
-            return Err(e);
+        if !slot.is_empty() {
+            return Err(EEXIST);
+        }
+        // Hooked before it is published: a frame that arrives in between finds no vif
+        // at the cookie's index and goes to the stack as usual.
+        vif.dev.attach_rx(Cookie::from_index(idx), rtnl)?;
+        if let Err(vif) = slot.publish(vif, rtnl) {
+            vif.dev.detach_rx(rtnl);
+            return Err(EEXIST);
         }
         Ok(())
     }
@@ -107,7 +110,7 @@ impl RcuTable<Vif> {
     /// Unpublishes a vif and unhooks its device. The caller reclaims the result (one
     /// RCU grace period) before it releases the RTNL, so the device reference is dropped
     /// before an unregistering device waits for it.
-    pub fn detach(&self, idx: u32, rtnl: &Rtnl) -> Option<Retired<Vif>> {
+    pub fn detach(&self, idx: u32, rtnl: &mut Rtnl) -> Option<Retired<Vif>> {
         let retired = self.retire(idx, rtnl)?;
         let vif = retired.get();
         if vif.is_host() {
@@ -118,7 +121,7 @@ impl RcuTable<Vif> {
         Some(retired)
     }
 
-    pub fn detach_all(&self, rtnl: &Rtnl) {
+    pub fn detach_all(&self, rtnl: &mut Rtnl) {
         let mut retired = KVec::new();
         for idx in 0..self.capacity() {
             if let Some(r) = self.detach(idx, rtnl) {

@@ -371,8 +371,16 @@ bool vrg_skb_adjust_head(struct sk_buff *skb, int delta)
 }
 
 /* Sends a whole Ethernet frame (skb->data at the MAC header) out of `dev`. */
+static const struct net_device_ops vr_vhost_ops;
+
+/* Checked here, not trusted from the caller: the EtherType just before `l3_offset` must
+ * lie in the linear data. A frame that breaks it is dropped. */
 void vrg_skb_xmit(struct sk_buff *skb, struct net_device *dev, unsigned int l3_offset)
 {
+	if (unlikely(l3_offset < 2 || l3_offset > skb_headlen(skb))) {
+		kfree_skb(skb);
+		return;
+	}
 	skb->dev = dev;
 	skb_reset_mac_header(skb);
 	skb_set_network_header(skb, l3_offset);
@@ -387,8 +395,15 @@ void vrg_skb_xmit(struct sk_buff *skb, struct net_device *dev, unsigned int l3_o
 /* Hands a frame to the host stack as if `dev` (the vhost device) had received it. */
 void vrg_skb_to_host(struct sk_buff *skb, struct net_device *dev)
 {
-	struct ethhdr *eth = (struct ethhdr *)skb->data;
+	struct ethhdr *eth;
 
+	/* Only the vhost device has the tstats counted below; the Ethernet header is
+	 * rewritten, so it must be linear and not shared with a clone. */
+	if (unlikely(dev->netdev_ops != &vr_vhost_ops || skb_ensure_writable(skb, ETH_HLEN))) {
+		kfree_skb(skb);
+		return;
+	}
+	eth = (struct ethhdr *)skb->data;
 	ether_addr_copy(eth->h_dest, dev->dev_addr);
 	/* eth_type_trans only ever downgrades pkt_type; the receiving veth set OTHERHOST */
 	skb->pkt_type = PACKET_HOST;
@@ -544,6 +559,9 @@ int vrg_rx_handler_register(struct net_device *dev, void *vif)
 void vrg_rx_handler_unregister(struct net_device *dev)
 {
 	ASSERT_RTNL();
+	/* only our own hook: another module's handler on this device is not ours to remove */
+	if (rtnl_dereference(dev->rx_handler) != vr_rx_handler)
+		return;
 	/* waits for readers (synchronize_net) before it returns */
 	netdev_rx_handler_unregister(dev);
 }
@@ -617,6 +635,9 @@ void vrg_vhost_destroy(struct net_device *dev)
 	struct vr_vhost_priv *priv = netdev_priv(dev);
 
 	ASSERT_RTNL();
+	/* only a registered vhost device of ours; a second call is a no-op */
+	if (dev->netdev_ops != &vr_vhost_ops || dev->reg_state != NETREG_REGISTERED)
+		return;
 	RCU_INIT_POINTER(priv->vif, NULL);
 	unregister_netdevice(dev);
 	/* the caller waits for an RCU grace period before it frees the vif */
@@ -678,6 +699,20 @@ void vrg_rcu_read_unlock(void)
 void vrg_synchronize_rcu(void)
 {
 	synchronize_rcu();
+}
+
+/* The Rust side embeds a struct rcu_head as two pointers (kapi/sys.rs RcuHead). */
+static_assert(sizeof(struct rcu_head) == 2 * sizeof(void *));
+static_assert(__alignof__(struct rcu_head) == __alignof__(void *));
+
+void vrg_call_rcu(struct rcu_head *head, rcu_callback_t func)
+{
+	call_rcu(head, func);
+}
+
+void vrg_rcu_barrier(void)
+{
+	rcu_barrier();
 }
 
 /* ---- per-CPU memory ---- */

@@ -70,6 +70,7 @@ pub extern "C" fn vr_rs_vhost_xmit(cookie: *mut c_void, skb: *mut sys::SkBuff) {
 #[no_mangle]
 pub extern "C" fn vr_rs_netdev_unregister(dev: *mut sys::NetDevice) {
     // SAFETY: netdevice notifiers run with the RTNL held, for the whole call.
-    let rtnl = unsafe { Rtnl::assume_held() };
-    crate::dp::device_gone(DevId::from_raw(dev), &rtnl);
+    // Nothing up this stack holds a token (it starts in the kernel's notifier chain).
+    let mut rtnl = unsafe { Rtnl::assume_held() };
+    crate::dp::device_gone(DevId::from_raw(dev), &mut rtnl);
 }

@@ -38,6 +38,10 @@ impl Drop for Registration {
 }
 
 /// One attribute of a request.
+///
+/// # Invariants
+/// `ptr` is a non-null attribute inside the request message, which outlives 'a, and its
+/// length was checked against the family's policy before the handler ran.
 #[derive(Clone, Copy)]
 pub struct Attr<'a> {
     ptr: *const sys::NlAttr,
@@ -108,6 +112,9 @@ impl<'a> Attr<'a> {
 }
 
 /// A doit request.
+///
+/// # Invariants
+/// `info` is the genl_info of the doit call that is running for 'a.
 pub struct Request<'a> {
     info: NonNull<sys::GenlInfo>,
     _life: PhantomData<&'a mut sys::GenlInfo>,
@@ -165,6 +172,10 @@ impl<'a> Request<'a> {
 }
 
 /// Attribute writer over a message under construction.
+///
+/// # Invariants
+/// `skb` is a netlink message skb, owned by this value while `owned` (freed on drop), and
+/// `hdr` is the genl header put in it (or null before one is).
 pub struct Msg {
     skb: NonNull<sys::SkBuff>,
     hdr: *mut c_void,
@@ -252,6 +263,9 @@ impl Drop for Msg {
 }
 
 /// A reply under construction; freed if dropped unsent.
+///
+/// # Invariants
+/// `info` is the genl_info of the doit call running for 'a (the reply's destination).
 pub struct Reply<'a> {
     msg: Msg,
     info: NonNull<sys::GenlInfo>,
@@ -261,6 +275,16 @@ pub struct Reply<'a> {
 impl Reply<'_> {
     pub fn msg(&mut self) -> &mut Msg {
         &mut self.msg
+    }
+
+    /// Sends the reply to a request whose change is already made. A reply that cannot be
+    /// delivered is logged, not returned: the change stands, and an error would tell the
+    /// requester that it did not happen.
+    pub fn send_after_change(self) -> Result {
+        if let Err(e) = self.send() {
+            kernel::pr_warn!("reply to a completed change lost: {:?}\n", e);
+        }
+        Ok(())
     }
 
     pub fn send(mut self) -> Result {
@@ -333,6 +357,9 @@ impl Notification {
 }
 
 /// A dump in progress: one call fills one skb; `cursor` persists between calls.
+///
+/// # Invariants
+/// `skb` and `cb` are the dump call's message and callback, valid for 'a.
 pub struct Dump<'a> {
     skb: NonNull<sys::SkBuff>,
     cb: NonNull<sys::NetlinkCallback>,

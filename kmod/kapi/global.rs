@@ -11,6 +11,9 @@ pub trait Teardown {
     fn teardown(&self);
 }
 
+/// # Invariants
+/// `ptr` is null or came from `KBox::into_raw` in `install`, and stays valid until the
+/// `Installed` owner's drop has unpublished it and waited for a grace period.
 pub struct Global<T> {
     ptr: AtomicPtr<T>,
 }
@@ -64,5 +67,7 @@ impl<T: Teardown + Sync + Send + 'static> Drop for Installed<T> {
             // passed, so the packet path (RCU readers) no longer sees it.
             drop(unsafe { KBox::from_raw(p) });
         }
+        // Values retired by dropping free themselves in RCU callbacks (module code).
+        rcu::barrier();
     }
 }

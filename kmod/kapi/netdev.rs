@@ -47,6 +47,10 @@ impl DevId {
 }
 
 /// A counted reference to a net_device (dev_hold / dev_put).
+///
+/// # Invariants
+/// `ptr` is a net_device on which this value holds one reference, released by `Drop`; so
+/// the device's memory stays valid (though it may be unregistered) while it lives.
 pub struct DevRef {
     ptr: NonNull<sys::NetDevice>,
 }
@@ -134,7 +138,8 @@ impl DevRef {
 
     /// Unhooks the receive path; returns after in-flight receives have finished.
     pub fn detach_rx(&self, _rtnl: &Rtnl) {
-        // SAFETY: RTNL is held; only called on devices `attach_rx` succeeded on.
+        // SAFETY: RTNL is held; we hold the device. The glue removes the handler only if
+        // it is ours, so any device is a valid argument.
         unsafe { sys::vrg_rx_handler_unregister(self.ptr.as_ptr()) };
     }
 
@@ -165,7 +170,8 @@ impl DevRef {
     /// Unregisters a vhost device made by `create_vhost`. The device stays allocated
     /// until our reference is dropped; drop it before releasing the RTNL.
     pub fn destroy_vhost(&self, _rtnl: &Rtnl) {
-        // SAFETY: RTNL held; only called for devices made by `create_vhost`.
+        // SAFETY: RTNL held; we hold the device. The glue unregisters only a registered
+        // vhost device of ours, so any device (and a second call) is a valid argument.
         unsafe { sys::vrg_vhost_destroy(self.ptr.as_ptr()) };
     }
 }

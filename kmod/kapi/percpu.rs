@@ -95,15 +95,20 @@ unsafe impl<const N: usize> Zeroable for [Counter; N] {}
 
 /// Proof that the caller runs in the packet path with bottom halves disabled (rx_handler,
 /// ndo_start_xmit), so it stays on one CPU while it updates that CPU's counters.
+///
+/// # Invariants
+/// Exists only while BH is disabled on the current CPU; `!Send`, so it cannot leave it.
 pub struct PacketCtx {
-    _private: (),
+    _not_send: core::marker::PhantomData<*mut ()>,
 }
 
 impl PacketCtx {
     /// # Safety
     /// Only for the packet-path entry points, which the kernel calls with BH disabled.
     pub(crate) unsafe fn assume() -> PacketCtx {
-        PacketCtx { _private: () }
+        PacketCtx {
+            _not_send: core::marker::PhantomData,
+        }
     }
 
     /// Runs `f` from process context as the packet path runs: bottom halves off, so it
@@ -112,7 +117,9 @@ impl PacketCtx {
     pub fn with_bh_off<R>(f: impl FnOnce(&PacketCtx, &crate::kapi::rcu::Guard) -> R) -> R {
         // SAFETY: no preconditions in process context; paired below.
         unsafe { sys::vrg_local_bh_disable() };
-        let ctx = PacketCtx { _private: () };
+        let ctx = PacketCtx {
+            _not_send: core::marker::PhantomData,
+        };
         let r = {
             let guard = crate::kapi::rcu::Guard::new();
             f(&ctx, &guard)
@@ -135,6 +142,10 @@ pub fn random_u32() -> u32 {
     unsafe { sys::vrg_random_u32() }
 }
 
+/// A per-CPU value (alloc_percpu), zeroed, freed on drop.
+///
+/// # Invariants
+/// `ptr` is a per-CPU allocation of `T` from `vrg_percpu_alloc`, owned by this value.
 pub struct PerCpu<T: Zeroable> {
     ptr: *mut T,
 }

@@ -7,6 +7,11 @@ use core::marker::PhantomData;
 
 /// Proof that the RTNL is held. Only obtainable by locking it or from a callback that the
 /// kernel calls with it held.
+///
+/// # Invariants
+/// While a token exists the RTNL is held by this thread, and it is the only token for
+/// that hold: so `&mut Rtnl` is exclusive access to everything the RTNL serialises
+/// (RCU writers use it to unpublish, see `rcu::Slot`), and `&Rtnl` a shared one.
 pub struct Rtnl {
     _not_send: PhantomData<*mut ()>,
 }
@@ -36,6 +41,12 @@ impl core::ops::Deref for RtnlGuard {
     }
 }
 
+impl core::ops::DerefMut for RtnlGuard {
+    fn deref_mut(&mut self) -> &mut Rtnl {
+        &mut self.token
+    }
+}
+
 impl Drop for RtnlGuard {
     fn drop(&mut self) {
         // SAFETY: paired with rtnl_lock in `lock`.
@@ -45,7 +56,9 @@ impl Drop for RtnlGuard {
 
 impl Rtnl {
     /// # Safety
-    /// The caller must be running with the RTNL held for the token's whole lifetime.
+    /// The caller must be running with the RTNL held for the token's whole lifetime, and
+    /// no other token may exist for that hold (the kernel called us with it held and
+    /// nothing up the stack made one).
     pub unsafe fn assume_held() -> Rtnl {
         // SAFETY: reading the lock state has no preconditions.
         debug_assert!(unsafe { sys::vrg_rtnl_is_locked() });

@@ -6,6 +6,9 @@ use crate::kapi::netdev::DevRef;
 use crate::kapi::sys;
 use core::ptr::NonNull;
 
+/// # Invariants
+/// `ptr` is a valid skb owned by this value alone: nothing else frees or sends it until
+/// `into_raw` gives the ownership away.
 pub struct Skb {
     ptr: NonNull<sys::SkBuff>,
 }
@@ -94,18 +97,23 @@ impl Skb {
     }
 
     /// Transmits the frame (skb data at the Ethernet header, network header at
-    /// `l3_offset`) on `dev`.
+    /// `l3_offset`) on `dev`. The glue drops a frame whose `l3_offset` is not at least 2
+    /// and within the linear data (it reads the EtherType just before it).
     pub fn xmit(self, dev: &DevRef, l3_offset: u32) {
         let dev = dev.as_ptr();
-        // SAFETY: we pass our ownership to dev_queue_xmit; `dev` is held by the caller's
-        // vif, which the caller keeps alive (RCU read side) across the call.
+        // SAFETY: we pass our ownership to the glue, which checks `l3_offset` against the
+        // skb and then hands it to dev_queue_xmit (or frees it); `dev` is held by the
+        // `DevRef` borrowed for the whole call.
         unsafe { sys::vrg_skb_xmit(self.into_raw(), dev, l3_offset) }
     }
 
-    /// Delivers the frame to the host stack as received on `dev` (the vhost device).
+    /// Delivers the frame to the host stack as received on `dev`. Only the vhost device
+    /// takes frames this way: for any other device, or a frame shorter than an Ethernet
+    /// header, the glue drops it.
     pub fn to_host(self, dev: &DevRef) {
         let dev = dev.as_ptr();
-        // SAFETY: as in `xmit`; netif_rx takes ownership.
+        // SAFETY: as in `xmit`; the glue checks the device and the header, then netif_rx
+        // takes ownership (or the glue frees it).
         unsafe { sys::vrg_skb_to_host(self.into_raw(), dev) }
     }
 }

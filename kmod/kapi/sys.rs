@@ -18,6 +18,24 @@ macro_rules! opaque {
 }
 opaque!(SkBuff, GenlInfo, NetlinkCallback, NlAttr, NetDevice);
 
+/// `struct rcu_head` (`callback_head`): the one kernel struct embedded in Rust values,
+/// because `call_rcu` needs it inside the object it frees. Two pointers; the glue
+/// checks that size and alignment at build time.
+#[repr(C)]
+pub struct RcuHead {
+    _next: *mut c_void,
+    _func: *mut c_void,
+}
+
+impl RcuHead {
+    pub const fn new() -> Self {
+        RcuHead {
+            _next: core::ptr::null_mut(),
+            _func: core::ptr::null_mut(),
+        }
+    }
+}
+
 extern "C" {
     pub fn vrg_param_interfaces() -> u32;
     pub fn vrg_param_vrfs() -> u32;
@@ -102,6 +120,8 @@ extern "C" {
     pub fn vrg_rcu_read_lock();
     pub fn vrg_rcu_read_unlock();
     pub fn vrg_synchronize_rcu();
+    pub fn vrg_call_rcu(head: *mut RcuHead, func: unsafe extern "C" fn(*mut RcuHead));
+    pub fn vrg_rcu_barrier();
 
     pub fn vrg_percpu_alloc(size: usize, align: usize) -> *mut c_void;
     pub fn vrg_percpu_free(ptr: *mut c_void);
