@@ -228,7 +228,7 @@ fn reply_with(req: &Request<'_>, r: &Router, cmd: u8, v: &FlowView) -> Result {
 }
 
 pub fn new(req: &Request<'_>) -> Result {
-    let r = router().ok_or(ENODEV)?;
+    let r = router(req.entry()).ok_or(ENODEV)?;
     let target = parse_target(req, r, true)?;
     let key = parse_key(req)?;
     let set = parse_setting(req, r, target.map(|t| t.0))?;
@@ -278,7 +278,7 @@ fn reply_lost(reply: Reply<'_>) -> Result {
 }
 
 pub fn del(req: &Request<'_>) -> Result {
-    let r = router().ok_or(ENODEV)?;
+    let r = router(req.entry()).ok_or(ENODEV)?;
     let (index, gen) =
         parse_target(req, r, false)?.ok_or_else(|| req.missing(c_str!("index is required")))?;
     dpflow::remove(r, index, gen).map_err(|e| refused(req, e))?;
@@ -286,7 +286,7 @@ pub fn del(req: &Request<'_>) -> Result {
 }
 
 pub fn get(req: &Request<'_>) -> Result {
-    let r = router().ok_or(ENODEV)?;
+    let r = router(req.entry()).ok_or(ENODEV)?;
     let view = match (parse_target(req, r, false)?, parse_key(req)?) {
         (Some((index, gen)), _) => {
             let v =
@@ -316,7 +316,7 @@ pub fn get(req: &Request<'_>) -> Result {
 
 /// Every used entry, by index.
 pub fn dump(dump: Dump<'_>) -> i32 {
-    let Some(r) = router() else {
+    let Some(r) = router(dump.entry()) else {
         return ENODEV.to_errno();
     };
     let now = percpu::seconds();
@@ -333,14 +333,14 @@ pub fn dump(dump: Dump<'_>) -> i32 {
 }
 
 pub fn flush(req: &Request<'_>) -> Result {
-    let r = router().ok_or(ENODEV)?;
+    let r = router(req.entry()).ok_or(ENODEV)?;
     let _ = req;
     dpflow::flush(r);
     Ok(())
 }
 
 pub fn table_get(req: &Request<'_>) -> Result {
-    let r = router().ok_or(ENODEV)?;
+    let r = router(req.entry()).ok_or(ENODEV)?;
     let f = &r.flows;
     let c = &f.counters;
     let mut reply = req.reply(cmd::FLOW_TABLE_GET, 512 + 8 * c.cpus())?;

@@ -153,7 +153,7 @@ fn parse(req: &Request<'_>, capacity: u32, vrfs: u32) -> Result<Nexthop> {
 }
 
 pub fn new(req: &Request<'_>) -> Result {
-    let r = router().ok_or(ENODEV)?;
+    let r = router(req.entry()).ok_or(ENODEV)?;
     let nh = RcuBox::new(parse(req, r.nhs.capacity(), r.params.vrfs)?, GFP_KERNEL)?;
     let mut reply = req.reply(cmd::NH_NEW, NH_MSG_SIZE)?;
     let mut rtnl = RtnlGuard::lock();
@@ -173,7 +173,7 @@ pub fn new(req: &Request<'_>) -> Result {
 }
 
 pub fn del(req: &Request<'_>) -> Result {
-    let r = router().ok_or(ENODEV)?;
+    let r = router(req.entry()).ok_or(ENODEV)?;
     let id = u32_attr(req, A::ID)?.ok_or_else(|| req.missing(c_str!("missing nexthop id")))?;
     if id == 0 {
         return Err(fail(req, NhError::Reserved));
@@ -195,7 +195,7 @@ pub fn del(req: &Request<'_>) -> Result {
 }
 
 pub fn get(req: &Request<'_>) -> Result {
-    let r = router().ok_or(ENODEV)?;
+    let r = router(req.entry()).ok_or(ENODEV)?;
     let id = u32_attr(req, A::ID)?.ok_or_else(|| req.missing(c_str!("missing nexthop id")))?;
     if id >= r.nhs.capacity() {
         return Err(req.fail(
@@ -218,7 +218,7 @@ pub fn get(req: &Request<'_>) -> Result {
 
 /// Every nexthop, by id.
 pub fn dump(dump: Dump<'_>) -> i32 {
-    let Some(r) = router() else {
+    let Some(r) = router(dump.entry()) else {
         return ENODEV.to_errno();
     };
     let guard = rcu::Guard::new();

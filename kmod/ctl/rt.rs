@@ -114,7 +114,7 @@ fn writer<R>(r: &Router, rtnl: &Rtnl, f: impl FnOnce(&mut Writer) -> R) -> Resul
 }
 
 pub fn new(req: &Request<'_>) -> Result {
-    let r = router().ok_or(ENODEV)?;
+    let r = router(req.entry()).ok_or(ENODEV)?;
     let vrf = vrf_of(req, r)?;
     let prefix = prefix_of(req)?;
     let nh = u32_attr(req, A::NH_ID)?.ok_or_else(|| req.missing(c_str!("missing nexthop id")))?;
@@ -163,7 +163,7 @@ pub fn new(req: &Request<'_>) -> Result {
 }
 
 pub fn del(req: &Request<'_>) -> Result {
-    let r = router().ok_or(ENODEV)?;
+    let r = router(req.entry()).ok_or(ENODEV)?;
     let vrf = vrf_of(req, r)?;
     let prefix = prefix_of(req)?;
     let rtnl = RtnlGuard::lock();
@@ -192,7 +192,7 @@ fn announce(r: &Router, rtnl: &Rtnl, cmd: u8, vrf: u32, m: &Match) {
 
 /// Longest-prefix match: the route that carries prefix/prefix-len's traffic.
 pub fn get(req: &Request<'_>) -> Result {
-    let r = router().ok_or(ENODEV)?;
+    let r = router(req.entry()).ok_or(ENODEV)?;
     let vrf = vrf_of(req, r)?;
     let prefix = prefix_of(req)?;
     let mut reply = req.reply(cmd::RT_GET, RT_MSG_SIZE)?;
@@ -209,7 +209,7 @@ pub fn get(req: &Request<'_>) -> Result {
 
 /// Every route of one VRF and family (both attributes required), in storage order.
 pub fn dump(dump: Dump<'_>) -> i32 {
-    let Some(r) = router() else {
+    let Some(r) = router(dump.entry()) else {
         return ENODEV.to_errno();
     };
     let Some(vrf) = dump.attr(A::VRF).and_then(|a| a.u32().ok()) else {

@@ -41,7 +41,7 @@ fn cpu_of(req: &Request<'_>, id: u16, r: &Router) -> Result<Option<u32>> {
 }
 
 pub fn drop_get(req: &Request<'_>) -> Result {
-    let r = router().ok_or(ENODEV)?;
+    let r = router(req.entry()).ok_or(ENODEV)?;
     let cpu = cpu_of(req, D::CORE, r)?;
     let mut reply = req.reply(cmd::DROPSTATS_GET, 8 * DROP_REASONS + 64)?;
     let m = reply.msg();
@@ -53,8 +53,8 @@ pub fn drop_get(req: &Request<'_>) -> Result {
     reply.send()
 }
 
-pub fn drop_clear(_req: &Request<'_>) -> Result {
-    let r = router().ok_or(ENODEV)?;
+pub fn drop_clear(req: &Request<'_>) -> Result {
+    let r = router(req.entry()).ok_or(ENODEV)?;
     r.stats.drops.reset_all();
     Ok(())
 }
@@ -68,7 +68,7 @@ fn fill_vrf(m: &mut Msg, r: &Router, vrf: u32, cpu: Option<u32>) -> Result {
 }
 
 pub fn vrf_get(req: &Request<'_>) -> Result {
-    let r = router().ok_or(ENODEV)?;
+    let r = router(req.entry()).ok_or(ENODEV)?;
     let cpu = cpu_of(req, V::CORE, r)?;
     let vrf = u32_attr(req, V::VRF)?.ok_or_else(|| req.missing(c_str!("missing vrf")))?;
     if vrf >= r.params.vrfs {
@@ -85,7 +85,7 @@ pub fn vrf_get(req: &Request<'_>) -> Result {
 
 /// Dumps every VRF that has routes or a non-zero counter.
 pub fn vrf_dump(dump: Dump<'_>) -> i32 {
-    let Some(r) = router() else {
+    let Some(r) = router(dump.entry()) else {
         return ENODEV.to_errno();
     };
     let cpu = core_filter(dump.attr(V::CORE).and_then(|a| a.u32().ok()));
@@ -105,7 +105,7 @@ pub fn vrf_dump(dump: Dump<'_>) -> i32 {
 }
 
 pub fn info(req: &Request<'_>) -> Result {
-    let r = router().ok_or(ENODEV)?;
+    let r = router(req.entry()).ok_or(ENODEV)?;
     let mut reply = req.reply(cmd::INFO_GET, 512)?;
     let usage = {
         let rtnl = RtnlGuard::lock();

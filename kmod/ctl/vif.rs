@@ -29,7 +29,7 @@ fn config(req: &Request<'_>) -> Result<VifConfig> {
         return Err(req.fail(EINVAL, Some(kind_attr), c_str!("unknown vif type")));
     }
     let vrf = u32_attr(req, A::VRF)?.unwrap_or(0);
-    if vrf >= router().ok_or(ENODEV)?.params.vrfs {
+    if vrf >= router(req.entry()).ok_or(ENODEV)?.params.vrfs {
         return Err(req.fail(
             ERANGE,
             req.attr(A::VRF),
@@ -92,7 +92,7 @@ fn resolve_device(req: &Request<'_>) -> Result<DevRef> {
 }
 
 fn pick_index(req: &Request<'_>, rtnl: &Rtnl) -> Result<u32> {
-    let vifs = &router().ok_or(ENODEV)?.vifs;
+    let vifs = &router(req.entry()).ok_or(ENODEV)?.vifs;
     match u32_attr(req, A::IDX)? {
         Some(idx) if idx >= vifs.capacity() => Err(req.fail(
             ERANGE,
@@ -116,7 +116,7 @@ pub fn new(req: &Request<'_>) -> Result {
     let mut reply = req.reply(cmd::VIF_NEW, VIF_MSG_SIZE)?;
 
     let mut rtnl = RtnlGuard::lock();
-    let vifs = &router().ok_or(ENODEV)?.vifs;
+    let vifs = &router(req.entry()).ok_or(ENODEV)?.vifs;
     let idx = pick_index(req, &rtnl)?;
     let dev = if cfg.kind == vif_type::HOST {
         let name_attr = req
@@ -181,7 +181,9 @@ pub fn new(req: &Request<'_>) -> Result {
     vifs.attach(vif, &mut rtnl)
         .map_err(|e| req.fail(e, None, c_str!("cannot attach the device")))?;
     if host {
-        router().ok_or(ENODEV)?.set_host_vif(Some(idx), &rtnl);
+        router(req.entry())
+            .ok_or(ENODEV)?
+            .set_host_vif(Some(idx), &rtnl);
     }
     drop(rtnl);
     reply.send_after_change()
@@ -241,7 +243,7 @@ fn target(req: &Request<'_>, lookup_name: impl FnOnce(&[u8]) -> Option<u32>) -> 
 
 pub fn del(req: &Request<'_>) -> Result {
     let mut rtnl = RtnlGuard::lock();
-    let vifs = &router().ok_or(ENODEV)?.vifs;
+    let vifs = &router(req.entry()).ok_or(ENODEV)?.vifs;
     let idx = target(req, |n| vifs.find_by_name(n, &rtnl))?;
     if idx >= vifs.capacity() {
         return Err(req.fail(
@@ -250,7 +252,7 @@ pub fn del(req: &Request<'_>) -> Result {
             c_str!("vif index beyond the table size (vr_interfaces)"),
         ));
     }
-    let r = router().ok_or(ENODEV)?;
+    let r = router(req.entry()).ok_or(ENODEV)?;
     if r.host_vif() == Some(idx) {
         r.set_host_vif(None, &rtnl);
     }
@@ -265,7 +267,7 @@ pub fn del(req: &Request<'_>) -> Result {
 pub fn get(req: &Request<'_>) -> Result {
     let mut reply = req.reply(cmd::VIF_GET, VIF_MSG_SIZE)?;
     let core = core_filter(u32_attr(req, A::CORE)?);
-    let r = router().ok_or(ENODEV)?;
+    let r = router(req.entry()).ok_or(ENODEV)?;
     let idx = match req.attr(A::NAME) {
         Some(_) if req.attr(A::IDX).is_none() => {
             let rtnl = RtnlGuard::lock();
@@ -294,7 +296,7 @@ pub fn get(req: &Request<'_>) -> Result {
 /// Every vif, by index.
 pub fn dump(dump: Dump<'_>) -> i32 {
     let core = core_filter(dump.attr(A::CORE).and_then(|a| a.u32().ok()));
-    let Some(r) = router() else {
+    let Some(r) = router(dump.entry()) else {
         return ENODEV.to_errno();
     };
     let guard = rcu::Guard::new();

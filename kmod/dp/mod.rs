@@ -10,7 +10,7 @@ pub mod stats;
 mod table;
 pub mod vif;
 
-use crate::kapi::global::{Global, Teardown};
+use crate::kapi::global::{Entry, Global, Teardown};
 use crate::kapi::kvvec_from_fn;
 use crate::kapi::netdev::{Cookie, DevId};
 use crate::kapi::params::Params;
@@ -49,8 +49,9 @@ pub struct Router {
 
 pub static ROUTER: Global<Router> = Global::new();
 
-pub fn router() -> Option<&'static Router> {
-    ROUTER.get()
+/// The router, for the entry point that runs.
+pub fn router(entry: Entry<'_>) -> Option<&Router> {
+    ROUTER.get(entry)
 }
 
 impl Router {
@@ -124,7 +125,7 @@ impl Teardown for Router {
 /// (the device is being detached) so the stack delivers it as usual.
 pub fn vif_rx(cookie: Cookie, skb: Skb, ctx: &PacketCtx) -> Option<Skb> {
     let guard = rcu::Guard::new();
-    let Some(vif) = router().and_then(|r| r.vifs.get(cookie.index(), &guard)) else {
+    let Some(vif) = router(ctx.entry()).and_then(|r| r.vifs.get(cookie.index(), &guard)) else {
         return Some(skb);
     };
     input(vif, skb, ctx, &guard);
@@ -134,7 +135,7 @@ pub fn vif_rx(cookie: Cookie, skb: Skb, ctx: &PacketCtx) -> Option<Skb> {
 /// A frame the host sent on the vhost device.
 pub fn vhost_xmit(cookie: Cookie, skb: Skb, ctx: &PacketCtx) {
     let guard = rcu::Guard::new();
-    match router().and_then(|r| r.vifs.get(cookie.index(), &guard)) {
+    match router(ctx.entry()).and_then(|r| r.vifs.get(cookie.index(), &guard)) {
         Some(vif) => input(vif, skb, ctx, &guard),
         None => drop(skb),
     }
@@ -142,14 +143,14 @@ pub fn vhost_xmit(cookie: Cookie, skb: Skb, ctx: &PacketCtx) {
 
 /// Packet entry from any vif.
 fn input(vif: &Vif, skb: Skb, ctx: &PacketCtx, guard: &rcu::Guard) {
-    if let Some(r) = router() {
+    if let Some(r) = router(ctx.entry()) {
         forward::input(r, vif, skb, ctx, guard);
     }
 }
 
 /// A device we are attached to is being unregistered: let go of it.
-pub fn device_gone(dev: DevId, rtnl: &mut Rtnl) {
-    if let Some(r) = router() {
+pub fn device_gone(entry: Entry<'_>, dev: DevId, rtnl: &mut Rtnl) {
+    if let Some(r) = router(entry) {
         if let Some(idx) = r.vifs.find_by_dev(dev, rtnl) {
             if r.host_vif() == Some(idx) {
                 r.set_host_vif(None, rtnl);

@@ -3,6 +3,7 @@
 //! the safe types above and hands over to `ctl` (netlink) or `dp` (packets).
 
 use crate::kapi::genl::{Dump, Request};
+use crate::kapi::global::Entry;
 use crate::kapi::netdev::{Cookie, DevId};
 use crate::kapi::percpu::PacketCtx;
 use crate::kapi::rtnl::Rtnl;
@@ -72,5 +73,7 @@ pub extern "C" fn vr_rs_netdev_unregister(dev: *mut sys::NetDevice) {
     // SAFETY: netdevice notifiers run with the RTNL held, for the whole call.
     // Nothing up this stack holds a token (it starts in the kernel's notifier chain).
     let mut rtnl = unsafe { Rtnl::assume_held() };
-    crate::dp::device_gone(DevId::from_raw(dev), &mut rtnl);
+    // SAFETY: this is the notifier entry point, running until we return.
+    let entry = unsafe { Entry::assume() };
+    crate::dp::device_gone(entry, DevId::from_raw(dev), &mut rtnl);
 }

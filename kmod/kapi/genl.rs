@@ -6,6 +6,7 @@
 //! bad read.
 
 use crate::kapi::emsgsize;
+use crate::kapi::global::Entry;
 use crate::kapi::percpu::PacketCtx;
 use crate::kapi::sys;
 use core::marker::PhantomData;
@@ -121,6 +122,13 @@ pub struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
+    /// This doit call, as the entry point that reaches the module's global object.
+    pub fn entry(&self) -> Entry<'a> {
+        // SAFETY: a Request exists only inside its doit call, which runs for 'a (type
+        // invariant).
+        unsafe { Entry::assume() }
+    }
+
     /// # Safety
     /// `info` must be the genl_info of the doit call that runs for 'a.
     pub(crate) unsafe fn new(info: NonNull<sys::GenlInfo>) -> Request<'a> {
@@ -368,6 +376,13 @@ pub struct Dump<'a> {
 }
 
 impl<'a> Dump<'a> {
+    /// This dump call, as the entry point that reaches the module's global object.
+    pub fn entry(&self) -> Entry<'a> {
+        // SAFETY: a Dump exists only inside its dumpit call, which runs for 'a (type
+        // invariant).
+        unsafe { Entry::assume() }
+    }
+
     /// # Safety
     /// `skb` and `cb` must be the arguments of the dumpit call that runs for 'a.
     pub(crate) unsafe fn new(

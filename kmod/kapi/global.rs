@@ -2,6 +2,7 @@
 //! The module's one global object (the router), reachable from the C entry points.
 
 use crate::kapi::rcu;
+use core::marker::PhantomData;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::alloc::KBox;
 
@@ -9,6 +10,27 @@ use kernel::alloc::KBox;
 /// that no packet callback can arrive once the object is freed).
 pub trait Teardown {
     fn teardown(&self);
+}
+
+/// Proof that the caller runs inside one of the module's entry points (a genetlink
+/// operation, a packet hook, the netdevice notifier) for all of 'a. The global object is
+/// freed only once every entry point is closed (see `Installed::drop`), so a reference
+/// that lives no longer than an `Entry` cannot dangle.
+#[derive(Clone, Copy)]
+pub struct Entry<'a> {
+    _life: PhantomData<&'a ()>,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl Entry<'_> {
+    /// # Safety
+    /// The caller runs inside an entry point of the module (or its init) for all of 'a.
+    pub(crate) unsafe fn assume<'a>() -> Entry<'a> {
+        Entry {
+            _life: PhantomData,
+            _not_send: PhantomData,
+        }
+    }
 }
 
 /// # Invariants
@@ -28,16 +50,17 @@ impl<T: Teardown + Sync + Send + 'static> Global<T> {
         }
     }
 
-    /// The installed object, if any.
+    /// The installed object, if any, for as long as the entry point `_entry` runs.
     ///
-    /// Callers are the module's entry points: genetlink ops, packet hooks and the
-    /// netdevice notifier. `Installed::drop` runs after the genetlink family and the
-    /// notifier are unregistered (field order of the module struct) and tears the packet
-    /// hooks down before it frees the object, so no caller can hold the reference past it.
-    pub fn get(&'static self) -> Option<&'static T> {
+    /// `Installed::drop` runs after the genetlink family and the notifier are
+    /// unregistered (field order of the module struct; both wait for running calls) and
+    /// tears the packet hooks down, then waits for a grace period, before it frees the
+    /// object: so no entry point still runs when it is freed.
+    pub fn get<'a>(&'static self, _entry: Entry<'a>) -> Option<&'a T> {
         let p = self.ptr.load(Ordering::Acquire);
-        // SAFETY: non-null only between `install` and the end of `Installed::drop`, and
-        // no entry point runs after that (see above).
+        // SAFETY: non-null only between `install` and the end of `Installed::drop`
+        // (type invariant), and the reference lives no longer than an entry point, all
+        // of which have ended before that drop frees the object (see above).
         unsafe { p.as_ref() }
     }
 
@@ -54,7 +77,9 @@ pub struct Installed<T: Teardown + Sync + Send + 'static> {
 
 impl<T: Teardown + Sync + Send + 'static> Drop for Installed<T> {
     fn drop(&mut self) {
-        if let Some(obj) = self.global.get() {
+        let p = self.global.ptr.load(Ordering::Acquire);
+        // SAFETY: from `install` (type invariant); only this owner frees it, below.
+        if let Some(obj) = unsafe { p.as_ref() } {
             obj.teardown();
         }
         let p = self

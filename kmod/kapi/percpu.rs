@@ -111,6 +111,15 @@ impl PacketCtx {
         }
     }
 
+    /// The packet hook this context belongs to, as the entry point that reaches the
+    /// module's global object.
+    pub fn entry(&self) -> crate::kapi::global::Entry<'_> {
+        // SAFETY: a PacketCtx is made only by a packet hook (`assume`) or by
+        // `with_bh_off` for the length of a closure run by a caller that is itself in an
+        // entry point; the borrow ends with it.
+        unsafe { crate::kapi::global::Entry::assume() }
+    }
+
     /// Runs `f` from process context as the packet path runs: bottom halves off, so it
     /// stays on this CPU and no packet on this CPU can interrupt it (the flow table's
     /// writers rely on that), under an RCU read lock.
