@@ -8,6 +8,7 @@ use super::vif::Vif;
 use super::{forward, Router};
 use crate::kapi::genl::{Msg, Notification};
 use crate::kapi::kvvec_from_fn;
+use crate::kapi::lockdep;
 use crate::kapi::parking::Parking;
 use crate::kapi::percpu::{self, CounterArray, PacketCtx};
 use crate::kapi::rcu;
@@ -16,8 +17,8 @@ use crate::uapi::{
     cmd, drop_reason as DR, flow_action, flow_attr as FA, FLOW_INDEX_NONE, FLOW_QUEUE_MAX,
 };
 use crate::vrcore::flow::{
-    self as core_flow, FlowEntry, FlowError, FlowKey, FlowTable, FlowView, Inserted, Setting,
-    SlotBitmap, Verdict,
+    self as core_flow, FlowEntry, FlowError, FlowKey, FlowTable, FlowView, Inserted, LockHooks,
+    Setting, SlotBitmap, Verdict,
 };
 use crate::vrcore::packet::{self, Headers, L4};
 use core::sync::atomic::{AtomicU32, AtomicU64};
@@ -65,7 +66,11 @@ impl Flows {
             AtomicU64::default,
         )?;
         let table = FlowTable::new(entries, buckets, oflow_map, main, percpu::random_u32())
-            .map_err(|_| EINVAL)?;
+            .map_err(|_| EINVAL)?
+            .with_lock_hooks(LockHooks {
+                acquire: lockdep::flow_bucket_acquire,
+                release: lockdep::flow_bucket_release,
+            });
         let hold_map = kvvec_from_fn(
             SlotBitmap::<KVVec<AtomicU64>>::words_for(hold_limit),
             AtomicU64::default,

@@ -9,6 +9,7 @@
 #include <linux/if_arp.h>
 #include <linux/rtnetlink.h>
 #include <linux/percpu.h>
+#include <linux/lockdep.h>
 #include <linux/rcupdate.h>
 #include <net/genetlink.h>
 #include <linux/skbuff.h>
@@ -713,6 +714,28 @@ void vrg_call_rcu(struct rcu_head *head, rcu_callback_t func)
 void vrg_rcu_barrier(void)
 {
 	rcu_barrier();
+}
+
+/* ---- lockdep: the flow table's bucket locks (atomics in the core), one class ---- */
+
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+static struct lock_class_key vr_flow_bucket_key;
+static struct lockdep_map vr_flow_bucket_map =
+	STATIC_LOCKDEP_MAP_INIT("vr_flow_bucket", &vr_flow_bucket_key);
+#endif
+
+void vrg_flow_bucket_acquire(void)
+{
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	spin_acquire(&vr_flow_bucket_map, 0, 0, _RET_IP_);
+#endif
+}
+
+void vrg_flow_bucket_release(void)
+{
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	spin_release(&vr_flow_bucket_map, _RET_IP_);
+#endif
 }
 
 /* ---- per-CPU memory ---- */

@@ -114,6 +114,8 @@ void vrg_rcu_read_unlock(void);
 void vrg_synchronize_rcu(void);
 void vrg_call_rcu(struct rcu_head *head, rcu_callback_t func);
 void vrg_rcu_barrier(void);
+void vrg_flow_bucket_acquire(void);
+void vrg_flow_bucket_release(void);
 
 /* ---- per-CPU memory ---- */
 void *vrg_percpu_alloc(size_t size, size_t align);

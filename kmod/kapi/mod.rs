@@ -6,6 +6,7 @@
 pub mod entry;
 pub mod genl;
 pub mod global;
+pub mod lockdep;
 pub mod netdev;
 pub mod params;
 pub mod parking;

@@ -122,6 +122,8 @@ extern "C" {
     pub fn vrg_synchronize_rcu();
     pub fn vrg_call_rcu(head: *mut RcuHead, func: unsafe extern "C" fn(*mut RcuHead));
     pub fn vrg_rcu_barrier();
+    pub fn vrg_flow_bucket_acquire();
+    pub fn vrg_flow_bucket_release();
 
     pub fn vrg_percpu_alloc(size: usize, align: usize) -> *mut c_void;
     pub fn vrg_percpu_free(ptr: *mut c_void);

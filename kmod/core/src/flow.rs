@@ -16,7 +16,10 @@
 //! - Writers (insert, update, delete) take the bucket's lock word, a short spin lock.
 //!   The packet path inserts Hold entries and netlink sets verdicts, so the owner must
 //!   keep bottom halves off while calling a writer: a writer interrupted by a packet on
-//!   its own CPU that wants the same bucket would spin forever.
+//!   its own CPU that wants the same bucket would spin forever. The lock words are plain
+//!   atomics, so the owner passes [`LockHooks`] that tell its lock checker (the kernel's
+//!   lockdep) each acquire and release; lockdep then reports a writer called with bottom
+//!   halves on. Every field is an atomic, so there is nothing for KCSAN to race on.
 //! - A reader walking an overflow chain while a writer unlinks from it may miss an entry;
 //!   the miss path inserts under the lock and finds the entry there ([`Inserted::Exists`]).
 
@@ -224,6 +227,23 @@ where
     main: u32,
     seed: u32,
     used: AtomicU32,
+    hooks: LockHooks,
+}
+
+/// Calls that tell a lock checker about the bucket locks. One class for all buckets: a
+/// writer never holds two.
+#[derive(Clone, Copy)]
+pub struct LockHooks {
+    pub acquire: fn(),
+    pub release: fn(),
+}
+
+impl LockHooks {
+    /// No checker (host tests and benchmarks).
+    pub const NONE: LockHooks = LockHooks {
+        acquire: || {},
+        release: || {},
+    };
 }
 
 impl<E, W, M> FlowTable<E, W, M>
@@ -265,7 +285,14 @@ where
             main,
             seed,
             used: AtomicU32::new(0),
+            hooks: LockHooks::NONE,
         })
+    }
+
+    /// Reports every bucket lock acquire and release to `hooks`.
+    pub fn with_lock_hooks(mut self, hooks: LockHooks) -> Self {
+        self.hooks = hooks;
+        self
     }
 
     pub fn main_entries(&self) -> u32 {
@@ -410,12 +437,16 @@ where
 
     fn lock(&self, bucket: u32) -> Option<BucketGuard<'_>> {
         let word = self.lock_word(bucket)?;
+        (self.hooks.acquire)(); // before spinning, so a checker sees a deadlock coming
         while word.compare_exchange_weak(0, 1, Acquire, Relaxed).is_err() {
             while word.load(Relaxed) != 0 {
                 spin_loop();
             }
         }
-        Some(BucketGuard { word })
+        Some(BucketGuard {
+            word,
+            release: self.hooks.release,
+        })
     }
 
     /// Writes key and verdict of entry `e` (the caller holds its bucket's lock).
@@ -654,10 +685,12 @@ fn ctl_word(action: u32, gen: u8, reason: u32) -> u32 {
 
 struct BucketGuard<'a> {
     word: &'a AtomicU32,
+    release: fn(),
 }
 
 impl Drop for BucketGuard<'_> {
     fn drop(&mut self) {
+        (self.release)();
         self.word.store(0, Release);
     }
 }

@@ -600,3 +600,46 @@ fn tcp_state_follows_handshake_and_close() {
     assert_ne!(u.own & flow_tcp::RST, 0);
     assert_eq!(u.reverse, flow_tcp::DEAD);
 }
+
+/// Bucket-lock hooks for `lock_checker_hears_every_acquire_and_release`: the depth of
+/// held bucket locks and the acquires seen (statics, since the hooks are plain fns).
+static HELD: AtomicU32 = AtomicU32::new(0);
+static ACQUIRES: AtomicU32 = AtomicU32::new(0);
+
+#[test]
+fn lock_checker_hears_every_acquire_and_release() {
+    let t = table(64, 16).with_lock_hooks(LockHooks {
+        acquire: || {
+            assert_eq!(
+                HELD.fetch_add(1, Ordering::SeqCst),
+                0,
+                "one bucket lock at a time"
+            );
+            ACQUIRES.fetch_add(1, Ordering::SeqCst);
+        },
+        release: || {
+            assert_eq!(
+                HELD.fetch_sub(1, Ordering::SeqCst),
+                1,
+                "release without acquire"
+            );
+        },
+    });
+    let k = key4([10, 0, 0, 1], [10, 0, 0, 2], 17, 5353, 53);
+    let (i, g) = new_index(
+        t.insert(&k, fwd(), 1, FLOW_INDEX_NONE, 5, |_, _| {})
+            .unwrap(),
+    );
+    t.update(i, Some(g), fwd()).unwrap();
+    assert!(
+        t.update(i, Some(g.wrapping_add(1)), fwd()).is_err(),
+        "stale gen refused"
+    );
+    t.remove(i, Some(g)).unwrap();
+    assert!(t.lookup(&k).is_none(), "lookups take no lock");
+    assert_eq!(HELD.load(Ordering::SeqCst), 0, "every acquire released");
+    assert!(
+        ACQUIRES.load(Ordering::SeqCst) >= 3,
+        "insert, update and remove lock"
+    );
+}
