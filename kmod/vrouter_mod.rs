@@ -55,26 +55,23 @@ struct VrouterModule {
 
 impl kernel::Module for VrouterModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        for (i, def) in uapi::PARAMS.iter().enumerate() {
+            let value = kapi::params::value(i);
+            if !(def.min..=def.max).contains(&value) {
+                pr_err!(
+                    "vr_{}={} is outside {}..{}\n",
+                    def.name,
+                    value,
+                    def.min,
+                    def.max
+                );
+                return Err(EINVAL);
+            }
+        }
         let mut p = kapi::params::get();
         if p.oflow_entries == 0 {
             // TF's sizing: a fifth of the main area, rounded up to 1024.
             p.oflow_entries = (p.flow_entries / 5 + 1023) & !1023;
-        }
-        let limits = [
-            ("vr_interfaces", p.interfaces, 16, 65536),
-            ("vr_vrfs", p.vrfs, 1, 65535),
-            ("vr_nexthops", p.nexthops, 16, 1 << 20),
-            ("vr_routes", p.routes, 16, 1 << 22),
-            ("vr_rt_buckets", p.rt_buckets, 16, 1 << 20),
-            ("vr_flow_entries", p.flow_entries, 1024, 1 << 24),
-            ("vr_oflow_entries", p.oflow_entries, 0, 1 << 22),
-            ("vr_flow_hold_limit", p.flow_hold_limit, 1, 1 << 20),
-        ];
-        for (name, value, min, max) in limits {
-            if !(min..=max).contains(&value) {
-                pr_err!("{}={} is outside {}..{}\n", name, value, min, max);
-                return Err(EINVAL);
-            }
         }
         if p.flow_entries % 4 != 0 {
             pr_err!(

@@ -22,78 +22,21 @@
 #include "vr_glue.h"
 #include "vr_uapi.h"
 
-/* ---- module parameters (6.12's Rust `module!` has none) ---- */
+/* ---- module parameters (6.12's Rust `module!` has none), from VR_PARAMS ---- */
 
-static unsigned int vr_interfaces = 4352;
-module_param(vr_interfaces, uint, 0444);
-MODULE_PARM_DESC(vr_interfaces, "Size of the vif table (default 4352, 16..65536)");
+#define VR_PARAM_DECLARE(name, def, min, max, desc)				\
+	static unsigned int vr_##name = def;					\
+	module_param(vr_##name, uint, 0444);					\
+	MODULE_PARM_DESC(vr_##name, desc " (default " #def ", " #min ".." #max ")");
+VR_PARAMS(VR_PARAM_DECLARE)
 
-static unsigned int vr_vrfs = 4096;
-module_param(vr_vrfs, uint, 0444);
-MODULE_PARM_DESC(vr_vrfs, "Number of VRFs (default 4096, 1..65535)");
+#define VR_PARAM_ADDRESS(name, def, min, max, desc) &vr_##name,
+static const unsigned int *const vr_params[VR_PARAM_COUNT] = { VR_PARAMS(VR_PARAM_ADDRESS) };
 
-static unsigned int vr_nexthops = 65536;
-module_param(vr_nexthops, uint, 0444);
-MODULE_PARM_DESC(vr_nexthops, "Size of the nexthop table (default 65536, 16..1048576)");
-
-static unsigned int vr_routes = 262144;
-module_param(vr_routes, uint, 0444);
-MODULE_PARM_DESC(vr_routes, "Route entries, IPv4 and IPv6 together (default 262144, 16..4194304)");
-
-static unsigned int vr_rt_buckets = 16384;
-module_param(vr_rt_buckets, uint, 0444);
-MODULE_PARM_DESC(vr_rt_buckets, "Route-table buckets of 256 slots, 1 KiB each (default 16384, 16..1048576)");
-
-static unsigned int vr_flow_entries = 524288;
-module_param(vr_flow_entries, uint, 0444);
-MODULE_PARM_DESC(vr_flow_entries, "Flow table main area, a multiple of 4 (default 524288, 1024..16777216)");
-
-static unsigned int vr_oflow_entries = 0;
-module_param(vr_oflow_entries, uint, 0444);
-MODULE_PARM_DESC(vr_oflow_entries, "Flow table overflow area (default 0: about a fifth of vr_flow_entries, as TF)");
-
-static unsigned int vr_flow_hold_limit = 8192;
-module_param(vr_flow_hold_limit, uint, 0444);
-MODULE_PARM_DESC(vr_flow_hold_limit, "Most flows waiting for the agent's verdict at a time (default 8192, 1..1048576)");
-
-unsigned int vrg_param_flow_entries(void)
+/* Parameter `i` of wire.rs PARAMS (the Rust side checks the ranges); 0 past the end. */
+unsigned int vrg_param(unsigned int i)
 {
-	return vr_flow_entries;
-}
-
-unsigned int vrg_param_oflow_entries(void)
-{
-	return vr_oflow_entries;
-}
-
-unsigned int vrg_param_flow_hold_limit(void)
-{
-	return vr_flow_hold_limit;
-}
-
-unsigned int vrg_param_interfaces(void)
-{
-	return vr_interfaces;
-}
-
-unsigned int vrg_param_vrfs(void)
-{
-	return vr_vrfs;
-}
-
-unsigned int vrg_param_nexthops(void)
-{
-	return vr_nexthops;
-}
-
-unsigned int vrg_param_routes(void)
-{
-	return vr_routes;
-}
-
-unsigned int vrg_param_rt_buckets(void)
-{
-	return vr_rt_buckets;
+	return i < VR_PARAM_COUNT ? *vr_params[i] : 0;
 }
 
 /* ---- generic netlink family `vrouter` ---- */
@@ -119,12 +62,13 @@ static const struct nla_policy vr_flow_table_policy[VR_FLOW_TABLE_ATTR_MAX + 1] 
 		.maxattr = VR_##_SET##_ATTR_MAX,			\
 		.flags = _flags,					\
 	}
-#define VR_OP_DUMP(_cmd, _set, _SET) {					\
+#define VR_OP_DUMP(_cmd, _set, _SET, _flags) {				\
 		.cmd = VR_CMD_##_cmd,					\
 		.doit = vr_rs_doit,					\
 		.dumpit = vr_dumpit,					\
 		.policy = vr_##_set##_policy,				\
 		.maxattr = VR_##_SET##_ATTR_MAX,			\
+		.flags = _flags,					\
 	}
 
 static int vr_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
@@ -132,27 +76,8 @@ static int vr_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 	return vr_rs_dumpit(skb, cb);
 }
 
-static const struct genl_ops vr_ops[] = {
-	VR_OP(VIF_NEW, vif, VIF, GENL_ADMIN_PERM),
-	VR_OP(VIF_DEL, vif, VIF, GENL_ADMIN_PERM),
-	VR_OP_DUMP(VIF_GET, vif, VIF),
-	VR_OP(NH_NEW, nh, NH, GENL_ADMIN_PERM),
-	VR_OP(NH_DEL, nh, NH, GENL_ADMIN_PERM),
-	VR_OP_DUMP(NH_GET, nh, NH),
-	VR_OP(RT_NEW, rt, RT, GENL_ADMIN_PERM),
-	VR_OP(RT_DEL, rt, RT, GENL_ADMIN_PERM),
-	VR_OP_DUMP(RT_GET, rt, RT),
-	VR_OP(DROPSTATS_GET, drop_stats, DROP_STATS, 0),
-	VR_OP(DROPSTATS_CLEAR, drop_stats, DROP_STATS, GENL_ADMIN_PERM),
-	VR_OP_DUMP(VRF_STATS_GET, vrf_stats, VRF_STATS),
-	VR_OP(INFO_GET, info, INFO, 0),
-	VR_OP(FLOW_NEW, flow, FLOW, GENL_ADMIN_PERM),
-	VR_OP(FLOW_DEL, flow, FLOW, GENL_ADMIN_PERM),
-	VR_OP_DUMP(FLOW_GET, flow, FLOW),
-	VR_OP(FLOW_FLUSH, flow, FLOW, GENL_ADMIN_PERM),
-	VR_OP(FLOW_TABLE_GET, flow_table, FLOW_TABLE, 0),
-	/* FLOW_MISS is a notification only: no op, so a request for it is -EOPNOTSUPP. */
-};
+/* The table is generated from wire.rs COMMANDS (vr_uapi.h), like the policies. */
+static const struct genl_ops vr_ops[] = { VR_OPS_INIT };
 
 static const struct genl_multicast_group vr_mcgrps[] = {
 	[VR_MCGRP_CONFIG] = { .name = VR_MCGRP_CONFIG_NAME },

@@ -30,14 +30,7 @@ void vr_rs_vhost_xmit(void *vif, struct sk_buff *skb);
 void vr_rs_netdev_unregister(struct net_device *dev);
 
 /* ---- module parameters ---- */
-unsigned int vrg_param_interfaces(void);
-unsigned int vrg_param_vrfs(void);
-unsigned int vrg_param_nexthops(void);
-unsigned int vrg_param_routes(void);
-unsigned int vrg_param_rt_buckets(void);
-unsigned int vrg_param_flow_entries(void);
-unsigned int vrg_param_oflow_entries(void);
-unsigned int vrg_param_flow_hold_limit(void);
+unsigned int vrg_param(unsigned int i);
 
 /* ---- generic netlink ---- */
 int vrg_genl_register(void);

@@ -33,6 +33,41 @@
 #define VR_CMD_FLOW_MISS 19
 #define VR_CMD_MAX 19
 
+/* genetlink operations: VR_OP(cmd, set, SET, flags) for do only, VR_OP_DUMP(...) with a dump as well; notifications have none (a request for one is -EOPNOTSUPP) */
+#define VR_OPS_INIT \
+	VR_OP(VIF_NEW, vif, VIF, GENL_ADMIN_PERM), \
+	VR_OP(VIF_DEL, vif, VIF, GENL_ADMIN_PERM), \
+	VR_OP_DUMP(VIF_GET, vif, VIF, 0), \
+	VR_OP(NH_NEW, nh, NH, GENL_ADMIN_PERM), \
+	VR_OP(NH_DEL, nh, NH, GENL_ADMIN_PERM), \
+	VR_OP_DUMP(NH_GET, nh, NH, 0), \
+	VR_OP(RT_NEW, rt, RT, GENL_ADMIN_PERM), \
+	VR_OP(RT_DEL, rt, RT, GENL_ADMIN_PERM), \
+	VR_OP_DUMP(RT_GET, rt, RT, 0), \
+	VR_OP(DROPSTATS_GET, drop_stats, DROP_STATS, 0), \
+	VR_OP(DROPSTATS_CLEAR, drop_stats, DROP_STATS, GENL_ADMIN_PERM), \
+	VR_OP_DUMP(VRF_STATS_GET, vrf_stats, VRF_STATS, 0), \
+	VR_OP(INFO_GET, info, INFO, 0), \
+	VR_OP(FLOW_NEW, flow, FLOW, GENL_ADMIN_PERM), \
+	VR_OP(FLOW_DEL, flow, FLOW, GENL_ADMIN_PERM), \
+	VR_OP_DUMP(FLOW_GET, flow, FLOW, 0), \
+	VR_OP(FLOW_FLUSH, flow, FLOW, GENL_ADMIN_PERM), \
+	VR_OP(FLOW_TABLE_GET, flow_table, FLOW_TABLE, 0), \
+
+
+/* module parameters vr_<name>: X(name, default, min, max, description) */
+#define VR_PARAMS(X) \
+	X(interfaces, 4352, 16, 65536, "Size of the vif table") \
+	X(vrfs, 4096, 1, 65535, "Number of VRFs") \
+	X(nexthops, 65536, 16, 1048576, "Size of the nexthop table") \
+	X(routes, 262144, 16, 4194304, "Route entries, IPv4 and IPv6 together") \
+	X(rt_buckets, 16384, 16, 1048576, "Route-table buckets of 256 slots, 1 KiB each") \
+	X(flow_entries, 524288, 1024, 16777216, "Flow table main area, a multiple of 4") \
+	X(oflow_entries, 0, 0, 4194304, "Flow table overflow area (0: about a fifth of vr_flow_entries, as TF)") \
+	X(flow_hold_limit, 8192, 1, 1048576, "Most flows waiting for the agent's verdict at a time") \
+
+#define VR_PARAM_COUNT 8
+
 #define VR_VIF_TYPE_HOST 0x0
 #define VR_VIF_TYPE_AGENT 0x1
 #define VR_VIF_TYPE_PHYSICAL 0x2

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Module parameters (declared in the glue: 6.12's `module!` has no `params`).
+//! Module parameters: declared by the glue from the generated `VR_PARAMS` (6.12's
+//! `module!` has no `params`), defined in wire.rs `PARAMS`.
 
 use crate::kapi::sys;
+use crate::uapi::param;
 
 /// Table sizes chosen at load time.
 pub struct Params {
@@ -23,18 +25,22 @@ pub struct Params {
     pub flow_hold_limit: u32,
 }
 
+/// The value of parameter `i` of `uapi::PARAMS`.
+pub fn value(i: usize) -> u32 {
+    // SAFETY: reads a parameter that is only written at module load; the glue returns 0
+    // for an index past its table.
+    unsafe { sys::vrg_param(i as u32) }
+}
+
 pub fn get() -> Params {
-    // SAFETY: these read parameters that are only written at module load.
-    unsafe {
-        Params {
-            interfaces: sys::vrg_param_interfaces(),
-            vrfs: sys::vrg_param_vrfs(),
-            nexthops: sys::vrg_param_nexthops(),
-            routes: sys::vrg_param_routes(),
-            rt_buckets: sys::vrg_param_rt_buckets(),
-            flow_entries: sys::vrg_param_flow_entries(),
-            oflow_entries: sys::vrg_param_oflow_entries(),
-            flow_hold_limit: sys::vrg_param_flow_hold_limit(),
-        }
+    Params {
+        interfaces: value(param::INTERFACES),
+        vrfs: value(param::VRFS),
+        nexthops: value(param::NEXTHOPS),
+        routes: value(param::ROUTES),
+        rt_buckets: value(param::RT_BUCKETS),
+        flow_entries: value(param::FLOW_ENTRIES),
+        oflow_entries: value(param::OFLOW_ENTRIES),
+        flow_hold_limit: value(param::FLOW_HOLD_LIMIT),
     }
 }

@@ -37,14 +37,7 @@ impl RcuHead {
 }
 
 extern "C" {
-    pub fn vrg_param_interfaces() -> u32;
-    pub fn vrg_param_vrfs() -> u32;
-    pub fn vrg_param_nexthops() -> u32;
-    pub fn vrg_param_routes() -> u32;
-    pub fn vrg_param_rt_buckets() -> u32;
-    pub fn vrg_param_flow_entries() -> u32;
-    pub fn vrg_param_oflow_entries() -> u32;
-    pub fn vrg_param_flow_hold_limit() -> u32;
+    pub fn vrg_param(i: u32) -> u32;
 
     pub fn vrg_genl_register() -> c_int;
     pub fn vrg_genl_unregister();

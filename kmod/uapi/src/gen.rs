@@ -2,6 +2,7 @@
 //! `wire.rs`, so neither can drift from the Rust definitions.
 use crate::{
     AttrKind, AttrSet, ATTR_SETS, COMMANDS, ENUMS, FAMILY_NAME, FAMILY_VERSION, MCAST_GROUPS,
+    PARAMS,
 };
 use alloc::format;
 use alloc::string::String;
@@ -67,6 +68,37 @@ pub fn c_header() -> String {
         max_cmd = max_cmd.max(c.id);
     }
     let _ = writeln!(h, "#define VR_CMD_MAX {max_cmd}\n");
+    let _ = writeln!(
+        h,
+        "/* genetlink operations: VR_OP(cmd, set, SET, flags) for do only, VR_OP_DUMP(...) \
+         with a dump as well; notifications have none (a request for one is -EOPNOTSUPP) */"
+    );
+    let _ = writeln!(h, "#define VR_OPS_INIT \\");
+    for c in COMMANDS.iter().filter(|c| c.event.is_none()) {
+        let kind = if c.dump { "VR_OP_DUMP" } else { "VR_OP" };
+        let flags = if c.admin { "GENL_ADMIN_PERM" } else { "0" };
+        let set = c_name(c.set);
+        let _ = writeln!(
+            h,
+            "\t{kind}({}, {}, {set}, {flags}), \\",
+            c.name,
+            set.to_ascii_lowercase()
+        );
+    }
+    let _ = writeln!(h, "\n");
+    let _ = writeln!(
+        h,
+        "/* module parameters vr_<name>: X(name, default, min, max, description) */"
+    );
+    let _ = writeln!(h, "#define VR_PARAMS(X) \\");
+    for p in PARAMS {
+        let _ = writeln!(
+            h,
+            "\tX({}, {}, {}, {}, \"{}\") \\",
+            p.name, p.default, p.min, p.max, p.doc
+        );
+    }
+    let _ = writeln!(h, "\n#define VR_PARAM_COUNT {}\n", PARAMS.len());
     for e in ENUMS {
         for (name, value, _) in e.entries {
             let _ = writeln!(h, "#define VR_{}_{} 0x{:x}", c_name(e.name), name, value);

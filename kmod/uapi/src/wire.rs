@@ -188,32 +188,6 @@ enum_def!(vif_flag, "vif-flags", flags = true, {
     ETREE_ROOT = 0x200000 => "Er";
 });
 
-/// Human names of the vif flags for the `Flags:` legend of `vif --list`.
-pub const VIF_FLAG_NAMES: &[(u32, &str)] = &[
-    (vif_flag::POLICY, "Policy"),
-    (vif_flag::XCONNECT, "Cross Connect"),
-    (vif_flag::SERVICE_IF, "Service Chain"),
-    (vif_flag::MIRROR_RX, "Receive Mirror"),
-    (vif_flag::MIRROR_TX, "Transmit Mirror"),
-    (vif_flag::TX_CSUM_OFFLOAD, "Transmit Checksum Offload"),
-    (vif_flag::L3_ENABLED, "Layer 3"),
-    (vif_flag::L2_ENABLED, "Layer 2"),
-    (vif_flag::DHCP_ENABLED, "DHCP"),
-    (vif_flag::VHOST_PHYS, "Vhost Physical"),
-    (vif_flag::PROMISCUOUS, "Promiscuous"),
-    (vif_flag::NATIVE_VLAN_TAG, "Native Vlan Tagged"),
-    (vif_flag::NO_ARP_PROXY, "No MAC Proxy"),
-    (vif_flag::PMD, "DPDK PMD Interface"),
-    (vif_flag::FILTERING_OFFLOAD, "Receive Filtering Offload"),
-    (vif_flag::MONITORED, "Interface is Monitored"),
-    (vif_flag::UNKNOWN_UC_FLOOD, "Unknown Unicast Flood"),
-    (vif_flag::VLAN_OFFLOAD, "Vlan Offload"),
-    (vif_flag::DROP_NEW_FLOWS, "Drop New Flows"),
-    (vif_flag::MAC_LEARN, "MAC Learning Enabled"),
-    (vif_flag::MAC_PROXY, "MAC Proxy"),
-    (vif_flag::ETREE_ROOT, "Etree Root"),
-];
-
 /// Flags userspace may set on VIF_NEW; the rest are reserved for features not built yet.
 pub const VIF_FLAGS_SETTABLE: u32 = vif_flag::POLICY
     | vif_flag::L3_ENABLED
@@ -261,14 +235,6 @@ enum_def!(rt_flag, "rt-flags", flags = true, {
     TRAP_ARP = 0x4 => "T";
     FLOOD_ARP = 0x8 => "F";
 });
-
-/// Names for the `Flags:` legend of `rt --dump`.
-pub const RT_FLAG_NAMES: &[(u32, &str)] = &[
-    (rt_flag::LABEL_VALID, "Label Valid"),
-    (rt_flag::PROXY_ARP, "Proxy ARP"),
-    (rt_flag::TRAP_ARP, "Trap ARP"),
-    (rt_flag::FLOOD_ARP, "Flood ARP"),
-];
 
 // Flow actions, numbered as in TF (`vr_flow.h`), with `flow -l` letters.
 enum_def!(flow_action, "flow-action", flags = false, {
@@ -394,16 +360,6 @@ enum_def!(vrf_stat, "vrf-stat", flags = false, {
     ND_VIRTUAL_PROXY = 25 => "Nd Virtual Proxys";
 });
 pub const VRF_STATS: usize = 26;
-
-/// Line grouping of `vrfstats` output: indexes into `vrf_stat` values.
-pub const VRF_STAT_LINES: &[&[u32]] = &[
-    &[0, 1, 2, 3, 4, 5],
-    &[6, 7, 8, 9, 10],
-    &[11, 12, 13, 14],
-    &[15, 16],
-    &[17, 18],
-    &[19, 20, 21, 22, 23, 24, 25],
-];
 
 // ---------------------------------------------------------------------------------------
 // Attribute sets
@@ -726,6 +682,88 @@ pub static COMMANDS: &[CmdDef] = &[
 
 /// Module version reported by INFO_GET (kept equal to the workspace version by a test).
 pub const RELEASE: &str = "0.1.0";
+
+/// A load-time module parameter `vr_<name>`: its default, accepted range and description.
+/// The glue declares them from the generated `VR_PARAMS`; the module checks the ranges.
+#[derive(Clone, Copy, Debug)]
+pub struct ParamDef {
+    pub name: &'static str,
+    pub default: u32,
+    pub min: u32,
+    pub max: u32,
+    pub doc: &'static str,
+}
+
+/// Indexes into `PARAMS` (the kernel reads parameter `i` as `vrg_param(i)`).
+pub mod param {
+    pub const INTERFACES: usize = 0;
+    pub const VRFS: usize = 1;
+    pub const NEXTHOPS: usize = 2;
+    pub const ROUTES: usize = 3;
+    pub const RT_BUCKETS: usize = 4;
+    pub const FLOW_ENTRIES: usize = 5;
+    pub const OFLOW_ENTRIES: usize = 6;
+    pub const FLOW_HOLD_LIMIT: usize = 7;
+}
+
+pub static PARAMS: &[ParamDef] = &[
+    ParamDef {
+        name: "interfaces",
+        default: DEFAULT_INTERFACES,
+        min: 16,
+        max: 65536,
+        doc: "Size of the vif table",
+    },
+    ParamDef {
+        name: "vrfs",
+        default: DEFAULT_VRFS,
+        min: 1,
+        max: 65535,
+        doc: "Number of VRFs",
+    },
+    ParamDef {
+        name: "nexthops",
+        default: DEFAULT_NEXTHOPS,
+        min: 16,
+        max: 1 << 20,
+        doc: "Size of the nexthop table",
+    },
+    ParamDef {
+        name: "routes",
+        default: DEFAULT_ROUTES,
+        min: 16,
+        max: 1 << 22,
+        doc: "Route entries, IPv4 and IPv6 together",
+    },
+    ParamDef {
+        name: "rt_buckets",
+        default: DEFAULT_RT_BUCKETS,
+        min: 16,
+        max: 1 << 20,
+        doc: "Route-table buckets of 256 slots, 1 KiB each",
+    },
+    ParamDef {
+        name: "flow_entries",
+        default: DEFAULT_FLOW_ENTRIES,
+        min: 1024,
+        max: 1 << 24,
+        doc: "Flow table main area, a multiple of 4",
+    },
+    ParamDef {
+        name: "oflow_entries",
+        default: 0,
+        min: 0,
+        max: 1 << 22,
+        doc: "Flow table overflow area (0: about a fifth of vr_flow_entries, as TF)",
+    },
+    ParamDef {
+        name: "flow_hold_limit",
+        default: DEFAULT_FLOW_HOLD_LIMIT,
+        min: 1,
+        max: 1 << 20,
+        doc: "Most flows waiting for the agent's verdict at a time",
+    },
+];
 
 /// Default module parameters (the module's `vr_*` parameters override them at load time).
 pub const DEFAULT_INTERFACES: u32 = 4352;

@@ -63,19 +63,34 @@ fn counted_enums_match_their_lengths() {
     for (i, e) in vrouter_uapi::drop_reason::DEF.entries.iter().enumerate() {
         assert_eq!(e.1 as usize, i, "drop reasons are counter indexes");
     }
-    let mut grouped: Vec<u32> = vrouter_uapi::VRF_STAT_LINES
-        .iter()
-        .flat_map(|l| l.iter().copied())
-        .collect();
-    grouped.sort();
-    assert_eq!(
-        grouped,
-        (0..vrouter_uapi::VRF_STATS as u32).collect::<Vec<_>>(),
-        "every vrf-stat printed once"
-    );
 }
 
 #[test]
 fn release_is_the_workspace_version() {
     assert_eq!(vrouter_uapi::RELEASE, env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn glue_takes_ops_and_parameters_from_the_generated_header() {
+    let glue = std::fs::read_to_string(root().join("kmod/glue/vr_glue.c")).unwrap();
+    assert!(
+        glue.contains("vr_ops[] = { VR_OPS_INIT };"),
+        "the genl ops table is VR_OPS_INIT"
+    );
+    assert!(glue.contains("VR_PARAMS(VR_PARAM_DECLARE)"));
+    for c in vrouter_uapi::COMMANDS {
+        assert!(
+            !glue.contains(&format!("VR_CMD_{},", c.name))
+                && !glue.contains(&format!("({},", c.name)),
+            "{}: hand-written op in vr_glue.c",
+            c.name
+        );
+    }
+    for p in vrouter_uapi::PARAMS {
+        assert!(
+            !glue.contains(&format!("vr_{} =", p.name)),
+            "vr_{}: hand-written parameter in vr_glue.c",
+            p.name
+        );
+    }
 }

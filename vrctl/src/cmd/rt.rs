@@ -13,7 +13,15 @@ use vrouter_client::rt::{
     family_of, family_str, flag_letters, mask, max_len, parse_prefix, parse_route_prefix,
 };
 use vrouter_client::{Client, Error, Route, DEFAULT_BATCH};
-use vrouter_uapi::{addr_family, rt_flag, RT_FLAG_NAMES};
+use vrouter_uapi::{addr_family, rt_flag};
+
+/// Names for the `Flags:` legend of `rt --dump`.
+const RT_FLAG_NAMES: &[(u32, &str)] = &[
+    (rt_flag::LABEL_VALID, "Label Valid"),
+    (rt_flag::PROXY_ARP, "Proxy ARP"),
+    (rt_flag::TRAP_ARP, "Trap ARP"),
+    (rt_flag::FLOOD_ARP, "Flood ARP"),
+];
 
 #[derive(clap::Args)]
 #[command(group(ArgGroup::new("op").required(true).args(["dump", "get", "create", "delete", "batch", "monitor"])))]

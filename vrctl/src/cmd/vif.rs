@@ -6,7 +6,33 @@ use clap::ArgGroup;
 use std::fmt::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use vrouter_client::{Client, Vif, VifAdd, VifSelector};
-use vrouter_uapi::{vif_flag, vif_type, VIF_FLAG_NAMES};
+use vrouter_uapi::{vif_flag, vif_type};
+
+/// Human names of the vif flags for the `Flags:` legend of `vif --list`.
+const VIF_FLAG_NAMES: &[(u32, &str)] = &[
+    (vif_flag::POLICY, "Policy"),
+    (vif_flag::XCONNECT, "Cross Connect"),
+    (vif_flag::SERVICE_IF, "Service Chain"),
+    (vif_flag::MIRROR_RX, "Receive Mirror"),
+    (vif_flag::MIRROR_TX, "Transmit Mirror"),
+    (vif_flag::TX_CSUM_OFFLOAD, "Transmit Checksum Offload"),
+    (vif_flag::L3_ENABLED, "Layer 3"),
+    (vif_flag::L2_ENABLED, "Layer 2"),
+    (vif_flag::DHCP_ENABLED, "DHCP"),
+    (vif_flag::VHOST_PHYS, "Vhost Physical"),
+    (vif_flag::PROMISCUOUS, "Promiscuous"),
+    (vif_flag::NATIVE_VLAN_TAG, "Native Vlan Tagged"),
+    (vif_flag::NO_ARP_PROXY, "No MAC Proxy"),
+    (vif_flag::PMD, "DPDK PMD Interface"),
+    (vif_flag::FILTERING_OFFLOAD, "Receive Filtering Offload"),
+    (vif_flag::MONITORED, "Interface is Monitored"),
+    (vif_flag::UNKNOWN_UC_FLOOD, "Unknown Unicast Flood"),
+    (vif_flag::VLAN_OFFLOAD, "Vlan Offload"),
+    (vif_flag::DROP_NEW_FLOWS, "Drop New Flows"),
+    (vif_flag::MAC_LEARN, "MAC Learning Enabled"),
+    (vif_flag::MAC_PROXY, "MAC Proxy"),
+    (vif_flag::ETREE_ROOT, "Etree Root"),
+];
 
 #[derive(clap::Args)]
 #[command(group(ArgGroup::new("op").required(true).args(["list", "get", "add", "delete", "create"])))]

@@ -7,7 +7,17 @@ use crate::Failure;
 use clap::ArgGroup;
 use std::fmt::Write;
 use vrouter_client::{Client, VrfStats};
-use vrouter_uapi::{vrf_stat, VRF_STAT_LINES};
+use vrouter_uapi::vrf_stat;
+
+/// Line grouping of `vrfstats` output: indexes into `vrf_stat` values.
+const VRF_STAT_LINES: &[&[u32]] = &[
+    &[0, 1, 2, 3, 4, 5],
+    &[6, 7, 8, 9, 10],
+    &[11, 12, 13, 14],
+    &[15, 16],
+    &[17, 18],
+    &[19, 20, 21, 22, 23, 24, 25],
+];
 
 #[derive(clap::Args)]
 #[command(group(ArgGroup::new("op").required(true).args(["dump", "get"])))]
@@ -83,6 +93,19 @@ fn vrfstats_json(s: &VrfStats) -> CounterMap {
 mod tests {
     use super::*;
     use crate::cmd::golden;
+
+    #[test]
+    fn every_vrf_stat_is_printed_once() {
+        let mut grouped: Vec<u32> = VRF_STAT_LINES
+            .iter()
+            .flat_map(|l| l.iter().copied())
+            .collect();
+        grouped.sort();
+        assert_eq!(
+            grouped,
+            (0..vrouter_uapi::VRF_STATS as u32).collect::<Vec<_>>()
+        );
+    }
 
     fn vrf_stats() -> Vec<VrfStats> {
         vec![
