@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export PATH := /usr/lib/llvm-19/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all setup kernel kmod tools cluster test test-host test-vm test-k8s demo demo-datapath bench bench-k8s clean uapi install
+.PHONY: all setup kernel kmod tools cluster test test-host test-vm test-k8s fuzz soak demo demo-datapath bench bench-k8s clean uapi install
 
 all: kmod tools
 
@@ -36,6 +36,10 @@ test-host: setup
 
 test-vm: kmod tools
 	qemu/vm-run.sh tests/vm/run-all.sh $(T)
+
+# The netlink fuzzer at length (make test runs 20,000 requests): 10^6, a new seed each time.
+fuzz: kmod tools
+	qemu/vm-run.sh "VR_FUZZ_COUNT=1000000 VR_FUZZ_SEED=$$RANDOM tests/vm/run-all.sh fuzz_root"
 
 # Kubernetes components, containerd and the test images, built from the Go modules pinned
 # in cluster/ (cached under ~/.cache/vrouter/cluster-<hash>).

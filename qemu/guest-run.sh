@@ -7,7 +7,9 @@ export PATH=$PWD/target/release:$PATH
 export VR_KSRC=$(ls -d "${VR_CACHE:-$HOME/.cache/vrouter}"/kernel-* 2>/dev/null | grep -v '\.tmp$' | head -1)
 dmesg -n 4 2>/dev/null   # keep module info chatter off the console; warnings still show
 echo VR-BEGIN
-bash -c "$*"
+# One argument is a shell command line; several are a command and its arguments, passed
+# as they are (empty ones and patterns included).
+if [ $# -eq 1 ]; then bash -c "$1"; else "$@"; fi
 rc=$?
 if dmesg | grep -E 'WARNING:|BUG:|Oops|general protection fault|Call Trace:' >/dev/null; then
   echo "guest-run: kernel log has warnings:"; dmesg | grep -E -A20 'WARNING:|BUG:|Oops|general protection|Call Trace:' | head -80
