@@ -19,8 +19,16 @@ pub struct Config {
     pub node_name: String,
     #[serde(default = "default_cluster")]
     pub cluster_name: String,
+    /// The read-only TCP port API (TF's address; see `tcp_mutations`).
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// The Unix socket of the whole port API: mode 0600, peers with uid 0 only.
+    #[serde(default = "default_socket")]
+    pub socket: PathBuf,
+    /// TF's behaviour: requests that change state are served on `listen` too, to any
+    /// local user. Off by default.
+    #[serde(default)]
+    pub tcp_mutations: bool,
     /// Where ports are persisted (`<state-dir>/ports/<vmi-uuid>.json`).
     pub state_dir: PathBuf,
     /// This node's pod addresses; every network of the node draws from it. Required
@@ -335,6 +343,9 @@ fn default_cluster() -> String {
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], vrouter_port_api::DEFAULT_PORT))
 }
+fn default_socket() -> PathBuf {
+    PathBuf::from(vrouter_port_api::DEFAULT_SOCKET)
+}
 fn default_mtu() -> u32 {
     1500
 }
@@ -512,6 +523,17 @@ impl Node {
             return Err(bad(
                 "cluster-name",
                 "must be non-empty and must not contain \"__\"".into(),
+            ));
+        }
+        // The CNI and the agent must agree on it whatever directory either starts in; an
+        // address holds 107 bytes, and the agent binds it first one directory deeper.
+        if !raw.socket.is_absolute() || raw.socket.as_os_str().len() > 96 {
+            return Err(bad(
+                "socket",
+                format!(
+                    "{} must be an absolute path of at most 96 bytes",
+                    raw.socket.display()
+                ),
             ));
         }
         if v4.prefix_len() > 29 {
@@ -875,6 +897,16 @@ mod tests {
         assert_eq!(n.gateway, Ipv4Addr::new(10, 32, 0, 1));
         assert_eq!(n.dns, n.gateway);
         assert_eq!(n.raw.listen.to_string(), "127.0.0.1:9091");
+        assert_eq!(n.raw.socket, Path::new("/run/vrouter/agent.sock"));
+        assert!(!n.raw.tcp_mutations);
+        let n = Node::parse(&format!(
+            "{MIN}socket = \"/tmp/a.sock\"\ntcp-mutations = true\n"
+        ))
+        .unwrap();
+        assert_eq!(n.raw.socket, Path::new("/tmp/a.sock"));
+        assert!(n.raw.tcp_mutations);
+        assert!(err(&format!("{MIN}socket = \"agent.sock\"\n"))
+            .contains("socket: agent.sock must be an absolute path"));
         assert_eq!(n.networks.len(), 1);
         assert_eq!(n.networks[0].name, "k8s-default-pod-network");
         assert_eq!(n.networks[0].vrf, 1);

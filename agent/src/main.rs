@@ -3,8 +3,9 @@
 //! plugin calls.
 //!
 //! Start-up: load the config (a bad one is one clear error naming the field, exit 78),
-//! load the persisted ports and rebuild IPAM from them, serve the API at once (`/health`
-//! says 503 until the kernel is synced), reconcile the kernel, then reconcile every
+//! load the persisted ports and rebuild IPAM from them, serve the API at once (on the
+//! root-only Unix socket, and read-only on TCP; `/health` says 503 until the kernel is
+//! synced), reconcile the kernel, then reconcile every
 //! `resync-interval` seconds (this also finds a module that was reloaded, and vifs whose
 //! device disappeared). SIGTERM/SIGINT stop the daemon and leave the kernel tables as
 //! they are: pods keep forwarding while the agent is away.
@@ -164,6 +165,15 @@ async fn main() {
         }
     };
     let listen = node.raw.listen;
+    let socket = node.raw.socket.clone();
+    let tcp_access = if node.raw.tcp_mutations {
+        api::Access::Open
+    } else {
+        api::Access::ReadOnly {
+            vm_cfg_reserves: kubernetes.is_none(),
+            socket: socket.display().to_string(),
+        }
+    };
     let interval = Duration::from_secs_f64(node.raw.resync_interval);
     let metrics = Arc::new(metrics::Metrics::new());
     // Flows are the agent's business when some network has a policy or a service, and
@@ -206,7 +216,17 @@ async fn main() {
             std::process::exit(EX_UNAVAILABLE);
         }
     };
-    info!(%listen, ports = n_ports, "port API listening");
+    let unix = match api::bind_socket(&socket).and_then(|l| {
+        l.set_nonblocking(true)?;
+        tokio::net::UnixListener::from_std(l)
+    }) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("vrouter-agent: socket {}: {e}", socket.display());
+            std::process::exit(EX_UNAVAILABLE);
+        }
+    };
+    info!(%listen, tcp = ?tcp_access, socket = %socket.display(), ports = n_ports, "port API listening");
 
     resync(&shared).await;
     if let Some((policies, services, settings)) = flow_agent {
@@ -253,11 +273,22 @@ async fn main() {
         }
     });
 
-    let app = api::router(shared);
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-    {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let tcp = axum::serve(listener, api::router(shared.clone(), tcp_access))
+        .with_graceful_shutdown(until_stopped(stopped.clone()));
+    let full =
+        api::router(shared, api::Access::Root).into_make_service_with_connect_info::<api::Peer>();
+    let local = axum::serve(unix, full).with_graceful_shutdown(until_stopped(stopped));
+    let (t, u) = tokio::join!(tcp, local);
+    let _ = std::fs::remove_file(&socket);
+    if let Err(e) = t.and(u) {
         error!(error = %e, "server failed");
         std::process::exit(1);
     }

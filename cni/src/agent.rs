@@ -1,9 +1,17 @@
-//! A small synchronous HTTP client for the agent's port API (vrouter-port-api types).
+//! A small synchronous HTTP client for the agent's port API (vrouter-port-api types):
+//! HTTP/1.1 from hyper over the agent's Unix socket (the default) or TCP, one connection
+//! per request, each run to completion on a current-thread runtime of its own.
 
-use crate::spec::{code, CniError};
+use crate::spec::{code, AgentAddr, CniError};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::{header, Method, Request};
+use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::{debug, warn};
 use vrouter_port_api::{
     path, ApiError, Health, PortAdd, PortInfo, PortRecord, SyncPorts, SyncReport, VmCfg,
@@ -15,6 +23,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// POST /vm programs the kernel before it answers: allow it more time.
 const POST_VM_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest answer we read (`GET /ports` of a full node is well under 1 MiB).
+const MAX_ANSWER: usize = 16 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AgentError {
@@ -56,8 +66,9 @@ impl From<AgentError> for CniError {
 pub type AgentResult<T> = Result<T, AgentError>;
 
 pub struct Agent {
-    base: String,
-    http: ureq::Agent,
+    addr: AgentAddr,
+    /// Of every request but POST /vm.
+    timeout: Duration,
     pub poll_interval: Duration,
     pub poll_retries: u32,
 }
@@ -89,87 +100,139 @@ impl Answer {
     }
 }
 
+/// Runs `f` to completion on a current-thread runtime of its own. block_on inside a
+/// runtime panics, so a caller that is in one (say, a netns worker's rtnetlink runtime)
+/// gets the request done on a thread of its own instead.
+fn block_on<T: Send>(f: impl Future<Output = AgentResult<T>> + Send) -> AgentResult<T> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return std::thread::scope(|s| s.spawn(|| block_on(f)).join()).unwrap_or_else(|_| {
+            Err(AgentError::Unreachable(
+                "the request thread panicked".into(),
+            ))
+        });
+    }
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| AgentError::Unreachable(format!("cannot start a runtime: {e}")))?
+        .block_on(f)
+}
+
+/// One request on a fresh connection: status and body, within `timeout`.
+async fn exchange<S>(io: S, req: Request<Full<Bytes>>, what: &str) -> AgentResult<Answer>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let broken = |e: &dyn fmt::Display| AgentError::Unreachable(format!("{what}: {e}"));
+    let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| broken(&e))?;
+    let conn = tokio::spawn(conn);
+    let answer = async {
+        let resp = tx.send_request(req).await.map_err(|e| broken(&e))?;
+        let status = resp.status().as_u16();
+        let body = Limited::new(resp.into_body(), MAX_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| broken(&format!("reading the answer: {e}")))?
+            .to_bytes();
+        Ok(Answer {
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    }
+    .await;
+    conn.abort();
+    answer
+}
+
 impl Agent {
-    pub fn new(base: &str, poll_interval: Duration, poll_retries: u32) -> Agent {
-        Agent::with_timeout(base, poll_interval, poll_retries, REQUEST_TIMEOUT)
+    pub fn new(addr: AgentAddr, poll_interval: Duration, poll_retries: u32) -> Agent {
+        Agent::with_timeout(addr, poll_interval, poll_retries, REQUEST_TIMEOUT)
     }
 
     fn with_timeout(
-        base: &str,
+        addr: AgentAddr,
         poll_interval: Duration,
         poll_retries: u32,
         timeout: Duration,
     ) -> Agent {
-        let config = ureq::Agent::config_builder()
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .proxy(None)
-            .max_redirects(0)
-            .build();
         Agent {
-            base: base.trim_end_matches('/').to_string(),
-            http: config.into(),
+            addr,
+            timeout,
             poll_interval,
             poll_retries,
         }
     }
 
-    fn url(&self, p: &str) -> String {
-        format!("{}{p}", self.base)
-    }
-
-    fn finish(
-        &self,
-        what: &str,
-        r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> AgentResult<Answer> {
-        let mut resp = r.map_err(|e| match e {
-            ureq::Error::Timeout(_) => AgentError::Timeout(format!("{what}: {e}")),
-            e => AgentError::Unreachable(format!("{what}: {e}")),
-        })?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(16 << 20)
-            .read_to_string()
-            .map_err(|e| AgentError::Unreachable(format!("{what}: reading the answer: {e}")))?;
-        debug!(%what, status, body = %body.chars().take(500).collect::<String>(), "agent answer");
-        Ok(Answer { status, body })
-    }
-
-    fn get(&self, p: &str, query: Option<(&str, &str)>) -> AgentResult<Answer> {
-        let what = format!("GET {p}");
-        let mut req = self.http.get(self.url(p));
-        if let Some((k, v)) = query {
-            req = req.query(k, v);
+    fn request(&self, method: Method, p: &str, body: Option<String>) -> AgentResult<Answer> {
+        let what = format!("{method} {p}");
+        let timeout = if method == Method::POST && p == path::VM {
+            POST_VM_TIMEOUT
+        } else {
+            self.timeout
+        };
+        let mut req = Request::builder()
+            .method(method)
+            .uri(p)
+            .header(header::HOST, self.addr.host_header());
+        if body.is_some() {
+            req = req.header(header::CONTENT_TYPE, "application/json");
         }
-        self.finish(&what, req.call())
+        let req = req
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| AgentError::Decode(format!("{what}: {e}")))?;
+        let addr = &self.addr;
+        let run = async {
+            let late = |step: &str| AgentError::Timeout(format!("{what}: {step} {addr}"));
+            let refused =
+                |e: std::io::Error| AgentError::Unreachable(format!("{what}: connect {addr}: {e}"));
+            let talk = async {
+                match addr {
+                    AgentAddr::Unix(path) => {
+                        let io = tokio::time::timeout(
+                            CONNECT_TIMEOUT,
+                            tokio::net::UnixStream::connect(path),
+                        )
+                        .await
+                        .map_err(|_| late("connecting to"))?
+                        .map_err(refused)?;
+                        exchange(io, req, &what).await
+                    }
+                    AgentAddr::Tcp { host, port } => {
+                        let io = tokio::time::timeout(
+                            CONNECT_TIMEOUT,
+                            tokio::net::TcpStream::connect((host.as_str(), *port)),
+                        )
+                        .await
+                        .map_err(|_| late("connecting to"))?
+                        .map_err(refused)?;
+                        exchange(io, req, &what).await
+                    }
+                }
+            };
+            tokio::time::timeout(timeout, talk)
+                .await
+                .map_err(|_| late("waiting for"))?
+        };
+        let a = block_on(run)?;
+        debug!(%what, status = a.status, body = %a.body.chars().take(500).collect::<String>(), "agent answer");
+        Ok(a)
+    }
+
+    fn get(&self, p: &str) -> AgentResult<Answer> {
+        self.request(Method::GET, p, None)
     }
 
     fn post(&self, p: &str, body: &impl serde::Serialize) -> AgentResult<Answer> {
-        let what = format!("POST {p}");
         let body = serde_json::to_string(body).map_err(|e| AgentError::Decode(e.to_string()))?;
-        debug!(%what, %body, "agent request");
-        let timeout = if p == path::VM {
-            POST_VM_TIMEOUT
-        } else {
-            REQUEST_TIMEOUT
-        };
-        let req = self
-            .http
-            .post(self.url(p))
-            .header("Content-Type", "application/json")
-            .config()
-            .timeout_global(Some(timeout))
-            .build();
-        self.finish(&what, req.send(body))
+        debug!(what = %format!("POST {p}"), %body, "agent request");
+        self.request(Method::POST, p, Some(body))
     }
 
     fn delete(&self, p: &str) -> AgentResult<Answer> {
-        let what = format!("DELETE {p}");
-        self.finish(&what, self.http.delete(self.url(p)).call())
+        self.request(Method::DELETE, p, None)
     }
 
     /// Retries `f` while it says "not yet" (404) or the agent does not answer, sleeping
@@ -206,10 +269,13 @@ impl Agent {
     /// The agent's last "not yet" reason (why the pod has no port: its network does not
     /// exist, ...) ends the error, so kubelet's event for the pod says it.
     pub fn vm_cfg(&self, vm_name: &str, vm_uuid: Option<&str>) -> AgentResult<Vec<VmCfg>> {
-        let p = path::vm_cfg(vm_name);
+        let p = match vm_uuid {
+            Some(u) => path::vm_cfg_of_pod(vm_name, u),
+            None => path::vm_cfg(vm_name),
+        };
         let mut reason = None;
-        let r = self.poll(&format!("GET {p}"), || {
-            let a = self.get(&p, vm_uuid.map(|u| ("vm-uuid", u)))?;
+        let r = self.poll(&format!("GET {}", path::vm_cfg(vm_name)), || {
+            let a = self.get(&p)?;
             if a.status == 404 {
                 if let AgentError::Status { msg, .. } = a.error() {
                     reason = Some(msg);
@@ -247,7 +313,7 @@ impl Agent {
 
     /// `GET /vm/<uuid>`: None while the agent answers 404.
     pub fn vm(&self, vm_uuid: &str) -> AgentResult<Option<Vec<PortInfo>>> {
-        let a = self.get(&path::vm(vm_uuid), None)?;
+        let a = self.get(&path::vm(vm_uuid))?;
         match a.status {
             404 => Ok(None),
             _ if a.ok() => a.json("vm").map(Some),
@@ -276,7 +342,7 @@ impl Agent {
 
     /// `GET /ports`.
     pub fn ports(&self) -> AgentResult<Vec<PortRecord>> {
-        let a = self.get(path::PORTS, None)?;
+        let a = self.get(path::PORTS)?;
         if !a.ok() {
             return Err(a.error());
         }
@@ -285,7 +351,7 @@ impl Agent {
 
     /// `GET /health`: the status and the parsed body when there is one.
     pub fn health(&self) -> AgentResult<(u16, Option<Health>)> {
-        let a = self.get(path::HEALTH, None)?;
+        let a = self.get(path::HEALTH)?;
         Ok((a.status, serde_json::from_str(&a.body).ok()))
     }
 
@@ -460,32 +526,148 @@ mod tests {
         );
     }
 
+    /// Serves one connection on a Unix socket with `status` and a JSON `body`; the
+    /// thread returns the request it read.
+    fn one_answer(
+        dir: &std::path::Path,
+        status: &str,
+        body: &str,
+    ) -> (AgentAddr, std::thread::JoinHandle<String>) {
+        let answer = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        use std::io::{BufRead, BufReader, Read, Write};
+        let sock = dir.join("agent.sock");
+        let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let t = std::thread::spawn(move || {
+            let (c, _) = l.accept().unwrap();
+            let mut r = BufReader::new(c);
+            let (mut head, mut len) = (String::new(), 0);
+            loop {
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+                head.push_str(&line);
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; len];
+            r.read_exact(&mut body).unwrap();
+            r.get_mut().write_all(answer.as_bytes()).unwrap();
+            head + &String::from_utf8(body).unwrap()
+        });
+        (AgentAddr::Unix(sock), t)
+    }
+
+    fn agent(addr: AgentAddr) -> Agent {
+        Agent::new(addr, Duration::from_millis(1), 1)
+    }
+
+    #[test]
+    fn requests_go_over_the_unix_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let (addr, t) = one_answer(dir.path(), "200 OK", r#"{"removed":["a"]}"#);
+        let req = SyncPorts {
+            valid_attachments: Some(vec![]),
+        };
+        assert_eq!(agent(addr).sync_ports(&req).unwrap().removed, ["a"]);
+        let seen = t.join().unwrap();
+        assert!(seen.starts_with("POST /syncports HTTP/1.1\r\n"), "{seen}");
+        let lower = seen.to_ascii_lowercase();
+        assert!(lower.contains("\r\nhost: localhost\r\n"), "{seen}");
+        assert!(
+            lower.contains("\r\ncontent-type: application/json\r\n"),
+            "{seen}"
+        );
+        assert!(
+            seen.ends_with("\r\n\r\n{\"valid-attachments\":[]}"),
+            "{seen}"
+        );
+    }
+
+    #[test]
+    fn the_agents_refusal_is_its_error_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let (addr, t) = one_answer(dir.path(), "403 Forbidden", r#"{"error":"only root may"}"#);
+        let e = agent(addr).delete_vmi("u", "i", "c 1").unwrap_err();
+        assert_eq!(
+            e,
+            AgentError::Status {
+                status: 403,
+                msg: "only root may".into()
+            }
+        );
+        assert_eq!(CniError::from(e).code, code::AGENT);
+        assert!(t
+            .join()
+            .unwrap()
+            .starts_with("DELETE /vm/u/i?vm-id=c%201 HTTP/1.1\r\n"));
+    }
+
+    #[test]
+    fn a_caller_inside_a_runtime_does_not_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let (addr, t) = one_answer(dir.path(), "200 OK", "[]");
+        let a = agent(addr);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let ports = rt.block_on(async { a.ports() }).unwrap();
+        assert!(ports.is_empty());
+        assert!(t.join().unwrap().starts_with("GET /ports HTTP/1.1\r\n"));
+    }
+
     #[test]
     fn a_hung_agent_times_out_without_retries() {
-        // Accepts connections (the kernel's backlog does) but never answers.
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", l.local_addr().unwrap());
-        let timeout = Duration::from_millis(500);
-        let a = Agent::with_timeout(&url, Duration::from_millis(1), 3, timeout);
-        let t = std::time::Instant::now();
-        let e = a.vm_cfg("k8s__default__x", None).unwrap_err();
-        assert!(matches!(e, AgentError::Timeout(_)), "{e}");
-        assert!(
-            t.elapsed() < timeout * 2,
-            "retried a timeout: {:?}",
-            t.elapsed()
-        );
-        assert_eq!(CniError::from(e).code, code::TRY_AGAIN_LATER);
+        // Both accept connections (the kernel's backlog does) but never answer.
+        let dir = tempfile::tempdir().unwrap();
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let sock = dir.path().join("hung.sock");
+        let _unix = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let addrs = [
+            AgentAddr::Tcp {
+                host: "127.0.0.1".into(),
+                port: tcp.local_addr().unwrap().port(),
+            },
+            AgentAddr::Unix(sock),
+        ];
+        for addr in addrs {
+            let timeout = Duration::from_millis(500);
+            let a = Agent::with_timeout(addr.clone(), Duration::from_millis(1), 3, timeout);
+            let t = std::time::Instant::now();
+            let e = a.vm_cfg("k8s__default__x", None).unwrap_err();
+            assert!(matches!(e, AgentError::Timeout(_)), "{addr}: {e}");
+            assert!(
+                t.elapsed() < timeout * 2,
+                "{addr}: retried a timeout: {:?}",
+                t.elapsed()
+            );
+            assert_eq!(CniError::from(e).code, code::TRY_AGAIN_LATER);
+        }
     }
 
     #[test]
     fn unreachable_agent_is_reported_quickly() {
-        // Port 1 on loopback: nothing listens there.
-        let a = Agent::new("http://127.0.0.1:1", Duration::from_millis(1), 2);
-        let t = std::time::Instant::now();
-        let e = a.vm_cfg("k8s__default__x", None).unwrap_err();
-        assert!(matches!(e, AgentError::Unreachable(_)), "{e}");
-        assert!(t.elapsed() < Duration::from_secs(3));
-        assert!(matches!(a.ports().unwrap_err(), AgentError::Unreachable(_)));
+        let dir = tempfile::tempdir().unwrap();
+        for addr in [
+            // Port 1 on loopback: nothing listens there.
+            AgentAddr::Tcp {
+                host: "127.0.0.1".into(),
+                port: 1,
+            },
+            AgentAddr::Unix(dir.path().join("nobody.sock")),
+        ] {
+            let a = Agent::new(addr.clone(), Duration::from_millis(1), 2);
+            let t = std::time::Instant::now();
+            let e = a.vm_cfg("k8s__default__x", None).unwrap_err();
+            assert!(matches!(e, AgentError::Unreachable(_)), "{addr}: {e}");
+            assert!(e.to_string().contains(&addr.to_string()), "{e}");
+            assert!(t.elapsed() < Duration::from_secs(3));
+            assert!(matches!(a.ports().unwrap_err(), AgentError::Unreachable(_)));
+        }
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Map, Value};
 use std::fmt;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use vrouter_port_api::Attachment;
 
 /// The spec versions we accept, oldest first.
@@ -167,6 +168,9 @@ struct RawContrail {
     vrouter_ip: Option<String>,
     #[serde(default, deserialize_with = "opt_number")]
     vrouter_port: Option<f64>,
+    /// Ours: the agent's Unix socket, when not [`vrouter_port_api::DEFAULT_SOCKET`].
+    #[serde(default)]
+    agent_socket: Option<String>,
     #[serde(default, deserialize_with = "opt_number")]
     mtu: Option<f64>,
     #[serde(default, deserialize_with = "opt_number")]
@@ -225,6 +229,38 @@ fn opt_string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String
     }
 }
 
+/// Where the agent's port API is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentAddr {
+    /// The agent's Unix socket (the default): the whole API, for root.
+    Unix(PathBuf),
+    /// TF's `vrouter-ip` / `vrouter-port`: the agent answers changes there only with its
+    /// `tcp-mutations` on.
+    Tcp { host: String, port: u16 },
+}
+
+impl AgentAddr {
+    /// The HTTP Host header.
+    pub fn host_header(&self) -> String {
+        match self {
+            AgentAddr::Unix(_) => "localhost".into(),
+            AgentAddr::Tcp { host, port } => match host.parse::<IpAddr>() {
+                Ok(IpAddr::V6(a)) => format!("[{a}]:{port}"),
+                _ => format!("{host}:{port}"),
+            },
+        }
+    }
+}
+
+impl fmt::Display for AgentAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AgentAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+            AgentAddr::Tcp { .. } => write!(f, "http://{}", self.host_header()),
+        }
+    }
+}
+
 /// The validated network configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetConf {
@@ -232,8 +268,7 @@ pub struct NetConf {
     pub name: String,
     pub kind: String,
     pub cluster_name: String,
-    pub vrouter_ip: String,
-    pub vrouter_port: u16,
+    pub agent: AgentAddr,
     /// Only when the config sets it (the agent's answer or 1500 otherwise).
     pub mtu: Option<u32>,
     pub poll_interval: std::time::Duration,
@@ -325,6 +360,7 @@ impl NetConf {
             return Err(invalid(format!("invalid network name {name:?}")));
         }
         let c = raw.contrail.unwrap_or_default();
+        let agent = agent_addr(&c)?;
         let cluster_name = c
             .cluster_name
             .filter(|s| !s.is_empty())
@@ -334,24 +370,6 @@ impl NetConf {
                 "invalid contrail.cluster-name {cluster_name:?}"
             )));
         }
-        let vrouter_ip = c
-            .vrouter_ip
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| DEFAULT_VROUTER_IP.into());
-        if vrouter_ip.parse::<IpAddr>().is_err()
-            && !vrouter_ip
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.')
-        {
-            return Err(invalid(format!(
-                "invalid contrail.vrouter-ip {vrouter_ip:?}"
-            )));
-        }
-        let vrouter_port = match c.vrouter_port {
-            None => vrouter_port_api::DEFAULT_PORT,
-            Some(p) if p.fract() == 0.0 && (1.0..=65535.0).contains(&p) => p as u16,
-            Some(p) => return Err(invalid(format!("invalid contrail.vrouter-port {p}"))),
-        };
         let mtu = match c.mtu {
             None => None,
             Some(0.0) => None,
@@ -382,8 +400,7 @@ impl NetConf {
             name,
             kind: raw.kind.unwrap_or_default(),
             cluster_name,
-            vrouter_ip,
-            vrouter_port,
+            agent,
             mtu,
             poll_interval,
             poll_retries,
@@ -393,14 +410,48 @@ impl NetConf {
             valid_attachments: raw.valid_attachments,
         })
     }
+}
 
-    /// `http://ip:port`.
-    pub fn agent_url(&self) -> String {
-        match self.vrouter_ip.parse::<IpAddr>() {
-            Ok(IpAddr::V6(a)) => format!("http://[{a}]:{}", self.vrouter_port),
-            _ => format!("http://{}:{}", self.vrouter_ip, self.vrouter_port),
+/// The agent's Unix socket, unless `vrouter-ip` or `vrouter-port` ask for TCP.
+fn agent_addr(c: &RawContrail) -> CniResultT<AgentAddr> {
+    let invalid = |msg: String| CniError::new(code::INVALID_CONFIG, msg);
+    let ip = c.vrouter_ip.clone().filter(|s| !s.is_empty());
+    let socket = c.agent_socket.clone().filter(|s| !s.is_empty());
+    if ip.is_none() && c.vrouter_port.is_none() {
+        let path = PathBuf::from(
+            socket
+                .as_deref()
+                .unwrap_or(vrouter_port_api::DEFAULT_SOCKET),
+        );
+        if !path.is_absolute() {
+            return Err(invalid(format!(
+                "invalid contrail.agent-socket {:?} (an absolute path)",
+                path.display()
+            )));
         }
+        return Ok(AgentAddr::Unix(path));
     }
+    if socket.is_some() {
+        return Err(invalid(
+            "contrail.agent-socket and contrail.vrouter-ip/vrouter-port name two agents; \
+             give one"
+                .into(),
+        ));
+    }
+    let host = ip.unwrap_or_else(|| DEFAULT_VROUTER_IP.into());
+    if host.parse::<IpAddr>().is_err()
+        && !host
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.')
+    {
+        return Err(invalid(format!("invalid contrail.vrouter-ip {host:?}")));
+    }
+    let port = match c.vrouter_port {
+        None => vrouter_port_api::DEFAULT_PORT,
+        Some(p) if p.fract() == 0.0 && (1.0..=65535.0).contains(&p) => p as u16,
+        Some(p) => return Err(invalid(format!("invalid contrail.vrouter-port {p}"))),
+    };
+    Ok(AgentAddr::Tcp { host, port })
 }
 
 /// The VERSION answer.
@@ -597,7 +648,7 @@ mod tests {
             assert_eq!(c.name, "vrouter-net");
             assert_eq!(c.kind, "vrouter-cni");
             assert_eq!(c.cluster_name, "c1");
-            assert_eq!(c.agent_url(), "http://127.0.0.2:9191");
+            assert_eq!(c.agent.to_string(), "http://127.0.0.2:9191");
             assert_eq!(c.mtu, Some(1400));
             assert_eq!(c.poll_interval, std::time::Duration::from_millis(500));
             assert_eq!(c.poll_retries, 3);
@@ -610,14 +661,68 @@ mod tests {
         let c =
             NetConf::parse(br#"{"cniVersion":"1.0.0","name":"n","type":"vrouter-cni"}"#).unwrap();
         assert_eq!(c.cluster_name, "k8s");
-        assert_eq!(c.agent_url(), "http://127.0.0.1:9091");
+        assert_eq!(
+            c.agent,
+            AgentAddr::Unix(vrouter_port_api::DEFAULT_SOCKET.into())
+        );
+        assert_eq!(c.agent.to_string(), "unix:/run/vrouter/agent.sock");
         assert_eq!(c.mtu, None);
         assert_eq!(c.poll_retries, DEFAULT_POLL_RETRIES);
         assert!(c.prev_result.is_none() && c.valid_attachments.is_none());
         let c =
             NetConf::parse(br#"{"cniVersion":"1.0.0","name":"n","contrail":{"vrouter-ip":"::1"}}"#)
                 .unwrap();
-        assert_eq!(c.agent_url(), "http://[::1]:9091");
+        assert_eq!(c.agent.to_string(), "http://[::1]:9091");
+    }
+
+    #[test]
+    fn the_socket_unless_a_tcp_address_is_given() {
+        let agent = |contrail: &str| {
+            NetConf::parse(
+                format!(r#"{{"cniVersion":"1.0.0","name":"n","contrail":{contrail}}}"#).as_bytes(),
+            )
+            .map(|c| c.agent)
+        };
+        assert_eq!(
+            agent(r#"{"cluster-name":"k8s"}"#).unwrap(),
+            AgentAddr::Unix("/run/vrouter/agent.sock".into())
+        );
+        assert_eq!(
+            agent(r#"{"agent-socket":"/tmp/a.sock"}"#).unwrap(),
+            AgentAddr::Unix("/tmp/a.sock".into())
+        );
+        // An empty vrouter-ip is no address (empty keys take their defaults, as before).
+        assert_eq!(
+            agent(r#"{"vrouter-ip":""}"#).unwrap(),
+            AgentAddr::Unix("/run/vrouter/agent.sock".into())
+        );
+        assert_eq!(
+            agent(r#"{"vrouter-port":9091}"#).unwrap(),
+            AgentAddr::Tcp {
+                host: "127.0.0.1".into(),
+                port: 9091
+            }
+        );
+        assert_eq!(
+            agent(r#"{"vrouter-ip":"node-1.local"}"#).unwrap(),
+            AgentAddr::Tcp {
+                host: "node-1.local".into(),
+                port: 9091
+            }
+        );
+        assert_eq!(
+            agent(r#"{"vrouter-ip":"node-1.local"}"#)
+                .unwrap()
+                .host_header(),
+            "node-1.local:9091"
+        );
+        for bad in [
+            r#"{"agent-socket":"agent.sock"}"#,
+            r#"{"agent-socket":"/tmp/a.sock","vrouter-port":9091}"#,
+            r#"{"vrouter-ip":"a b"}"#,
+        ] {
+            assert_eq!(agent(bad).unwrap_err().code, code::INVALID_CONFIG, "{bad}");
+        }
     }
 
     #[test]

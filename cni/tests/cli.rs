@@ -148,3 +148,16 @@ fn add_into_a_missing_netns_fails_before_anything() {
     let (status, out) = run(&with("ADD", &FULL), &conf("1.0.0"));
     assert_error(&out, status, 101, "1.0.0");
 }
+
+#[test]
+fn unreachable_agent_socket() {
+    let conf = r#"{"cniVersion":"1.0.0","name":"n","contrail":{"agent-socket":"/nonexistent/vrouter/agent.sock","poll-timeout":0.01,"poll-retries":2}}"#;
+    let (status, out) = run(&with("DEL", &FULL), conf);
+    assert_error(&out, status, 11, "1.0.0");
+    assert!(
+        out["msg"]
+            .as_str()
+            .is_some_and(|m| m.contains("unix:/nonexistent/vrouter/agent.sock")),
+        "{out}"
+    );
+}

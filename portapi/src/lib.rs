@@ -1,6 +1,8 @@
-//! The agent's local port API on 127.0.0.1:9091: the JSON bodies of the contrail vRouter
-//! agent's `port_ipc` endpoints (same keys, so TF's Go CNI could talk to our agent and our
-//! CNI to theirs), plus our own `/ports`, `/health` and `/metrics`.
+//! The agent's local port API: the JSON bodies of the contrail vRouter agent's `port_ipc`
+//! endpoints (same keys, so TF's Go CNI could talk to our agent and our CNI to theirs),
+//! plus our own `/ports`, `/health` and `/metrics`. The agent serves it in full on a Unix
+//! socket only root may use ([`DEFAULT_SOCKET`]) and read-only on 127.0.0.1:9091
+//! ([`DEFAULT_PORT`], TF's address) unless its `tcp-mutations` option says otherwise.
 //!
 //! One source of truth: the agent serves these types and the CNI plugin sends and parses
 //! them. Paths are built by the functions at the bottom so the two never disagree.
@@ -22,6 +24,10 @@ use serde::{Deserialize, Serialize};
 
 /// The agent's default listen address (TF's `PortIpcVrouterAgentPort`).
 pub const DEFAULT_PORT: u16 = 9091;
+
+/// Where the agent serves the whole API (mode 0600: root only), and where the CNI plugin
+/// looks for it unless its config names a TCP address.
+pub const DEFAULT_SOCKET: &str = "/run/vrouter/agent.sock";
 
 /// One interface of a pod as the agent knows it from configuration (`GET /vm-cfg/<name>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,6 +238,10 @@ pub mod path {
     pub fn vm_cfg(vm_name: &str) -> String {
         format!("/vm-cfg/{vm_name}")
     }
+    /// `GET /vm-cfg/<name>?vm-uuid=<pod uid>`: the port only if it is that pod's.
+    pub fn vm_cfg_of_pod(vm_name: &str, vm_uuid: &str) -> String {
+        format!("/vm-cfg/{vm_name}?vm-uuid={}", query_escape(vm_uuid))
+    }
     pub const VM: &str = "/vm";
     pub fn vm(vm_uuid: &str) -> String {
         format!("/vm/{vm_uuid}")
@@ -279,6 +289,18 @@ mod tests {
         let a = annotation("network", "ns:blue");
         assert_eq!(parse_annotation(&a), Some(("network", "ns:blue")));
         assert_eq!(parse_annotation("index:0/1"), None);
+    }
+
+    #[test]
+    fn query_values_are_escaped() {
+        assert_eq!(
+            path::vm_cfg_of_pod("k8s__a__b", "u-1"),
+            "/vm-cfg/k8s__a__b?vm-uuid=u-1"
+        );
+        assert_eq!(
+            path::vmi_of_sandbox("u", "i", "a&b c"),
+            "/vm/u/i?vm-id=a%26b%20c"
+        );
     }
 
     #[test]

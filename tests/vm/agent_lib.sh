@@ -1,7 +1,9 @@
 # Helpers for tests that run vrouter-agent (sourced after lib.sh).
 # The agent's state lives in $AGENT_DIR; its log in $AGENT_DIR/agent.log.
 AGENT_DIR=/tmp/vt-agent
+# The read-only TCP listener (GETs), and the root-only socket with the whole API.
 AGENT_URL=http://127.0.0.1:9091
+AGENT_SOCK=/run/vrouter/agent.sock
 
 # agent_config [extra toml lines...]: writes $AGENT_DIR/agent.toml (pods 10.32.0.0/24,
 # fd00:32::/120; VRF 1 default network; namespace "blue" in VRF 2; "secure" isolated).
@@ -65,15 +67,16 @@ agent_start() {
 }
 agent_kill() { kill -9 "$(cat "$AGENT_DIR/pid")" 2>/dev/null; wait "$(cat "$AGENT_DIR/pid")" 2>/dev/null || true; }
 agent_stop() { kill "$(cat "$AGENT_DIR/pid")" 2>/dev/null; wait "$(cat "$AGENT_DIR/pid")" 2>/dev/null || true; }
-# api <method> <path> [json body]: prints the body; fails on a non-2xx answer
+# api <method> <path> [json body]: through the socket, as root; prints the body; fails on
+# a non-2xx answer
 api() {
   local m=$1 p=$2; shift 2
-  curl -sS -f -X "$m" -H 'Content-Type: application/json' ${1:+--data "$1"} "$AGENT_URL$p"
+  curl -sS -f --unix-socket "$AGENT_SOCK" -X "$m" -H 'Content-Type: application/json' ${1:+--data "$1"} "http://localhost$p"
 }
-# api_status <method> <path> [json body]: prints the HTTP status only
+# api_status <method> <path> [json body]: as api, prints the HTTP status only
 api_status() {
   local m=$1 p=$2; shift 2
-  curl -sS -o /dev/null -w '%{http_code}' -X "$m" ${1:+--data "$1"} "$AGENT_URL$p"
+  curl -sS -o /dev/null -w '%{http_code}' --unix-socket "$AGENT_SOCK" -X "$m" ${1:+--data "$1"} "http://localhost$p"
 }
 # wait_for <seconds> <command...>: retries the command every 0.2 s until it succeeds
 wait_for() {
@@ -87,7 +90,7 @@ REF_CNI=/usr/lib/cni
 VERSIONS="0.3.1 0.4.0 1.0.0 1.1.0"
 
 conf() { # conf <version> [extra json members]
-  echo "{\"cniVersion\":\"$1\",\"name\":\"vrouter\",\"type\":\"vrouter-cni\"${2:+,$2},\"contrail\":{\"cluster-name\":\"k8s\",\"vrouter-port\":9091,\"poll-timeout\":0.1,\"poll-retries\":30}}"
+  echo "{\"cniVersion\":\"$1\",\"name\":\"vrouter\",\"type\":\"vrouter-cni\"${2:+,$2},\"contrail\":{\"cluster-name\":\"k8s\",\"poll-timeout\":0.1,\"poll-retries\":30}}"
 }
 # cni <command> <container id> <netns name> <ifname> <config json> [pod name]: stdout is
 # the plugin's; its exit status is returned

@@ -130,13 +130,13 @@ test_agent_bad_requests_get_clear_errors_and_change_nothing() {
   expect_eq "bad vm name" 400 "$(api_status GET /vm-cfg/nounderscores)"
   expect_eq "other cluster" 404 "$(api_status GET /vm-cfg/other__ns__pod)"
   expect_eq "bad json" 400 "$(api_status POST /vm '{"vm-uuid":')"
-  curl -s -X POST --data '{"vm-uuid":"x"}' "$AGENT_URL/vm" | jq -e '.error | test("missing field")' >/dev/null || fail "missing field not named"
+  curl -s --unix-socket "$AGENT_SOCK" -X POST --data '{"vm-uuid":"x"}' http://localhost/vm | jq -e '.error | test("missing field")' >/dev/null || fail "missing field not named"
   expect_eq "unknown vmi" 404 "$(api_status POST /vm '{"vm-uuid":"u","vm-name":"k8s__d__p","host-ifname":"vtx","vn-uuid":"n","vmi-uuid":"nope"}')"
   cfg=$(api GET /vm-cfg/k8s__default__g)
   vmi=$(jq -r '.[0].id' <<<"$cfg"); vm=$(jq -r '.[0]["vm-uuid"]' <<<"$cfg"); vn=$(jq -r '.[0]["vn-id"]' <<<"$cfg")
   body="{\"vm-uuid\":\"$vm\",\"vm-name\":\"k8s__default__g\",\"host-ifname\":\"vtmissing\",\"vn-uuid\":\"$vn\",\"vmi-uuid\":\"$vmi\"}"
   expect_eq "missing host interface" 400 "$(api_status POST /vm "$body")"
-  curl -s -X POST --data "$body" "$AGENT_URL/vm" | jq -e '.error | test("vtmissing does not exist")' >/dev/null || fail "message"
+  curl -s --unix-socket "$AGENT_SOCK" -X POST --data "$body" http://localhost/vm | jq -e '.error | test("vtmissing does not exist")' >/dev/null || fail "message"
   expect_eq "wrong vn" 400 "$(api_status POST /vm "${body/$vn/other-vn}")"
   expect_eq "not bound yet" 404 "$(api_status GET "/vm/$vm")"
   expect_eq "vifs unchanged" "$before" "$(vrctl vif --list --json | jq length)"
@@ -197,4 +197,75 @@ test_agent_syncports_sweeps_what_is_not_valid() {
   ip link del vtl
   api POST /syncports '' >/dev/null || fail "syncports without a list"
   expect_eq "ports after sweep" 0 "$(api GET /ports | jq length)"
+}
+
+# Only root changes ports: TCP answers reads to everyone and refuses every change; the
+# socket is root's by its mode, and by the peer's uid when someone loosens the mode.
+test_agent_only_root_changes_ports() {
+  load
+  agent_start
+  a=$(port default a)
+  cfg=$(api GET /vm-cfg/k8s__default__b) || fail "vm-cfg b"
+  vmi=$(jq -r '.[0].id' <<<"$cfg"); vm=$(jq -r '.[0]["vm-uuid"]' <<<"$cfg"); vn=$(jq -r '.[0]["vn-id"]' <<<"$cfg")
+  ip link add vtb type veth peer name vtb-peer; ip link set vtb up
+  bind="{\"vm-id\":\"c-b\",\"vm-uuid\":\"$vm\",\"vm-name\":\"k8s__default__b\",\"host-ifname\":\"vtb\",\"vm-ifname\":\"eth0\",\"vn-uuid\":\"$vn\",\"vmi-uuid\":\"$vmi\"}"
+  before=$(curl -sf "$AGENT_URL/ports") || fail "GET /ports"
+  expect_eq "ports before" 2 "$(jq length <<<"$before")"
+  nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+  # as nobody over TCP: <method> <path> [body] -> status (the body in $AGENT_DIR/answer)
+  tcp_as_nobody() {
+    nobody curl -s -o "$AGENT_DIR/answer" -w '%{http_code}' -X "$1" ${3:+--data "$3"} "$AGENT_URL$2"
+  }
+  chmod 0777 "$AGENT_DIR"   # nobody's curl writes the answer there
+  expect_eq "GET /ports as nobody" 200 "$(tcp_as_nobody GET /ports)"
+  expect_eq "GET /vm/<uuid> as nobody" 200 "$(tcp_as_nobody GET "/vm/$a")"
+  expect_eq "GET /health as nobody" 200 "$(tcp_as_nobody GET /health)"
+  expect_eq "POST /vm as nobody" 403 "$(tcp_as_nobody POST /vm "$bind")"
+  jq -e '.error | test("changes the agent.s state: only root may, through /run/vrouter/agent.sock")' "$AGENT_DIR/answer" >/dev/null \
+    || fail "403 body: $(cat "$AGENT_DIR/answer")"
+  expect_eq "DELETE /vm/<uuid> as nobody" 403 "$(tcp_as_nobody DELETE "/vm/$a")"
+  expect_eq "DELETE /vm/<uuid>/<vmi> as nobody" 403 "$(tcp_as_nobody DELETE "/vm/$vm/$vmi")"
+  expect_eq "POST /syncports as nobody" 403 "$(tcp_as_nobody POST /syncports '{"valid-attachments":[]}')"
+  expect_eq "reserving GET /vm-cfg as nobody" 403 "$(tcp_as_nobody GET /vm-cfg/k8s__default__c)"
+  # TCP refuses root the same way (the listener decides, not the caller)
+  expect_eq "DELETE as root over TCP" 403 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$AGENT_URL/vm/$a")"
+  # the socket: root's, 0600; nobody's connect(2) fails with EACCES
+  expect_eq "socket" "srw------- root" "$(stat -c '%A %U' "$AGENT_SOCK")"
+  connect_as_nobody() {
+    nobody python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+except OSError as e:
+    print(e.strerror); sys.exit(0)
+print("connected")' "$AGENT_SOCK"
+  }
+  expect_eq "connect to the socket as nobody" "Permission denied" "$(connect_as_nobody)"
+  nobody curl -s --unix-socket "$AGENT_SOCK" -X DELETE "http://localhost/vm/$a" && fail "nobody's DELETE went through the socket"
+  # a loosened mode lets nobody connect, and the peer's uid still refuses it
+  chmod 0666 "$AGENT_SOCK"
+  expect_eq "connect after chmod" connected "$(connect_as_nobody)"
+  out=$(nobody curl -s -w '\n%{http_code}' --unix-socket "$AGENT_SOCK" -X DELETE "http://localhost/vm/$a")
+  expect_eq "DELETE as nobody through a loosened socket" 403 "${out##*$'\n'}"
+  jq -e '.error | test("root.s \\(uid 0\\); refused uid 65534")' <<<"${out%$'\n'*}" >/dev/null || fail "peer 403 body: $out"
+  grep -q 'port API socket: refused' "$AGENT_DIR/agent.log" || fail "the refusal was not logged"
+  # nothing changed: the agent's ports, the kernel's vifs, the pod's traffic
+  expect_eq "ports after nobody's tries" "$before" "$(curl -sf "$AGENT_URL/ports")"
+  vrctl vif --list --json | jq -e 'any(.name == "vta") and all(.name != "vtb")' >/dev/null || fail "vifs changed"
+  # root through the socket still does it all
+  api POST /vm "$bind" >/dev/null || fail "root's POST /vm"
+  api DELETE "/vm/$a" >/dev/null || fail "root's DELETE"
+  expect_eq "ports after root's changes" "k8s__default__b active" "$(api GET /ports | jq -r '.[] | "\(.["vm-name"]) \(.state)"')"
+}
+
+# tcp-mutations = true: TF's open port, for clients that only know TCP
+test_agent_tcp_mutations_restores_tfs_behaviour() {
+  agent_config 'tcp-mutations = true'
+  load
+  agent_start
+  expect_eq "reserving over TCP" 200 "$(setpriv --reuid=65534 --regid=65534 --clear-groups curl -s -o /dev/null -w '%{http_code}' "$AGENT_URL/vm-cfg/k8s__default__t")"
+  expect_eq "the reservation" k8s__default__t "$(api GET /ports | jq -r '.[0]["vm-name"]')"
+  vm=$(api GET /ports | jq -r '.[0]["vm-uuid"]')
+  expect_eq "DELETE over TCP" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$AGENT_URL/vm/$vm")"
+  expect_eq "ports after DELETE over TCP" 0 "$(api GET /ports | jq length)"
 }

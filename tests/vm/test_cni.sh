@@ -26,6 +26,26 @@ test_cni_version_and_config_errors() {
   expect_eq "no agent ports" 0 "$(agent_ports)"
 }
 
+# TF's vrouter-ip/vrouter-port: the plugin uses TCP, where the agent takes changes only
+# with tcp-mutations on; refused, the ADD leaves nothing behind.
+test_cni_tcp_agent_address_needs_tcp_mutations() {
+  setup
+  netns vtt1
+  tcp='{"cniVersion":"1.0.0","name":"vrouter","type":"vrouter-cni","contrail":{"vrouter-ip":"127.0.0.1","vrouter-port":9091,"poll-timeout":0.1,"poll-retries":30}}'
+  out=$(cni_code 103 ADD ct1 vtt1 eth0 "$tcp")
+  jq -e '.msg | test("answered 403: .*only root may")' <<<"$out" >/dev/null || fail "403 not said: $out"
+  expect_eq "host ends after a refused ADD" "" "$(host_links)"
+  expect_eq "agent ports after a refused ADD" 0 "$(agent_ports)"
+  agent_stop
+  agent_config 'tcp-mutations = true'
+  agent_start
+  res=$(cni_ok ADD ct1 vtt1 eth0 "$tcp")
+  expect_eq "port over TCP" "$(jq -r '.interfaces[0].name' <<<"$res") active" \
+    "$(api GET /ports | jq -r '.[] | "\(.["host-ifname"]) \(.state)"')"
+  cni_ok DEL ct1 vtt1 eth0 "$tcp" >/dev/null
+  expect_eq "agent ports after DEL over TCP" 0 "$(agent_ports)"
+}
+
 test_cni_add_check_del_every_version() {
   setup
   for v in $VERSIONS; do

@@ -24,7 +24,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(conf: NetConf, env: Env) -> Ctx {
-        let agent = Agent::new(&conf.agent_url(), conf.poll_interval, conf.poll_retries);
+        let agent = Agent::new(conf.agent.clone(), conf.poll_interval, conf.poll_retries);
         Ctx { conf, env, agent }
     }
 
