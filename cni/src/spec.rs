@@ -171,6 +171,12 @@ struct RawContrail {
     /// Ours: the agent's Unix socket, when not [`vrouter_port_api::DEFAULT_SOCKET`].
     #[serde(default)]
     agent_socket: Option<String>,
+    /// TF's `veth` or `macvlan` (nested mode); we make veths only.
+    #[serde(default)]
+    vif_type: Option<Value>,
+    /// TF's macvlan parent (nested mode); refused like macvlan.
+    #[serde(default)]
+    parent_interface: Option<Value>,
     #[serde(default, deserialize_with = "opt_number")]
     mtu: Option<f64>,
     #[serde(default, deserialize_with = "opt_number")]
@@ -360,6 +366,7 @@ impl NetConf {
             return Err(invalid(format!("invalid network name {name:?}")));
         }
         let c = raw.contrail.unwrap_or_default();
+        refuse_nested_mode(&c)?;
         let agent = agent_addr(&c)?;
         let cluster_name = c
             .cluster_name
@@ -409,6 +416,31 @@ impl NetConf {
             prev_result,
             valid_attachments: raw.valid_attachments,
         })
+    }
+}
+
+/// TF's nested mode (a macvlan on `parent-interface` inside a VM) is not implemented:
+/// such a config is refused rather than given a veth it did not ask for.
+fn refuse_nested_mode(c: &RawContrail) -> CniResultT<()> {
+    let unsupported = |key: &str, v: &Value| {
+        CniError::new(
+            code::UNSUPPORTED_FIELD,
+            format!("unsupported field contrail.{key}: {v}"),
+        )
+        .with_details(
+            "vrouter-cni makes veth pairs only; TF's nested mode (macvlan on a parent \
+             interface) is not implemented",
+        )
+    };
+    match &c.vif_type {
+        None | Some(Value::Null) => {}
+        Some(Value::String(t)) if t.is_empty() || t.eq_ignore_ascii_case("veth") => {}
+        Some(v) => return Err(unsupported("vif-type", v)),
+    }
+    match &c.parent_interface {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(p)) if p.is_empty() => Ok(()),
+        Some(v) => Err(unsupported("parent-interface", v)),
     }
 }
 
@@ -722,6 +754,45 @@ mod tests {
             r#"{"vrouter-ip":"a b"}"#,
         ] {
             assert_eq!(agent(bad).unwrap_err().code, code::INVALID_CONFIG, "{bad}");
+        }
+    }
+
+    #[test]
+    fn nested_mode_is_refused_not_ignored() {
+        let parse = |contrail: &str| {
+            NetConf::parse(
+                format!(r#"{{"cniVersion":"0.4.0","name":"n","contrail":{contrail}}}"#).as_bytes(),
+            )
+        };
+        for ok in [
+            r#"{"vif-type":"veth"}"#,
+            r#"{"vif-type":"VETH","parent-interface":""}"#,
+            r#"{"vif-type":null,"parent-interface":null}"#,
+        ] {
+            assert!(parse(ok).is_ok(), "{ok}");
+        }
+        for (bad, field) in [
+            (
+                r#"{"vif-type":"macvlan"}"#,
+                r#"contrail.vif-type: "macvlan""#,
+            ),
+            (
+                r#"{"vif-type":"veth","parent-interface":"eth0"}"#,
+                r#"contrail.parent-interface: "eth0""#,
+            ),
+            (
+                r#"{"parent-interface":"eth1","vif-type":"macvlan"}"#,
+                r#"contrail.vif-type: "macvlan""#,
+            ),
+            (r#"{"vif-type":"tap"}"#, r#"contrail.vif-type: "tap""#),
+            (r#"{"vif-type":1}"#, "contrail.vif-type: 1"),
+        ] {
+            let e = parse(bad).unwrap_err();
+            // The spec's "unsupported field": the message names the key and its value.
+            assert_eq!(e.code, code::UNSUPPORTED_FIELD, "{bad}");
+            assert!(e.msg.contains(field), "{bad}: {}", e.msg);
+            assert!(e.details.contains("veth pairs only"), "{}", e.details);
+            assert_eq!(e.to_json("0.4.0")["code"], 2);
         }
     }
 

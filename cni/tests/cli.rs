@@ -161,3 +161,22 @@ fn unreachable_agent_socket() {
         "{out}"
     );
 }
+
+#[test]
+fn nested_mode_is_refused_before_anything() {
+    for (contrail, key) in [
+        (r#"{"vif-type":"macvlan"}"#, "vif-type"),
+        (r#"{"parent-interface":"eth0"}"#, "parent-interface"),
+    ] {
+        let conf = format!(r#"{{"cniVersion":"0.4.0","name":"n","contrail":{contrail}}}"#);
+        for cmd in ["ADD", "CHECK", "DEL"] {
+            // Code 2 (unsupported field), not 101: the missing netns was never looked at.
+            let (status, out) = run(&with(cmd, &FULL), &conf);
+            assert_error(&out, status, 2, "0.4.0");
+            assert!(
+                out["msg"].as_str().is_some_and(|m| m.contains(key)),
+                "{out}"
+            );
+        }
+    }
+}

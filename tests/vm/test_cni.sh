@@ -22,6 +22,11 @@ test_cni_version_and_config_errors() {
   expect_eq "missing CNI_NETNS code" 4 "$(jq .code <<<"$out")"
   jq -e '.msg | test("CNI_NETNS")' <<<"$out" >/dev/null || fail "missing env not named: $out"
   jq -e 'has("cniVersion") and has("code") and has("msg")' <<<"$out" >/dev/null || fail "error JSON shape: $out"
+  # TF's nested mode (macvlan on a parent interface) is refused, not given a veth
+  out=$(cni_code 2 ADD c0 vtc0 eth0 '{"cniVersion":"1.0.0","name":"vrouter","type":"vrouter-cni","contrail":{"vif-type":"macvlan","parent-interface":"eth0"}}')
+  jq -e '.msg | test("contrail.vif-type: \"macvlan\"")' <<<"$out" >/dev/null || fail "unsupported field not named: $out"
+  cni_code 2 ADD c0 vtc0 eth0 '{"cniVersion":"1.0.0","name":"vrouter","type":"vrouter-cni","contrail":{"parent-interface":"eth0"}}' >/dev/null
+  ip -n vtc0 link show eth0 >/dev/null 2>&1 && fail "container end made"
   expect_eq "nothing created" "" "$(host_links)"
   expect_eq "no agent ports" 0 "$(agent_ports)"
 }
