@@ -57,10 +57,46 @@ class Spec:
             if "event" in o:
                 continue  # notifications: no request
             self.ops.append(dict(
-                name=o["name"], cmd=value, set=self.sets[o["attribute-set"]],
+                name=o["name"], cmd=value, set=self.sets[o["attribute-set"]], set_name=o["attribute-set"],
                 admin="admin-perm" in o.get("flags", []), dump="dump" in o,
                 request=o["do"]["request"]["attributes"]))
         self.max_cmd = value
+
+
+def u32(v):
+    return struct.pack("I", v & 0xffffffff)
+
+
+def ip4(r):
+    return bytes([10, 1, 0, r.choice([1, 2, 3, 4, 9])])
+
+
+# Plausible values for the attributes that decide whether a request gets past validation
+# (the L3 topology of tests/vm/l3_lib.sh: VRFs 1-2, nexthops 1 and 10-13, pods 10.1.0.2-4),
+# so that a share of the requests changes the tables and reaches the code behind them.
+TEMPLATES = {
+    "vif": {"type": lambda r: u32(r.choice([3, 3, 3, 0, 2])), "vrf": lambda r: u32(r.randrange(4)),
+            "flags": lambda r: u32(r.choice([0, 1, 0x40, 0x80, 0x1000, 0x41])),
+            "nh-id": lambda r: u32(r.choice([0, 1, 10, 11])), "idx": lambda r: u32(r.randrange(8)),
+            "mac": lambda r: bytes([2, 0, 0, 0, 0, r.randrange(256)]), "ip": lambda r: ip4(r)},
+    "nh": {"id": lambda r: u32(r.choice([2, 3, 4, 20, 21, 30, 10, 11, 1])),
+           "type": lambda r: u32(r.choice([1, 2, 5, 6])), "family": lambda r: u32(2),
+           "oif": lambda r: u32(r.randrange(6)), "vrf": lambda r: u32(r.randrange(4)),
+           "flags": lambda r: u32(r.choice([0, 1, 2, 0x400])),
+           "encap": lambda r: bytes(6) + bytes([0, 0, 0x5e, 0, 1, 0]) + b"\x08\x00",
+           "members": lambda r: b"".join(u32(m) for m in r.sample([10, 11, 12, 13, 20], r.randint(1, 4)))},
+    "rt": {"vrf": lambda r: u32(r.randrange(4)), "family": lambda r: u32(2),
+           "prefix": lambda r: ip4(r), "prefix-len": lambda r: u32(r.choice([0, 8, 16, 24, 32, 32])),
+           "nh-id": lambda r: u32(r.choice([0, 1, 10, 11, 12, 13, 20])),
+           "flags": lambda r: u32(r.choice([0, 2]))},
+    "flow": {"index": lambda r: u32(r.randrange(64)), "gen": lambda r: u32(r.randrange(4)),
+             "vrf": lambda r: u32(r.choice([1, 2])), "family": lambda r: u32(2),
+             "proto": lambda r: bytes([r.choice([6, 17, 1])]), "src": lambda r: ip4(r),
+             "dst": lambda r: ip4(r), "sport": lambda r: struct.pack("H", r.randrange(1, 40)),
+             "dport": lambda r: struct.pack("H", r.randrange(1, 40)),
+             "action": lambda r: u32(r.randrange(4)), "flags": lambda r: u32(r.choice([0, 0, 2, 8, 0x14])),
+             "rindex": lambda r: u32(r.choice([r.randrange(64), 0xffffffff]))},
+}
 
 
 class Fuzzer:
@@ -125,9 +161,12 @@ class Fuzzer:
         r = self.rng
         maxattr = max(a["value"] for a in op["set"].values())
         attrs, malformed = [], False
+        template = TEMPLATES.get(op["set_name"], {}) if r.random() < 0.6 else {}
         for name in op["request"]:
-            if r.random() < 0.55:
-                a = op["set"][name]
+            a = op["set"][name]
+            if name in template and r.random() < 0.9:
+                attrs.append(nla(a["value"], template[name](r)))
+            elif r.random() < (0.2 if template else 0.55):
                 v = self.good(a)
                 if v is not None:
                     attrs.append(nla(a["value"], v))
