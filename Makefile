@@ -35,7 +35,7 @@ test-host: setup
 	cargo test --locked --workspace
 
 test-vm: kmod tools
-	qemu/vm-run.sh tests/vm/run-all.sh $(T)
+	qemu/vm-run.sh tests/vm/run-all.sh '$(T)'
 
 # The netlink fuzzer at length (make test runs 20,000 requests): 10^6, a new seed each time.
 fuzz: kmod tools
