@@ -13,8 +13,9 @@
 //! Ownership: Virtual vifs, the vhost vif, nexthop 1 and nexthops from [`NH_BASE`] on, and
 //! every route of the VRFs the networks use belong to the agent; anything else (other
 //! nexthop ids, other VRFs) is left alone for the operator.
-//! Within the agent's ids, ports count up from [`NH_BASE`] and VIP composites sit near
-//! [`NH_VIP_TOP`]; the vifs of networks with a policy or a service carry vif flag POLICY.
+//! Within the agent's ids ([`NhSpace`]: up to the table size the module reports), ports
+//! count up from [`NH_BASE`] and VIP composites sit near the top; the vifs of networks with
+//! a policy or a service carry vif flag POLICY.
 
 use crate::policy::Service;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -36,10 +37,61 @@ pub const NH_RECEIVE: u32 = 1;
 pub const HOST_VRF: u32 = 0;
 /// Port nexthops are numbered from here.
 pub const NH_BASE: u32 = 100;
-/// Service VIP composites are numbered from here down (see [`vip_wants`]).
-pub const NH_VIP_TOP: u32 = vrouter_uapi::DEFAULT_NEXTHOPS - 1;
-/// VIP ids are hashed into this many ids below [`NH_VIP_TOP`].
+/// VIP ids are hashed into at most this many ids at the top of the table.
 const NH_VIP_SLOTS: u32 = 4096;
+
+/// The agent's nexthop ids: [`NH_BASE`] up to the size of the module's table, which the
+/// module reports in INFO_GET (its `vr_nexthops` parameter), so a module loaded with
+/// another size is used as it is rather than refused id by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NhSpace {
+    table_size: u32,
+}
+
+impl Default for NhSpace {
+    fn default() -> Self {
+        NhSpace::new(vrouter_uapi::DEFAULT_NEXTHOPS)
+    }
+}
+
+impl NhSpace {
+    pub fn new(table_size: u32) -> Self {
+        NhSpace { table_size }
+    }
+
+    pub fn table_size(self) -> u32 {
+        self.table_size
+    }
+
+    /// The ids the agent may give out (empty when the table is not larger than NH_BASE).
+    pub fn ids(self) -> std::ops::Range<u32> {
+        NH_BASE..self.table_size.max(NH_BASE)
+    }
+
+    /// How many ids at the top of [`Self::ids`] the VIP hash spreads over: a quarter of
+    /// the space at most, so a small table keeps room for ports.
+    fn vip_slots(self) -> u32 {
+        (self.ids().len() as u32 / 4).clamp(1, NH_VIP_SLOTS)
+    }
+
+    /// The first free id at or after `from`, wrapping around; None when all are used.
+    pub fn next_free(self, from: u32, used: &BTreeSet<u32>) -> Option<u32> {
+        let ids = self.ids();
+        let from = from.clamp(ids.start, ids.end);
+        (from..ids.end)
+            .chain(ids.start..from)
+            .find(|n| !used.contains(n))
+    }
+
+    /// Why no id was free, for the CNI's answer and the log.
+    pub fn exhausted(self) -> String {
+        format!(
+            "no free nexthop id: the module's table holds {} (agent ids from {NH_BASE}; \
+             load vrouter with a larger vr_nexthops)",
+            self.table_size
+        )
+    }
+}
 
 /// The node-wide part of the desired state.
 #[derive(Debug, Clone)]
@@ -315,11 +367,16 @@ fn same_nh(h: &Nexthop, w: &NexthopAdd) -> bool {
         && labels
 }
 
-/// The composite ids of `services`' VIPs, avoiding `used` (the ports' nexthops). Each
-/// (VRF, VIP) hashes to a slot below [`NH_VIP_TOP`] and takes the first free id from
-/// there, in (VRF, VIP) order: an id depends neither on the order of `[[services]]` nor on
-/// anything else that changes while the agent runs, and mostly stays across restarts.
-pub fn vip_wants(services: &[Service], used: &BTreeSet<u32>) -> (Vec<VipWant>, Vec<String>) {
+/// The composite ids of `services`' VIPs in `space`, avoiding `used` (the ports'
+/// nexthops). Each (VRF, VIP) hashes to a slot at the top of the space and takes the first
+/// free id from there, in (VRF, VIP) order: an id depends neither on the order of
+/// `[[services]]` nor on anything else that changes while the agent runs, and mostly stays
+/// across restarts.
+pub fn vip_wants(
+    services: &[Service],
+    used: &BTreeSet<u32>,
+    space: NhSpace,
+) -> (Vec<VipWant>, Vec<String>) {
     let mut vips: Vec<VipWant> = Vec::new();
     for s in services {
         let i = match vips.iter().position(|v| v.vrf == s.vrf && v.vip == s.vip) {
@@ -343,11 +400,14 @@ pub fn vip_wants(services: &[Service], used: &BTreeSet<u32>) -> (Vec<VipWant>, V
     vips.sort_by_key(|v| (v.vrf, v.vip));
     let mut taken = used.clone();
     let mut problems = Vec::new();
+    let (all, slots) = (space.ids(), space.vip_slots());
     vips.retain_mut(|v| {
-        let slot = vip_slot(v.vrf, v.vip);
-        // The hashed block first, wrapping around in it, then the rest of the range down.
-        let block = (0..NH_VIP_SLOTS).map(|k| NH_VIP_TOP - (slot + k) % NH_VIP_SLOTS);
-        let mut ids = block.chain((NH_BASE..=NH_VIP_TOP - NH_VIP_SLOTS).rev());
+        let slot = vip_slot(v.vrf, v.vip) % slots;
+        // The hashed block first, wrapping around in it, then the rest of the space down.
+        let top = all.end.saturating_sub(1);
+        let block = (0..slots).map(|k| top - (slot + k) % slots);
+        let rest = (all.start..all.end.saturating_sub(slots)).rev();
+        let mut ids = block.chain(rest).filter(|id| all.contains(id));
         match ids.find(|id| !taken.contains(id)) {
             Some(id) => {
                 taken.insert(id);
@@ -356,8 +416,10 @@ pub fn vip_wants(services: &[Service], used: &BTreeSet<u32>) -> (Vec<VipWant>, V
             }
             None => {
                 problems.push(format!(
-                    "service VIP {} in VRF {}: no free nexthop id",
-                    v.vip, v.vrf
+                    "service VIP {} in VRF {}: {}",
+                    v.vip,
+                    v.vrf,
+                    space.exhausted()
                 ));
                 false
             }
@@ -375,7 +437,7 @@ fn vip_slot(vrf: u32, vip: IpAddr) -> u32 {
     for b in vrf.to_be_bytes().into_iter().chain(octets) {
         h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
     }
-    h % NH_VIP_SLOTS
+    h
 }
 
 const VIF_FLAGS: u32 = vif_flag::L3_ENABLED | vif_flag::L2_ENABLED;
@@ -412,6 +474,12 @@ impl Kernel {
         Client::connect()
             .map(|c| Kernel { c })
             .map_err(|e| KernelError::Unavailable(e.to_string()))
+    }
+
+    /// The agent's nexthop ids in the loaded module's table.
+    pub fn nh_space(&mut self) -> Result<NhSpace, KernelError> {
+        let info = self.c.info().map_err(refused("read the module's limits"))?;
+        Ok(NhSpace::new(info.nexthops))
     }
 
     /// The vif for `host_ifname` in `vrf`, the Encap nexthop and the routes of one port.
@@ -1045,7 +1113,7 @@ mod tests {
             ]
             .concat(),
         );
-        let (v, problems) = vip_wants(&all, &BTreeSet::new());
+        let (v, problems) = vip_wants(&all, &BTreeSet::new(), NhSpace::default());
         assert!(problems.is_empty());
         assert_eq!(v.len(), 3);
         let a = v.iter().find(|w| w.vrf == 1 && w.vip.is_ipv4()).unwrap();
@@ -1056,23 +1124,70 @@ mod tests {
         assert_eq!(a.backends, ips);
         let ids: BTreeSet<u32> = v.iter().map(|w| w.nh).collect();
         assert_eq!(ids.len(), 3);
-        assert!(ids
-            .iter()
-            .all(|&id| id > NH_VIP_TOP - NH_VIP_SLOTS && id <= NH_VIP_TOP));
+        let top = vrouter_uapi::DEFAULT_NEXTHOPS - 1;
+        assert!(ids.iter().all(|&id| id > top - NH_VIP_SLOTS && id <= top));
+    }
+
+    #[test]
+    fn ids_follow_the_module_table_size_and_run_out_loudly() {
+        let one = svc("x", "a", "10.96.0.1", 80, &["10.32.0.5:80"]);
+        let two = svc("y", "b", "10.96.0.2", 80, &["10.32.0.6:80"]);
+        let all = services(&format!("{one}{two}"));
+        // vr_nexthops=1024: the VIPs sit in the top quarter of 100..1024, inside the table.
+        let small = NhSpace::new(1024);
+        let (v, problems) = vip_wants(&all, &BTreeSet::new(), small);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(
+            v.iter().all(|w| (1024 - 231..1024).contains(&w.nh)),
+            "{v:?}"
+        );
+        // Ports wrap around inside the space and skip what is used.
+        let used: BTreeSet<u32> = [1022, 1023, 100].into();
+        assert_eq!(small.next_free(1022, &used), Some(101));
+        assert_eq!(small.next_free(5000, &used), Some(101));
+        assert_eq!(small.next_free(0, &used), Some(101));
+        // A full space is an error, not a reused id.
+        let tiny = NhSpace::new(102);
+        let full: BTreeSet<u32> = [100, 101].into();
+        assert_eq!(tiny.next_free(100, &full), None);
+        let (v, problems) = vip_wants(&all, &full, tiny);
+        assert!(v.is_empty());
+        assert_eq!(problems.len(), 2);
+        assert!(problems[0].contains("table holds 102"), "{problems:?}");
+        // One id left: the first VIP (in (VRF, VIP) order) gets it, the second is refused.
+        let (v, problems) = vip_wants(&all, &[100].into(), tiny);
+        assert_eq!((v.len(), v[0].nh, problems.len()), (1, 101, 1));
+        // A table smaller than NH_BASE leaves the agent no id at all.
+        let none = NhSpace::new(16);
+        assert!(none.ids().is_empty());
+        assert_eq!(none.next_free(100, &BTreeSet::new()), None);
+        assert_eq!(vip_wants(&all, &BTreeSet::new(), none).0.len(), 0);
     }
 
     #[test]
     fn vip_ids_are_stable_avoid_port_ids_and_ignore_config_order() {
         let one = svc("x", "a", "10.96.0.1", 80, &["10.32.0.5:80"]);
         let two = svc("y", "b", "10.96.0.2", 80, &["10.32.0.6:80"]);
-        let (v1, _) = vip_wants(&services(&format!("{one}{two}")), &BTreeSet::new());
-        let (v2, _) = vip_wants(&services(&format!("{two}{one}")), &BTreeSet::new());
+        let (v1, _) = vip_wants(
+            &services(&format!("{one}{two}")),
+            &BTreeSet::new(),
+            NhSpace::default(),
+        );
+        let (v2, _) = vip_wants(
+            &services(&format!("{two}{one}")),
+            &BTreeSet::new(),
+            NhSpace::default(),
+        );
         assert_eq!(v1, v2);
-        let (again, _) = vip_wants(&services(&format!("{one}{two}")), &BTreeSet::new());
+        let (again, _) = vip_wants(
+            &services(&format!("{one}{two}")),
+            &BTreeSet::new(),
+            NhSpace::default(),
+        );
         assert_eq!(v1, again);
         // A port that already holds a VIP's preferred id pushes the VIP to the next one.
         let used: BTreeSet<u32> = v1.iter().map(|w| w.nh).collect();
-        let (v3, _) = vip_wants(&services(&format!("{one}{two}")), &used);
+        let (v3, _) = vip_wants(&services(&format!("{one}{two}")), &used, NhSpace::default());
         assert!(v3.iter().all(|w| !used.contains(&w.nh) && w.nh >= NH_BASE));
         assert_eq!(v3.iter().map(|w| w.nh).collect::<BTreeSet<_>>().len(), 2);
     }
@@ -1091,7 +1206,7 @@ mod tests {
                 "10.32.0.7:81",
             ],
         ));
-        let (v, _) = vip_wants(&all, &BTreeSet::new());
+        let (v, _) = vip_wants(&all, &BTreeSet::new(), NhSpace::default());
         let (p5, p7, other_vrf) = (port(1, 105, 5), port(1, 107, 7), port(2, 199, 99));
         // .99 is a pod of another network's VRF here, so not a member; .7 counts once.
         assert_eq!(vip_members(&v[0], &[&p5, &p7, &other_vrf]), [107, 105]);
@@ -1116,7 +1231,7 @@ mod tests {
         );
 
         let all6 = services(&svc("dns", "a", "fd00:96::a", 53, &["[fd00:32::7]:53"]));
-        let (v6, _) = vip_wants(&all6, &BTreeSet::new());
+        let (v6, _) = vip_wants(&all6, &BTreeSet::new(), NhSpace::default());
         assert_eq!(vip_members(&v6[0], &[&p5, &p7]), [107]);
         assert_eq!(vip_nh(&v6[0], vec![107]).family, addr_family::INET6);
         assert_eq!(host_route(1, v6[0].vip, NH_DISCARD).prefix_len, 128);

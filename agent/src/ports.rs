@@ -10,7 +10,7 @@ use crate::config::Node;
 use crate::ipam::Ipam;
 use crate::k8s::network::NetView;
 use crate::kernel::{
-    self, Desired, Kernel, KernelError, NodeWant, PortWant, Summary, VipWant, NH_BASE,
+    self, Desired, Kernel, KernelError, NhSpace, NodeWant, PortWant, Summary, VipWant, NH_BASE,
 };
 use crate::metrics::Metrics;
 use crate::policy::{self, Services};
@@ -91,6 +91,8 @@ pub struct Agent {
     kernel_reason: String,
     /// Next-fit cursor of nexthop ids.
     next_nh: u32,
+    /// The agent's nexthop ids in the module's table (its size from INFO_GET).
+    nh_space: NhSpace,
     /// Networks and namespace choices from the Kubernetes API (k8s/network.rs); None
     /// until the first view arrives (no pod gets a port before: its namespace may be
     /// isolated).
@@ -101,9 +103,6 @@ pub struct Agent {
     pod_problems: HashMap<String, String>,
     pub metrics: Arc<Metrics>,
 }
-
-/// Port nexthop ids stay below the module's default table size (`vr_nexthops`).
-const NH_LIMIT: u32 = vrouter_uapi::DEFAULT_NEXTHOPS;
 
 fn now() -> u64 {
     SystemTime::now()
@@ -188,35 +187,46 @@ impl Agent {
             ports.insert(p.vmi_uuid.clone(), Entry { port: p, vif: None });
         }
         let want = node_want(&node, &NetView::default());
-        let (vips, vip_problems) = kernel::vip_wants(
-            Services::from_node(&node).all(),
-            &nhs.iter().copied().collect(),
-        );
-        problems.extend(vip_problems);
         let flow_nets = policy::flow_networks(&node);
         let next_nh = ports
             .values()
             .map(|e| e.port.nh + 1)
             .max()
-            .filter(|n| *n < NH_LIMIT)
             .unwrap_or(NH_BASE);
-        let a = Agent {
+        // The module's table size when it is loaded; the default until then (reconcile
+        // reads it again and re-plans the VIPs when it differs).
+        let nh_space = Kernel::connect()
+            .and_then(|mut k| k.nh_space())
+            .unwrap_or_default();
+        let mut a = Agent {
             node,
             store,
             ipam,
             ports,
             want,
-            vips,
+            vips: Vec::new(),
             flow_nets,
             kernel_ok: false,
             kernel_reason: "not synced yet".into(),
             next_nh,
+            nh_space,
             net_view: None,
             pod_problems: HashMap::new(),
             metrics,
         };
+        problems.extend(a.plan_vips());
         a.update_gauges();
         Ok((a, problems))
+    }
+
+    /// The service VIPs' composite ids, around the ports' nexthops; returns the VIPs that
+    /// got no id.
+    fn plan_vips(&mut self) -> Vec<String> {
+        let used = self.ports.values().map(|e| e.port.nh).collect();
+        let (vips, problems) =
+            kernel::vip_wants(Services::from_node(&self.node).all(), &used, self.nh_space);
+        self.vips = vips;
+        problems
     }
 
     /// The host side of the vhost device (host.rs).
@@ -624,11 +634,14 @@ impl Agent {
             .map(|e| e.port.nh)
             .chain(self.vips.iter().map(|v| v.nh))
             .collect();
-        let nh = (self.next_nh..NH_LIMIT)
-            .chain(NH_BASE..self.next_nh)
-            .find(|n| !used.contains(n))
-            .unwrap_or(NH_BASE);
-        self.next_nh = if nh + 1 >= NH_LIMIT { NH_BASE } else { nh + 1 };
+        let Some(nh) = self.nh_space.next_free(self.next_nh, &used) else {
+            self.ipam.release_v4(ipv4);
+            if let Some(a) = ipv6 {
+                self.ipam.release_v6(a);
+            }
+            return Err(ApiErr::new(503, self.nh_space.exhausted()));
+        };
+        self.next_nh = nh + 1;
         let port = Port {
             vmi_uuid: uuid::Uuid::new_v4().to_string(),
             vm_uuid: vm_uuid
@@ -1039,9 +1052,38 @@ impl Agent {
         }
     }
 
+    /// A module loaded with another `vr_nexthops` than the agent planned for: the VIPs
+    /// move inside the new table, and ports whose ids lie beyond it are reported (their
+    /// nexthops cannot be made until they are re-created).
+    fn follow_nh_table(&mut self, space: NhSpace) {
+        if space == self.nh_space {
+            return;
+        }
+        info!(
+            from = self.nh_space.table_size(),
+            to = space.table_size(),
+            "the module's nexthop table changed size"
+        );
+        self.nh_space = space;
+        for problem in self.plan_vips() {
+            warn!(%problem, "service");
+        }
+        for e in self.ports.values() {
+            if !space.ids().contains(&e.port.nh) {
+                warn!(
+                    vmi = %e.port.vmi_uuid,
+                    nh = e.port.nh,
+                    table = space.table_size(),
+                    "port nexthop beyond the module's table: delete and re-create the pod"
+                );
+            }
+        }
+    }
+
     /// Makes the kernel match the desired state; updates which ports are live.
     pub fn reconcile(&mut self) -> Result<Summary, KernelError> {
         let result = Kernel::connect().and_then(|mut k| {
+            self.follow_nh_table(k.nh_space()?);
             let ports = self
                 .ports
                 .values()
@@ -1147,6 +1189,29 @@ mod tests {
 
     fn port_of<'a>(a: &'a Agent, pod: &str) -> &'a Port {
         &a.by_name(&format!("k8s__{pod}")).unwrap().port
+    }
+
+    #[test]
+    fn a_full_nexthop_table_refuses_the_port_and_keeps_its_addresses_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = agent(dir.path());
+        a.nh_space = NhSpace::new(NH_BASE + 2);
+        let mut ids = Vec::new();
+        for vm in ["k8s__default__a", "k8s__default__b"] {
+            a.reserve(vm, None).unwrap();
+            ids.push(a.by_name(vm).unwrap().port.nh);
+        }
+        assert_eq!(ids, [NH_BASE, NH_BASE + 1]);
+        let in_use = a.ipam.in_use_v4();
+        let err = a.reserve("k8s__default__c", None).unwrap_err();
+        assert_eq!(err.status, 503);
+        assert!(err.msg.contains("table holds 102"), "{}", err.msg);
+        assert_eq!(
+            a.ipam.in_use_v4(),
+            in_use,
+            "the refused port's address is free again"
+        );
+        assert!(a.by_name("k8s__default__c").is_none());
     }
 
     #[test]

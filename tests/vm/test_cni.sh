@@ -282,3 +282,20 @@ test_cni_agent_killed_during_50_parallel_adds() {
     ip netns exec "vtq$i" ping -c 1 -W 2 "$ip2" >/dev/null || fail "pod $i -> pod k2"
   done
 }
+
+test_cni_full_nexthop_table_is_a_clear_error() {
+  # 102 nexthops: the agent's ids (from 100) leave room for two pods
+  load vr_nexthops=102; agent_start
+  netns vtn1; netns vtn2; netns vtn3
+  cni_ok ADD cn1 vtn1 eth0 "$(conf 1.0.0)" >/dev/null
+  cni_ok ADD cn2 vtn2 eth0 "$(conf 1.0.0)" >/dev/null
+  links=$(host_links)
+  out=$(cni_code 11 ADD cn3 vtn3 eth0 "$(conf 1.0.0)")
+  grep -q "table holds 102" <<<"$out" || fail "the error does not name the full table: $out"
+  expect_eq "host ends after the refused ADD" "$links" "$(host_links)"
+  expect_eq "ports after the refused ADD" 2 "$(agent_ports)"
+  # a deleted pod's id serves the next one
+  cni_ok DEL cn1 vtn1 eth0 "$(conf 1.0.0)" >/dev/null
+  cni_ok ADD cn3 vtn3 eth0 "$(conf 1.0.0)" >/dev/null
+  expect_eq "ports after the retry" 2 "$(agent_ports)"
+}

@@ -95,7 +95,9 @@ service() {
 }
 
 test_policy_service_vip_reaches_backends_and_answers_from_the_vip() {
-  load
+  # A nexthop table smaller than the default: the agent reads its size (INFO_GET) and
+  # places the VIP composites inside it.
+  load vr_nexthops=1024
   AGENT_NET_EXTRA=$OPEN agent_start
   c=$(pod_up vtpc); b1=$(pod_up vtpb1); b2=$(pod_up vtpb2)
   agent_stop
@@ -105,6 +107,8 @@ $(service $vip 53 udp "$b1:5353" "$b2:5353")" agent_config
   agent_start
   tcp_server vtpb1 8080 b1; tcp_server vtpb2 8080 b2; udp_echo vtpb1 5353 b1; udp_echo vtpb2 5353 b2
   wait_for 10 bash -c "vrctl rt --get $vip/32 --vrf 1 --json | jq -e 'select(.prefix == \"$vip/32\")'" || fail "no VIP route: $(vrctl rt --dump 1)"
+  nh=$(vrctl rt --get $vip/32 --vrf 1 --json | jq -r '.nh_id')
+  [ "$nh" -ge 100 ] && [ "$nh" -lt 1024 ] || fail "VIP composite id $nh is outside the agent's ids of a 1024-entry table"
   sleep 1
   seen=""
   for i in $(seq 10); do
