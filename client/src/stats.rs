@@ -59,6 +59,7 @@ pub struct Info {
     pub routes_v6: u32,
     pub rt_buckets_used: u32,
     pub cpus: u32,
+    pub rt_inconsistent: u32,
 }
 
 impl Info {
@@ -78,6 +79,7 @@ impl Info {
             routes_v4: n(I::ROUTES_V4),
             routes_v6: n(I::ROUTES_V6),
             rt_buckets_used: n(I::RT_BUCKETS_USED),
+            rt_inconsistent: n(I::RT_INCONSISTENT),
             cpus: n(I::CPUS),
         })
     }

@@ -9,6 +9,7 @@ use crate::uapi::{addr_family, cmd, rt_attr as A, rt_flag};
 use crate::vrcore::route::{Family, Match, Prefix, RouteData, RouteError, Writer};
 use kernel::c_str;
 use kernel::error::{code::*, Error, Result};
+use kernel::prelude::*;
 
 /// Room for one route record.
 const RT_MSG_SIZE: usize = 160;
@@ -105,7 +106,12 @@ fn route_error(req: &Request<'_>, e: RouteError) -> Error {
             None,
             c_str!("route table buckets exhausted (vr_rt_buckets)"),
         ),
-        RouteError::BadStorage => req.fail(EINVAL, None, c_str!("route table storage error")),
+        RouteError::BadStorage => {
+            // Never expected: the table held an impossible state (counted in INFO_GET's
+            // RT_INCONSISTENT). Loud in the log, refused without a change.
+            pr_err!("route table storage error: request refused, nothing changed\n");
+            req.fail(EINVAL, None, c_str!("route table storage error"))
+        }
     }
 }
 

@@ -130,5 +130,6 @@ pub fn info(req: &Request<'_>) -> Result {
     m.put_u32(I::ROUTES_V6, usage.routes_v6)?;
     m.put_u32(I::RT_BUCKETS_USED, usage.buckets_used)?;
     m.put_u32(I::CPUS, r.stats.drops.cpus() as u32)?;
+    m.put_u32(I::RT_INCONSISTENT, usage.corrupt)?;
     reply.send()
 }

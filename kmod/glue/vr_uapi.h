@@ -362,7 +362,8 @@
 #define VR_INFO_ATTR_ROUTES_V6 10
 #define VR_INFO_ATTR_RT_BUCKETS_USED 11
 #define VR_INFO_ATTR_CPUS 12
-#define VR_INFO_ATTR_MAX 12
+#define VR_INFO_ATTR_RT_INCONSISTENT 13
+#define VR_INFO_ATTR_MAX 13
 /* nla_policy initialiser for the `info` set */
 #define VR_INFO_POLICY_INIT { \
 	[VR_INFO_ATTR_VERSION] = { .type = NLA_NUL_STRING, .len = 63 }, \
@@ -377,6 +378,7 @@
 	[VR_INFO_ATTR_ROUTES_V6] = { .type = NLA_U32 }, \
 	[VR_INFO_ATTR_RT_BUCKETS_USED] = { .type = NLA_U32 }, \
 	[VR_INFO_ATTR_CPUS] = { .type = NLA_U32 }, \
+	[VR_INFO_ATTR_RT_INCONSISTENT] = { .type = NLA_U32 }, \
 }
 
 #define VR_FLOW_ATTR_INDEX 1

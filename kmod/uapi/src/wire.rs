@@ -509,6 +509,9 @@ attr_set!(info_attr, "info", {
     RT_BUCKETS_USED = 11 : U32;
     /// Possible CPUs.
     CPUS = 12 : U32;
+    /// Route-table operations refused because the storage held an impossible state
+    /// (always 0 unless something wrote into the table; each one is also logged).
+    RT_INCONSISTENT = 13 : U32;
 });
 
 attr_set!(flow_attr, "flow", {

@@ -54,6 +54,7 @@ fn vrouter_info(i: &Info) -> String {
             ("Used IPv4 routes", i.routes_v4),
             ("Used IPv6 routes", i.routes_v6),
             ("Used route table buckets", i.rt_buckets_used),
+            ("Route table inconsistencies", i.rt_inconsistent),
         ],
     );
     out
@@ -79,6 +80,7 @@ mod tests {
             routes_v6: 1,
             rt_buckets_used: 93,
             cpus: 4,
+            rt_inconsistent: 0,
         };
         golden("vrouter_info.txt", &vrouter_info(&i));
     }
