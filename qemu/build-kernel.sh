@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/kernel-env.sh"
 
 key=$(vr_kernel_key)
-kdir=$VR_CACHE/kernel-$key
+kdir=$VR_CACHE/$VR_KPREFIX$key
 log() { printf '[kernel] %s\n' "$*" >&2; }
 
 mkdir -p "$VR_CACHE"
@@ -31,12 +31,13 @@ done
 
 make_k() { make LLVM=1 -j"$(nproc)" "$@"; }
 make_k -s tinyconfig
-scripts/kconfig/merge_config.sh -m -O . .config "$VR_TOP/qemu/kernel.fragment" >/dev/null
+scripts/kconfig/merge_config.sh -m -O . .config "${VR_FRAGMENTS[@]}" >/dev/null
 make_k -s olddefconfig
 make_k -s rustavailable >&2
 
-# Every option the fragment asks for must have survived olddefconfig; a silently
-# dropped dependency would otherwise surface much later as a confusing test failure.
+# Every option the fragments ask for (the last word on each wins) must have survived
+# olddefconfig; a silently dropped dependency would otherwise surface much later as a
+# confusing test failure.
 bad=0
 while IFS= read -r line; do
   case "$line" in
@@ -44,7 +45,9 @@ while IFS= read -r line; do
     CONFIG_*=*) grep -qxF "$line" .config || { log "config: wanted $line, got: $(grep "^${line%%=*}=" .config || echo unset)"; bad=1; } ;;
     "# CONFIG_"*" is not set") opt=${line#\# }; opt=${opt%% *}; grep -q "^$opt=" .config && { log "config: $opt should be off"; bad=1; } ;;
   esac
-done < "$VR_TOP/qemu/kernel.fragment"
+done < <(cat "${VR_FRAGMENTS[@]}" | awk '{ o = $0; sub(/^# /, "", o); sub(/[= ].*/, "", o) }
+  /^(CONFIG_|# CONFIG_)/ { if (!(o in last)) order[n++] = o; last[o] = $0 }
+  END { for (i = 0; i < n; i++) print last[order[i]] }')
 [ "$bad" = 0 ] || { log "config fragment not satisfied"; exit 1; }
 
 log "building (LLVM=1, $(nproc) jobs)"
@@ -52,7 +55,8 @@ make_k -s >&2
 touch .vrouter-built
 cd /
 mv "$tmp" "$kdir"
-# keep the two newest kernels, drop older ones
-ls -1dt "$VR_CACHE"/kernel-*/ 2>/dev/null | grep -v '\.tmp/$' | tail -n +3 | xargs -r rm -rf
+# keep the two newest kernels of this flavour, drop older ones
+ls -1dt "$VR_CACHE"/"$VR_KPREFIX"*/ 2>/dev/null | grep -E "/$VR_KPREFIX[0-9a-f]{16}/\$" \
+  | tail -n +3 | xargs -r rm -rf
 log "built in $(( $(date +%s) - start ))s: $kdir"
 echo "$kdir"

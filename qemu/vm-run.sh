@@ -33,7 +33,9 @@ boot() { # boot <accel-args> <logfile> <timeout> <guest command>
     --force-9p --memory "$mem" --cpus "$cpus" --verbose --cwd "$VR_TOP" "${net[@]}" \
     --exec "bash $VR_TOP/qemu/guest-run.sh $*" > "$out" 2>&1 </dev/null &
   vm=$!
-  (sleep "$limit"; echo "[vm] no exit after ${limit}s: stopping the VM" >&2
+  # (the sleep gets no fds of ours: killing the watchdog leaves it behind, and holding our
+  # stdout it kept a `vm-run.sh | tail` waiting for the whole time limit)
+  (sleep "$limit" </dev/null >/dev/null 2>&1; echo "[vm] no exit after ${limit}s: stopping the VM" >&2
     kill -TERM -- "-$vm" 2>/dev/null; sleep 5; kill -KILL -- "-$vm" 2>/dev/null) &
   watchdog=$!
   wait "$vm" || true

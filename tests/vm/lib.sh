@@ -2,7 +2,9 @@
 # run by run-all.sh in its own subshell after a clean slate (module unloaded, test
 # namespaces and veths removed).
 set -u
-KO=$PWD/kmod/vrouter.ko
+# the module under test: kmod/vrouter.ko, or VR_KO (the debug kernel's build), loaded with
+# VR_LOAD_ARGS before a test's own parameters (which win)
+KO=$PWD/${VR_KO:-kmod/vrouter.ko}
 
 fail() { echo "    FAIL: $*" >&2; exit 1; }
 # expect_eq <what> <expected> <actual>
@@ -16,7 +18,7 @@ expect_fail() {
   [ "$rc" = "$code" ] || fail "'$*' exited $rc, expected $code ($err)"
   case "$err" in *"$text"*) ;; *) fail "'$*' said '$err', expected '$text'";; esac
 }
-load() { insmod "$KO" "$@" || fail "insmod"; }
+load() { insmod "$KO" ${VR_LOAD_ARGS:-} "$@" || fail "insmod"; }
 unload() { rmmod vrouter 2>/dev/null || true; }
 # vif_count: number of vifs the kernel reports
 vif_count() { vrctl vif --list --json | jq length; }

@@ -89,7 +89,9 @@ TEMPLATES = {
            "prefix": lambda r: ip4(r), "prefix-len": lambda r: u32(r.choice([0, 8, 16, 24, 32, 32])),
            "nh-id": lambda r: u32(r.choice([0, 1, 10, 11, 12, 13, 20])),
            "flags": lambda r: u32(r.choice([0, 2]))},
-    "flow": {"index": lambda r: u32(r.randrange(64)), "gen": lambda r: u32(r.randrange(4)),
+    # a new flow names no index (the kernel picks it); an update names one and its gen
+    "flow": {"index": lambda r: u32(r.randrange(64)) if r.random() < 0.2 else None,
+             "gen": lambda r: u32(r.randrange(4)) if r.random() < 0.2 else None,
              "vrf": lambda r: u32(r.choice([1, 2])), "family": lambda r: u32(2),
              "proto": lambda r: bytes([r.choice([6, 17, 1])]), "src": lambda r: ip4(r),
              "dst": lambda r: ip4(r), "sport": lambda r: struct.pack("H", r.randrange(1, 40)),
@@ -165,7 +167,9 @@ class Fuzzer:
         for name in op["request"]:
             a = op["set"][name]
             if name in template and r.random() < 0.9:
-                attrs.append(nla(a["value"], template[name](r)))
+                v = template[name](r)  # None: the template leaves it out
+                if v is not None:
+                    attrs.append(nla(a["value"], v))
             elif r.random() < (0.2 if template else 0.55):
                 v = self.good(a)
                 if v is not None:
