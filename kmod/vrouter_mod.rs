@@ -25,6 +25,7 @@ mod vrcore {
     #![forbid(unsafe_code)]
     pub mod flow;
     pub mod nexthop;
+    pub mod overlay;
     pub mod packet;
     pub mod route;
     /// The core reaches the wire contract as `super::uapi`.
@@ -81,18 +82,19 @@ impl kernel::Module for VrouterModule {
             return Err(EINVAL);
         }
         let (interfaces, vrfs, nexthops, routes) = (p.interfaces, p.vrfs, p.nexthops, p.routes);
-        let (flows, oflows) = (p.flow_entries, p.oflow_entries);
+        let (flows, oflows, labels) = (p.flow_entries, p.oflow_entries, p.mpls_labels);
         let router = dp::ROUTER.install(dp::Router::new(p)?);
         let notifier = kapi::netdev::NotifierRegistration::new()?;
         let genl = kapi::genl::Registration::new()?;
         pr_info!(
-            "loaded: {} interfaces, {} vrfs, {} nexthops, {} routes, {}+{} flows\n",
+            "loaded: {} interfaces, {} vrfs, {} nexthops, {} routes, {}+{} flows, {} mpls labels\n",
             interfaces,
             vrfs,
             nexthops,
             routes,
             flows,
-            oflows
+            oflows,
+            labels
         );
         Ok(VrouterModule {
             _genl: genl,

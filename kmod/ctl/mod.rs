@@ -4,10 +4,12 @@
 #![forbid(unsafe_code)]
 
 mod flow;
+mod mpls;
 mod nh;
 mod rt;
 mod stats;
 mod vif;
+mod vxlan;
 
 use crate::kapi::genl::{Dump, Msg, Request};
 use crate::uapi::cmd;
@@ -34,6 +36,12 @@ pub fn doit(req: &Request<'_>) -> Result {
         cmd::FLOW_GET => flow::get(req),
         cmd::FLOW_FLUSH => flow::flush(req),
         cmd::FLOW_TABLE_GET => flow::table_get(req),
+        cmd::MPLS_NEW => mpls::new(req),
+        cmd::MPLS_DEL => mpls::del(req),
+        cmd::MPLS_GET => mpls::get(req),
+        cmd::VXLAN_NEW => vxlan::new(req),
+        cmd::VXLAN_DEL => vxlan::del(req),
+        cmd::VXLAN_GET => vxlan::get(req),
         _ => Err(req.fail(EINVAL, None, c_str!("unknown command"))),
     }
 }
@@ -45,6 +53,8 @@ pub fn dumpit(dump: Dump<'_>) -> i32 {
         cmd::RT_GET => rt::dump(dump),
         cmd::VRF_STATS_GET => stats::vrf_dump(dump),
         cmd::FLOW_GET => flow::dump(dump),
+        cmd::MPLS_GET => mpls::dump(dump),
+        cmd::VXLAN_GET => vxlan::dump(dump),
         _ => EINVAL.to_errno(),
     }
 }

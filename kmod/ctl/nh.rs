@@ -29,7 +29,7 @@ fn nh_error(e: NhError) -> (Error, u16, &'static CStr) {
         NhError::Unsupported => (
             crate::kapi::eopnotsupp(),
             A::TYPE,
-            c_str!("nexthop type not supported yet (tunnel, vrf-translate)"),
+            c_str!("nexthop type not supported yet (vrf-translate)"),
         ),
         NhError::MissingOif => (EINVAL, A::OIF, c_str!("missing oif (outgoing vif)")),
         NhError::NoSuchVif => (ENOENT, A::OIF, c_str!("no vif with that index (oif)")),
@@ -74,6 +74,26 @@ fn nh_error(e: NhError) -> (Error, u16, &'static CStr) {
             c_str!("nexthop is a composite member and composites cannot nest"),
         ),
         NhError::UnsupportedFlags => (EINVAL, A::FLAGS, c_str!("unsupported nexthop flags")),
+        NhError::TunnelFlags => (
+            EINVAL,
+            A::FLAGS,
+            c_str!("a tunnel nexthop needs exactly one of the flags MPLSoGRE, MPLSoUDP, VXLAN"),
+        ),
+        NhError::TunnelFlagsOnOtherType => (
+            EINVAL,
+            A::FLAGS,
+            c_str!("tunnel flags (MPLSoGRE, MPLSoUDP, VXLAN) on a nexthop that is not a tunnel"),
+        ),
+        NhError::MissingTunnelAddress => (
+            EINVAL,
+            A::TUN_DIP,
+            c_str!("a tunnel nexthop needs tun-sip and tun-dip"),
+        ),
+        NhError::TunnelAddressLength => (
+            EINVAL,
+            A::TUN_SIP,
+            c_str!("tunnel addresses must be 4 bytes for AF_INET, 16 for AF_INET6 (the nexthop's family)"),
+        ),
     }
 }
 
@@ -116,7 +136,7 @@ fn parse(req: &Request<'_>, capacity: u32, vrfs: u32) -> Result<Nexthop> {
     }
     let needs_oif = matches!(
         kind,
-        nh_type::ENCAP | nh_type::RECEIVE | nh_type::L2_RECEIVE
+        nh_type::ENCAP | nh_type::RECEIVE | nh_type::L2_RECEIVE | nh_type::TUNNEL
     );
     let oif = match u32_attr(req, A::OIF)? {
         Some(v) => v,
@@ -131,6 +151,34 @@ fn parse(req: &Request<'_>, capacity: u32, vrfs: u32) -> Result<Nexthop> {
         nh.set_encap(a.bytes()).map_err(|e| fail(req, e))?;
     } else if kind == nh_type::ENCAP {
         return Err(req.missing(c_str!("missing encap data for an encap nexthop")));
+    }
+    match (req.attr(A::TUN_SIP), req.attr(A::TUN_DIP)) {
+        (Some(sip), Some(dip)) if kind == nh_type::TUNNEL => {
+            nh.set_tunnel(sip.bytes(), dip.bytes()).map_err(|e| {
+                let (err, _, msg) = nh_error(e);
+                // point at the address whose length is wrong
+                let bad = if nh_family_len(family) == Some(sip.bytes().len()) {
+                    dip
+                } else {
+                    sip
+                };
+                req.fail(err, Some(bad), msg)
+            })?;
+        }
+        (None, _) if kind == nh_type::TUNNEL => {
+            return Err(req.missing(c_str!("missing tunnel source address (tun-sip)")))
+        }
+        (_, None) if kind == nh_type::TUNNEL => {
+            return Err(req.missing(c_str!("missing tunnel destination address (tun-dip)")))
+        }
+        (None, None) => {}
+        (sip, dip) => {
+            return Err(req.fail(
+                EINVAL,
+                sip.or(dip),
+                c_str!("tunnel addresses on a nexthop that is not a tunnel"),
+            ))
+        }
     }
     if let Some(m) = req.attr(A::MEMBERS) {
         let members = m
@@ -150,6 +198,15 @@ fn parse(req: &Request<'_>, capacity: u32, vrfs: u32) -> Result<Nexthop> {
             .map_err(|e| fail(req, e))?;
     }
     Ok(nh)
+}
+
+/// Address length of a tunnel of `family`.
+fn nh_family_len(family: u32) -> Option<usize> {
+    match family {
+        addr_family::INET => Some(4),
+        addr_family::INET6 => Some(16),
+        _ => None,
+    }
 }
 
 pub fn new(req: &Request<'_>) -> Result {
@@ -181,7 +238,7 @@ pub fn del(req: &Request<'_>) -> Result {
     let mut rtnl = RtnlGuard::lock();
     let old = r.nhs.remove(id, &mut rtnl).map_err(|e| {
         let msg = if e == EBUSY {
-            c_str!("nexthop in use by routes or composites")
+            c_str!("nexthop in use by routes, composites, MPLS labels or VXLAN VNIs")
         } else if e == ERANGE {
             c_str!("nexthop id beyond the table size (vr_nexthops)")
         } else {
@@ -241,9 +298,13 @@ fn fill(m: &mut Msg, nh: &Nexthop, refs: u32) -> Result {
     m.put_u32(A::REF_CNT, refs.saturating_add(1))?;
     if matches!(
         nh.kind,
-        nh_type::ENCAP | nh_type::RECEIVE | nh_type::L2_RECEIVE
+        nh_type::ENCAP | nh_type::RECEIVE | nh_type::L2_RECEIVE | nh_type::TUNNEL
     ) {
         m.put_u32(A::OIF, nh.oif)?;
+    }
+    if !nh.tun_sip().is_empty() {
+        m.put_bytes(A::TUN_SIP, nh.tun_sip())?;
+        m.put_bytes(A::TUN_DIP, nh.tun_dip())?;
     }
     if !nh.encap().is_empty() {
         m.put_bytes(A::ENCAP, nh.encap())?;

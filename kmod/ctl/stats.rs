@@ -113,9 +113,13 @@ pub fn info(req: &Request<'_>) -> Result {
             .with(&rtnl, |w| r.routes.usage(w))
             .ok_or(EBUSY)?
     };
-    let (vifs, nhs) = {
+    let (vifs, nhs, vnis) = {
         let guard = rcu::Guard::new();
-        (r.vifs.used(&guard), r.nhs.used(&guard))
+        (
+            r.vifs.used(&guard),
+            r.nhs.used(&guard),
+            r.vxlan.used(&guard),
+        )
     };
     let m = reply.msg();
     m.put_str(I::VERSION, RELEASE.as_bytes())?;
@@ -131,5 +135,8 @@ pub fn info(req: &Request<'_>) -> Result {
     m.put_u32(I::RT_BUCKETS_USED, usage.buckets_used)?;
     m.put_u32(I::CPUS, r.stats.drops.cpus() as u32)?;
     m.put_u32(I::RT_INCONSISTENT, usage.corrupt)?;
+    m.put_u32(I::MPLS_LABELS, r.mpls.capacity())?;
+    m.put_u32(I::MPLS_LABELS_USED, r.mpls.used())?;
+    m.put_u32(I::VXLAN_VNIS_USED, vnis)?;
     reply.send()
 }

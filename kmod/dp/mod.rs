@@ -4,11 +4,13 @@
 
 pub mod flow;
 mod forward;
+pub mod mpls;
 pub mod nexthop;
 pub mod route;
 pub mod stats;
 mod table;
 pub mod vif;
+pub mod vxlan;
 
 use crate::kapi::global::{Entry, Global, Teardown};
 use crate::kapi::kvvec_from_fn;
@@ -26,6 +28,7 @@ use nexthop::NhTable;
 use route::Routes;
 use stats::Stats;
 use vif::{Vif, VifTable};
+use vxlan::VxlanTable;
 
 /// Everything the datapath knows. One instance, installed at module load.
 ///
@@ -40,6 +43,10 @@ pub struct Router {
     pub route_writer: RtnlCell<crate::vrcore::route::Writer>,
     pub stats: Stats,
     pub flows: flow::Flows,
+    /// MPLS label -> nexthop (decapsulation).
+    pub mpls: mpls::MplsTable,
+    /// VXLAN VNI -> nexthop (decapsulation).
+    pub vxlan: VxlanTable,
     /// Routes per VRF (both families), kept by the route writers: which VRFs are in use.
     vrf_routes: KVVec<AtomicU32>,
     /// Index of the host vif (vhost0), u32::MAX when there is none: the source of the
@@ -69,6 +76,8 @@ impl Router {
                     params.oflow_entries,
                     params.flow_hold_limit,
                 )?,
+                mpls: mpls::MplsTable::new(params.mpls_labels)?,
+                vxlan: VxlanTable::new()?,
                 vrf_routes: kvvec_from_fn(params.vrfs as usize, AtomicU32::default)?,
                 host_vif: AtomicU32::new(u32::MAX),
                 params,

@@ -46,6 +46,8 @@ static const struct nla_policy vr_vif_stats_policy[VR_VIF_STATS_ATTR_MAX + 1] =
 static const struct nla_policy vr_vif_policy[VR_VIF_ATTR_MAX + 1] = VR_VIF_POLICY_INIT;
 static const struct nla_policy vr_nh_policy[VR_NH_ATTR_MAX + 1] = VR_NH_POLICY_INIT;
 static const struct nla_policy vr_rt_policy[VR_RT_ATTR_MAX + 1] = VR_RT_POLICY_INIT;
+static const struct nla_policy vr_mpls_policy[VR_MPLS_ATTR_MAX + 1] = VR_MPLS_POLICY_INIT;
+static const struct nla_policy vr_vxlan_policy[VR_VXLAN_ATTR_MAX + 1] = VR_VXLAN_POLICY_INIT;
 static const struct nla_policy vr_drop_stats_policy[VR_DROP_STATS_ATTR_MAX + 1] =
 	VR_DROP_STATS_POLICY_INIT;
 static const struct nla_policy vr_vrf_stats_policy[VR_VRF_STATS_ATTR_MAX + 1] =

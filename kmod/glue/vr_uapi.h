@@ -31,7 +31,13 @@
 #define VR_CMD_FLOW_FLUSH 17
 #define VR_CMD_FLOW_TABLE_GET 18
 #define VR_CMD_FLOW_MISS 19
-#define VR_CMD_MAX 19
+#define VR_CMD_MPLS_NEW 20
+#define VR_CMD_MPLS_DEL 21
+#define VR_CMD_MPLS_GET 22
+#define VR_CMD_VXLAN_NEW 23
+#define VR_CMD_VXLAN_DEL 24
+#define VR_CMD_VXLAN_GET 25
+#define VR_CMD_MAX 25
 
 /* genetlink operations: VR_OP(cmd, set, SET, flags) for do only, VR_OP_DUMP(...) with a dump as well; notifications have none (a request for one is -EOPNOTSUPP) */
 #define VR_OPS_INIT \
@@ -53,6 +59,12 @@
 	VR_OP_DUMP(FLOW_GET, flow, FLOW, 0), \
 	VR_OP(FLOW_FLUSH, flow, FLOW, GENL_ADMIN_PERM), \
 	VR_OP(FLOW_TABLE_GET, flow_table, FLOW_TABLE, 0), \
+	VR_OP(MPLS_NEW, mpls, MPLS, GENL_ADMIN_PERM), \
+	VR_OP(MPLS_DEL, mpls, MPLS, GENL_ADMIN_PERM), \
+	VR_OP_DUMP(MPLS_GET, mpls, MPLS, 0), \
+	VR_OP(VXLAN_NEW, vxlan, VXLAN, GENL_ADMIN_PERM), \
+	VR_OP(VXLAN_DEL, vxlan, VXLAN, GENL_ADMIN_PERM), \
+	VR_OP_DUMP(VXLAN_GET, vxlan, VXLAN, 0), \
 
 
 /* module parameters vr_<name>: X(name, default, min, max, description) */
@@ -65,8 +77,9 @@
 	X(flow_entries, 524288, 1024, 16777216, "Flow table main area, a multiple of 4") \
 	X(oflow_entries, 0, 0, 4194304, "Flow table overflow area (0: about a fifth of vr_flow_entries, as TF)") \
 	X(flow_hold_limit, 8192, 1, 1048576, "Most flows waiting for the agent's verdict at a time") \
+	X(mpls_labels, 5120, 16, 1048576, "Size of the MPLS input label table") \
 
-#define VR_PARAM_COUNT 8
+#define VR_PARAM_COUNT 9
 
 #define VR_VIF_TYPE_HOST 0x0
 #define VR_VIF_TYPE_AGENT 0x1
@@ -111,6 +124,9 @@
 
 #define VR_NH_FLAGS_VALID 0x1
 #define VR_NH_FLAGS_POLICY 0x2
+#define VR_NH_FLAGS_TUNNEL_GRE 0x8
+#define VR_NH_FLAGS_TUNNEL_UDP_MPLS 0x40
+#define VR_NH_FLAGS_TUNNEL_VXLAN 0x80
 #define VR_NH_FLAGS_COMPOSITE_ECMP 0x400
 
 #define VR_RT_FLAGS_LABEL_VALID 0x1
@@ -289,7 +305,9 @@
 #define VR_NH_ATTR_LABELS 9
 #define VR_NH_ATTR_REF_CNT 10
 #define VR_NH_ATTR_RID 11
-#define VR_NH_ATTR_MAX 11
+#define VR_NH_ATTR_TUN_SIP 12
+#define VR_NH_ATTR_TUN_DIP 13
+#define VR_NH_ATTR_MAX 13
 /* nla_policy initialiser for the `nh` set */
 #define VR_NH_POLICY_INIT { \
 	[VR_NH_ATTR_ID] = { .type = NLA_U32 }, \
@@ -303,6 +321,8 @@
 	[VR_NH_ATTR_LABELS] = { .type = NLA_BINARY, .len = 1024 }, \
 	[VR_NH_ATTR_REF_CNT] = { .type = NLA_U32 }, \
 	[VR_NH_ATTR_RID] = { .type = NLA_U32 }, \
+	[VR_NH_ATTR_TUN_SIP] = { .type = NLA_BINARY, .len = 16 }, \
+	[VR_NH_ATTR_TUN_DIP] = { .type = NLA_BINARY, .len = 16 }, \
 }
 
 #define VR_RT_ATTR_VRF 1
@@ -326,6 +346,28 @@
 	[VR_RT_ATTR_FLAGS] = { .type = NLA_U32 }, \
 	[VR_RT_ATTR_MAC] = NLA_POLICY_EXACT_LEN(6), \
 	[VR_RT_ATTR_PARENT_LEN] = { .type = NLA_U32 }, \
+}
+
+#define VR_MPLS_ATTR_LABEL 1
+#define VR_MPLS_ATTR_NH_ID 2
+#define VR_MPLS_ATTR_RID 3
+#define VR_MPLS_ATTR_MAX 3
+/* nla_policy initialiser for the `mpls` set */
+#define VR_MPLS_POLICY_INIT { \
+	[VR_MPLS_ATTR_LABEL] = { .type = NLA_U32 }, \
+	[VR_MPLS_ATTR_NH_ID] = { .type = NLA_U32 }, \
+	[VR_MPLS_ATTR_RID] = { .type = NLA_U32 }, \
+}
+
+#define VR_VXLAN_ATTR_VNI 1
+#define VR_VXLAN_ATTR_NH_ID 2
+#define VR_VXLAN_ATTR_RID 3
+#define VR_VXLAN_ATTR_MAX 3
+/* nla_policy initialiser for the `vxlan` set */
+#define VR_VXLAN_POLICY_INIT { \
+	[VR_VXLAN_ATTR_VNI] = { .type = NLA_U32 }, \
+	[VR_VXLAN_ATTR_NH_ID] = { .type = NLA_U32 }, \
+	[VR_VXLAN_ATTR_RID] = { .type = NLA_U32 }, \
 }
 
 #define VR_DROP_STATS_ATTR_CORE 1
@@ -363,7 +405,10 @@
 #define VR_INFO_ATTR_RT_BUCKETS_USED 11
 #define VR_INFO_ATTR_CPUS 12
 #define VR_INFO_ATTR_RT_INCONSISTENT 13
-#define VR_INFO_ATTR_MAX 13
+#define VR_INFO_ATTR_MPLS_LABELS 14
+#define VR_INFO_ATTR_MPLS_LABELS_USED 15
+#define VR_INFO_ATTR_VXLAN_VNIS_USED 16
+#define VR_INFO_ATTR_MAX 16
 /* nla_policy initialiser for the `info` set */
 #define VR_INFO_POLICY_INIT { \
 	[VR_INFO_ATTR_VERSION] = { .type = NLA_NUL_STRING, .len = 63 }, \
@@ -379,6 +424,9 @@
 	[VR_INFO_ATTR_RT_BUCKETS_USED] = { .type = NLA_U32 }, \
 	[VR_INFO_ATTR_CPUS] = { .type = NLA_U32 }, \
 	[VR_INFO_ATTR_RT_INCONSISTENT] = { .type = NLA_U32 }, \
+	[VR_INFO_ATTR_MPLS_LABELS] = { .type = NLA_U32 }, \
+	[VR_INFO_ATTR_MPLS_LABELS_USED] = { .type = NLA_U32 }, \
+	[VR_INFO_ATTR_VXLAN_VNIS_USED] = { .type = NLA_U32 }, \
 }
 
 #define VR_FLOW_ATTR_INDEX 1

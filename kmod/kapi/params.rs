@@ -23,6 +23,8 @@ pub struct Params {
     pub oflow_entries: u32,
     /// `vr_flow_hold_limit`: most Hold entries at a time.
     pub flow_hold_limit: u32,
+    /// `vr_mpls_labels`: size of the MPLS input label table.
+    pub mpls_labels: u32,
 }
 
 /// The value of parameter `i` of `uapi::PARAMS`.
@@ -42,5 +44,6 @@ pub fn get() -> Params {
         flow_entries: value(param::FLOW_ENTRIES),
         oflow_entries: value(param::OFLOW_ENTRIES),
         flow_hold_limit: value(param::FLOW_HOLD_LIMIT),
+        mpls_labels: value(param::MPLS_LABELS),
     }
 }

@@ -132,8 +132,8 @@ test_l3_bad_input_changes_nothing() {
   expect_fail 65 "encap data too long (at most 18 bytes) (ERANGE)" vrctl nh --create 41 --type encap --oif 1 --encap-hex "$(printf '00 %.0s' $(seq 20))"
   expect_fail 65 "encap data must be an Ethernet header" vrctl nh --create 41 --type encap --oif 1 --encap-hex "00 11 22"
   expect_fail 65 "nexthop 0 is the discard nexthop" vrctl nh --delete 0
-  expect_fail 65 "nexthop in use by routes or composites (EBUSY)" vrctl nh --delete 10
-  expect_fail 65 "nexthop in use by routes or composites (EBUSY)" vrctl nh --delete 11
+  expect_fail 65 "nexthop in use by routes, composites, MPLS labels or VXLAN VNIs (EBUSY)" vrctl nh --delete 10
+  expect_fail 65 "nexthop in use by routes, composites, MPLS labels or VXLAN VNIs (EBUSY)" vrctl nh --delete 11
   # what vrctl refuses to send, the kernel refuses too
   out=$(ynl --do rt-new --json '{"vrf": 1, "prefix": "0a010032", "prefix-len": 33, "nh-id": 10}' 2>&1) && fail "/33 accepted"
   case "$out" in *"prefix length beyond 32"*) ;; *) fail "/33: $out";; esac

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The datapath core of vrouter.ko, free of any OS: packet parsing and header builders,
-//! the per-VRF route tables (longest-prefix match), nexthop resolution and the flow table.
+//! the per-VRF route tables (longest-prefix match), nexthop resolution, the flow table and
+//! the overlay's MPLS label and VXLAN VNI tables.
 //!
 //! The kernel module compiles these same files (`#[path = "core/src"] mod vrcore { .. }`
 //! in kmod/vrouter_mod.rs), so the rules of kernel code hold here: no `std`, no `alloc`
@@ -15,6 +16,7 @@ extern crate std;
 
 pub mod flow;
 pub mod nexthop;
+pub mod overlay;
 pub mod packet;
 pub mod route;
 

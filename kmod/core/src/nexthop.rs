@@ -3,7 +3,12 @@
 //! nexthop resolves to one action (ECMP composites pick a member by flow hash, so one
 //! flow always takes the same member).
 
-use super::uapi::{drop_reason, nh_flag, nh_type, vrf_stat, COMPOSITE_MAX, ENCAP_MAX};
+use super::uapi::{
+    addr_family, drop_reason, nh_flag, nh_type, vrf_stat, COMPOSITE_MAX, ENCAP_MAX, NH_TUNNEL_FLAGS,
+};
+
+/// Longest tunnel endpoint address (IPv6).
+pub const TUNNEL_ADDR_MAX: usize = 16;
 
 /// One nexthop, immutable once published (a change publishes a new one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,10 +21,16 @@ pub struct Nexthop {
     /// `nh_flag` bits.
     pub flags: u32,
     pub vrf: u32,
-    /// Outgoing vif (Encap) or the host vif (Receive, L2 Receive).
+    /// Outgoing vif (Encap, Tunnel) or the host vif (Receive, L2 Receive).
     pub oif: u32,
+    /// Encap: the pod's Ethernet header; Tunnel: the underlay's (optional).
     encap: [u8; ENCAP_MAX],
     encap_len: u8,
+    /// Tunnel: outer source and destination addresses, network byte order, `tun_len`
+    /// bytes each (4 for AF_INET, 16 for AF_INET6).
+    tun_sip: [u8; TUNNEL_ADDR_MAX],
+    tun_dip: [u8; TUNNEL_ADDR_MAX],
+    tun_len: u8,
     members: [u32; COMPOSITE_MAX],
     labels: [u32; COMPOSITE_MAX],
     member_count: u8,
@@ -31,9 +42,9 @@ pub enum NhError {
     /// Nexthop 0 is the discard nexthop; it cannot be replaced or deleted.
     Reserved,
     UnknownType,
-    /// A type the datapath does not implement yet (Tunnel, VRF translate).
+    /// A type the datapath does not implement yet (VRF translate).
     Unsupported,
-    /// Encap and Receive nexthops need an outgoing vif.
+    /// Encap, Tunnel and Receive nexthops need an outgoing vif.
     MissingOif,
     /// The outgoing vif does not exist.
     NoSuchVif,
@@ -51,6 +62,14 @@ pub enum NhError {
     /// Replacing a composite's member with a composite would nest composites.
     MemberOfComposite,
     UnsupportedFlags,
+    /// A Tunnel nexthop carries exactly one of MPLSoGRE, MPLSoUDP, VXLAN.
+    TunnelFlags,
+    /// Tunnel flags on a nexthop that is not a Tunnel.
+    TunnelFlagsOnOtherType,
+    /// A Tunnel nexthop without its source or destination address.
+    MissingTunnelAddress,
+    /// Tunnel addresses are 4 bytes for AF_INET, 16 for AF_INET6 (the nexthop's family).
+    TunnelAddressLength,
 }
 
 impl Nexthop {
@@ -65,6 +84,9 @@ impl Nexthop {
             oif: 0,
             encap: [0; ENCAP_MAX],
             encap_len: 0,
+            tun_sip: [0; TUNNEL_ADDR_MAX],
+            tun_dip: [0; TUNNEL_ADDR_MAX],
+            tun_len: 0,
             members: [0; COMPOSITE_MAX],
             labels: [0; COMPOSITE_MAX],
             member_count: 0,
@@ -93,6 +115,31 @@ impl Nexthop {
         Ok(())
     }
 
+    /// Sets a tunnel's outer source and destination addresses (network byte order): 4
+    /// bytes each for an AF_INET nexthop, 16 for AF_INET6.
+    pub fn set_tunnel(&mut self, sip: &[u8], dip: &[u8]) -> Result<(), NhError> {
+        let len = match self.family {
+            addr_family::INET => 4,
+            addr_family::INET6 => 16,
+            _ => return Err(NhError::TunnelAddressLength),
+        };
+        if sip.len() != len || dip.len() != len {
+            return Err(NhError::TunnelAddressLength);
+        }
+        let s = self
+            .tun_sip
+            .get_mut(..len)
+            .ok_or(NhError::TunnelAddressLength)?;
+        s.copy_from_slice(sip);
+        let d = self
+            .tun_dip
+            .get_mut(..len)
+            .ok_or(NhError::TunnelAddressLength)?;
+        d.copy_from_slice(dip);
+        self.tun_len = len as u8;
+        Ok(())
+    }
+
     /// Sets the members (and optional per-member labels, 0 when absent).
     pub fn set_members(
         &mut self,
@@ -116,6 +163,16 @@ impl Nexthop {
 
     pub fn encap(&self) -> &[u8] {
         self.encap.get(..self.encap_len as usize).unwrap_or(&[])
+    }
+
+    /// Tunnel: the outer source address (empty when unset).
+    pub fn tun_sip(&self) -> &[u8] {
+        self.tun_sip.get(..self.tun_len as usize).unwrap_or(&[])
+    }
+
+    /// Tunnel: the outer destination address (empty when unset).
+    pub fn tun_dip(&self) -> &[u8] {
+        self.tun_dip.get(..self.tun_len as usize).unwrap_or(&[])
     }
 
     pub fn members(&self) -> &[u32] {
@@ -154,8 +211,13 @@ pub fn validate(
     if nh.id == 0 {
         return Err(NhError::Reserved);
     }
-    if nh.flags & !(nh_flag::VALID | nh_flag::POLICY | nh_flag::COMPOSITE_ECMP) != 0 {
+    if nh.flags & !(nh_flag::VALID | nh_flag::POLICY | nh_flag::COMPOSITE_ECMP | NH_TUNNEL_FLAGS)
+        != 0
+    {
         return Err(NhError::UnsupportedFlags);
+    }
+    if nh.kind != nh_type::TUNNEL && nh.flags & NH_TUNNEL_FLAGS != 0 {
+        return Err(NhError::TunnelFlagsOnOtherType);
     }
     match nh.kind {
         nh_type::DISCARD | nh_type::RESOLVE => Ok(()),
@@ -194,7 +256,23 @@ pub fn validate(
             }
             Ok(())
         }
-        nh_type::TUNNEL | nh_type::VRF_TRANSLATE => Err(NhError::Unsupported),
+        nh_type::TUNNEL => {
+            if (nh.flags & NH_TUNNEL_FLAGS).count_ones() != 1 {
+                return Err(NhError::TunnelFlags);
+            }
+            if !vif_exists(nh.oif) {
+                return Err(NhError::NoSuchVif);
+            }
+            if nh.tun_len == 0 {
+                return Err(NhError::MissingTunnelAddress);
+            }
+            // The underlay's Ethernet header, when given, is a whole one.
+            match nh.encap().len() {
+                0 | 14 | 18 => Ok(()),
+                _ => Err(NhError::EncapLength),
+            }
+        }
+        nh_type::VRF_TRANSLATE => Err(NhError::Unsupported),
         _ => Err(NhError::UnknownType),
     }
 }
@@ -277,6 +355,19 @@ fn resolve_single(nh: &Nexthop, composite_vrf: Option<u32>) -> Resolution<'_> {
             },
             vrf_stat::ENCAPS,
         ),
+        // Tunnel nexthops are stored and listed, but the datapath does not build the
+        // outer headers yet (MPLSoUDP/MPLSoGRE/VXLAN encapsulation is a later slice of
+        // the overlay work). Sending the inner frame out of the fabric vif as it is would
+        // leak pod traffic onto the underlay unencapsulated, so a packet routed to a
+        // tunnel is dropped and counted as "Invalid NH", and no tunnel counter of the
+        // VRF moves (nothing was tunnelled).
+        nh_type::TUNNEL => {
+            return Resolution {
+                action: Action::Drop(drop_reason::INVALID_NH),
+                vrf: nh.vrf,
+                stats: [None, None],
+            }
+        }
         _ => {
             return Resolution {
                 action: Action::Drop(drop_reason::INVALID_NH),
@@ -374,10 +465,102 @@ mod tests {
         let too_many = Nexthop::new(22, nh_type::COMPOSITE, 2, 0, 1, 0)
             .set_members(0..(COMPOSITE_MAX as u32 + 1), core::iter::empty());
         assert_eq!(too_many, Err(NhError::TooManyMembers));
-        let tunnel = Nexthop::new(23, nh_type::TUNNEL, 2, 0, 0, 3);
-        assert_eq!(validate(&tunnel, &t, vifs), Err(NhError::Unsupported));
+        let vrf_translate = Nexthop::new(23, nh_type::VRF_TRANSLATE, 2, 0, 0, 0);
+        assert_eq!(
+            validate(&vrf_translate, &t, vifs),
+            Err(NhError::Unsupported)
+        );
         let weird = Nexthop::new(24, 42, 2, 0, 0, 3);
         assert_eq!(validate(&weird, &t, vifs), Err(NhError::UnknownType));
+    }
+
+    fn tunnel(id: u32, family: u32, flags: u32, oif: u32) -> Nexthop {
+        let mut nh = Nexthop::new(id, nh_type::TUNNEL, family, flags, 0, oif);
+        match family {
+            addr_family::INET6 => nh.set_tunnel(&[0xfd; 16], &[0xfe; 16]).unwrap(),
+            _ => nh.set_tunnel(&[8, 0, 0, 2], &[8, 0, 0, 3]).unwrap(),
+        }
+        nh
+    }
+
+    #[test]
+    fn tunnels_validate_flags_vif_and_addresses() {
+        let t = table();
+        let vifs = |v: u32| v == 3;
+        for f in [
+            nh_flag::TUNNEL_GRE,
+            nh_flag::TUNNEL_UDP_MPLS,
+            nh_flag::TUNNEL_VXLAN,
+        ] {
+            assert_eq!(validate(&tunnel(30, 2, f, 3), &t, vifs), Ok(()));
+            assert_eq!(validate(&tunnel(30, 10, f, 3), &t, vifs), Ok(()));
+        }
+        let v4 = tunnel(30, addr_family::INET, nh_flag::TUNNEL_UDP_MPLS, 3);
+        assert_eq!(v4.tun_sip(), [8, 0, 0, 2]);
+        assert_eq!(v4.tun_dip(), [8, 0, 0, 3]);
+        assert_eq!(
+            validate(&tunnel(30, 2, 0, 3), &t, vifs),
+            Err(NhError::TunnelFlags)
+        );
+        let two = nh_flag::TUNNEL_GRE | nh_flag::TUNNEL_VXLAN;
+        assert_eq!(
+            validate(&tunnel(30, 2, two, 3), &t, vifs),
+            Err(NhError::TunnelFlags)
+        );
+        assert_eq!(
+            validate(&tunnel(30, 2, nh_flag::TUNNEL_GRE, 9), &t, vifs),
+            Err(NhError::NoSuchVif)
+        );
+        let bare = Nexthop::new(30, nh_type::TUNNEL, 2, nh_flag::TUNNEL_GRE, 0, 3);
+        assert_eq!(
+            validate(&bare, &t, vifs),
+            Err(NhError::MissingTunnelAddress)
+        );
+        // address lengths follow the family, and a failed set changes nothing
+        let mut nh = tunnel(30, addr_family::INET, nh_flag::TUNNEL_GRE, 3);
+        assert_eq!(
+            nh.set_tunnel(&[0; 16], &[0; 16]),
+            Err(NhError::TunnelAddressLength)
+        );
+        assert_eq!(
+            nh.set_tunnel(&[1, 2, 3, 4], &[0; 16]),
+            Err(NhError::TunnelAddressLength)
+        );
+        assert_eq!(nh.tun_dip(), [8, 0, 0, 3]);
+        let mut nh6 = Nexthop::new(31, nh_type::TUNNEL, addr_family::INET6, 0, 0, 3);
+        assert_eq!(
+            nh6.set_tunnel(&[1, 2, 3, 4], &[1, 2, 3, 4]),
+            Err(NhError::TunnelAddressLength)
+        );
+        let mut odd = Nexthop::new(32, nh_type::TUNNEL, 7, 0, 0, 3);
+        assert_eq!(
+            odd.set_tunnel(&[1, 2, 3, 4], &[1, 2, 3, 4]),
+            Err(NhError::TunnelAddressLength)
+        );
+        // the underlay header is optional, but whole when given
+        nh.set_encap(&[0; 14]).unwrap();
+        assert_eq!(validate(&nh, &t, vifs), Ok(()));
+        nh.set_encap(&[0; 6]).unwrap();
+        assert_eq!(validate(&nh, &t, vifs), Err(NhError::EncapLength));
+        // tunnel flags belong to tunnels
+        let mut e = encap(12, 3);
+        e.flags |= nh_flag::TUNNEL_VXLAN;
+        assert_eq!(validate(&e, &t, vifs), Err(NhError::TunnelFlagsOnOtherType));
+    }
+
+    #[test]
+    fn packets_to_a_tunnel_are_dropped_not_sent() {
+        let mut t = table();
+        t.0.insert(30, tunnel(30, 2, nh_flag::TUNNEL_UDP_MPLS, 3));
+        let r = resolve(&t, 30, 0);
+        assert_eq!(r.action, Action::Drop(drop_reason::INVALID_NH));
+        assert_eq!(r.stats, [None, None], "nothing was tunnelled");
+        // also as an ECMP member
+        t.0.insert(20, composite(20, &[30, 30]));
+        assert_eq!(
+            resolve(&t, 20, 7).action,
+            Action::Drop(drop_reason::INVALID_NH)
+        );
     }
 
     #[test]

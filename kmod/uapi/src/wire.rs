@@ -222,11 +222,18 @@ enum_def!(nh_type, "nh-type", flags = false, {
 enum_def!(nh_flag, "nh-flags", flags = true, {
     VALID = 0x1 => "Valid";
     POLICY = 0x2 => "Policy";
+    TUNNEL_GRE = 0x8 => "MPLSoGRE";
+    TUNNEL_UDP_MPLS = 0x40 => "MPLSoUDP";
+    TUNNEL_VXLAN = 0x80 => "Vxlan";
     COMPOSITE_ECMP = 0x400 => "Ecmp";
 });
 
+/// The encapsulations of a Tunnel nexthop: it carries exactly one of them.
+pub const NH_TUNNEL_FLAGS: u32 =
+    nh_flag::TUNNEL_GRE | nh_flag::TUNNEL_UDP_MPLS | nh_flag::TUNNEL_VXLAN;
+
 /// Flags userspace may set on NH_NEW (VALID is set by the kernel).
-pub const NH_FLAGS_SETTABLE: u32 = nh_flag::POLICY | nh_flag::COMPOSITE_ECMP;
+pub const NH_FLAGS_SETTABLE: u32 = nh_flag::POLICY | nh_flag::COMPOSITE_ECMP | NH_TUNNEL_FLAGS;
 
 // Route flags (TF bit values) with their `rt --dump` letters.
 enum_def!(rt_flag, "rt-flags", flags = true, {
@@ -439,10 +446,32 @@ attr_set!(nh_attr, "nh", {
     MEMBERS = 8 : Binary { max: 1024 };
     /// Composite: a label per member, u32 each in host order (optional).
     LABELS = 9 : Binary { max: 1024 };
-    /// References held on this nexthop (routes, composites, vifs).
+    /// References held on this nexthop (routes, composites, MPLS labels, VXLAN VNIs).
     REF_CNT = 10 : U32;
     /// Router id (always 0).
     RID = 11 : U32;
+    /// Tunnel: outer source address (the vhost's), network byte order: 4 bytes when the nexthop's family is AF_INET, 16 for AF_INET6.
+    TUN_SIP = 12 : Binary { max: 16 };
+    /// Tunnel: outer destination address (the remote node), as tun-sip.
+    TUN_DIP = 13 : Binary { max: 16 };
+});
+
+attr_set!(mpls_attr, "mpls", {
+    /// Incoming MPLS label (index in the label table, below vr_mpls_labels).
+    LABEL = 1 : U32;
+    /// Nexthop the label leads to.
+    NH_ID = 2 : U32;
+    /// Router id (always 0).
+    RID = 3 : U32;
+});
+
+attr_set!(vxlan_attr, "vxlan", {
+    /// VXLAN network identifier (24 bits).
+    VNI = 1 : U32;
+    /// Nexthop the VNI leads to.
+    NH_ID = 2 : U32;
+    /// Router id (always 0).
+    RID = 3 : U32;
 });
 
 attr_set!(rt_attr, "rt", {
@@ -512,6 +541,12 @@ attr_set!(info_attr, "info", {
     /// Route-table operations refused because the storage held an impossible state
     /// (always 0 unless something wrote into the table; each one is also logged).
     RT_INCONSISTENT = 13 : U32;
+    /// Size of the MPLS input label table (vr_mpls_labels).
+    MPLS_LABELS = 14 : U32;
+    /// MPLS labels in use.
+    MPLS_LABELS_USED = 15 : U32;
+    /// VXLAN VNIs in use.
+    VXLAN_VNIS_USED = 16 : U32;
 });
 
 attr_set!(flow_attr, "flow", {
@@ -596,6 +631,8 @@ pub static ATTR_SETS: &[&AttrSet] = &[
     &vif_stats_attr::SET,
     &nh_attr::SET,
     &rt_attr::SET,
+    &mpls_attr::SET,
+    &vxlan_attr::SET,
     &drop_stats_attr::SET,
     &vrf_stats_attr::SET,
     &info_attr::SET,
@@ -640,6 +677,12 @@ pub mod cmd {
     pub const FLOW_TABLE_GET: u8 = 18;
     /// Kernel to agent only, on the flows group: a Hold entry was made.
     pub const FLOW_MISS: u8 = 19;
+    pub const MPLS_NEW: u8 = 20;
+    pub const MPLS_DEL: u8 = 21;
+    pub const MPLS_GET: u8 = 22;
+    pub const VXLAN_NEW: u8 = 23;
+    pub const VXLAN_DEL: u8 = 24;
+    pub const VXLAN_GET: u8 = 25;
 }
 
 pub static COMMANDS: &[CmdDef] = &[
@@ -681,6 +724,18 @@ pub static COMMANDS: &[CmdDef] = &[
              doc: "Flow table sizes, usage and counters." },
     CmdDef { name: "FLOW_MISS", id: cmd::FLOW_MISS, set: "flow", admin: false, dump: false, event: Some(MCGRP_FLOWS),
              doc: "Notification on the flows group: a packet missed the table and a Hold entry (index, gen, key, vif) waits for a verdict." },
+    CmdDef { name: "MPLS_NEW", id: cmd::MPLS_NEW, set: "mpls", admin: true, dump: false, event: None,
+             doc: "Map an incoming MPLS label to a nexthop (replacing its previous nexthop)." },
+    CmdDef { name: "MPLS_DEL", id: cmd::MPLS_DEL, set: "mpls", admin: true, dump: false, event: None,
+             doc: "Remove an MPLS label." },
+    CmdDef { name: "MPLS_GET", id: cmd::MPLS_GET, set: "mpls", admin: false, dump: true, event: None,
+             doc: "Get one MPLS label, or dump every label in use." },
+    CmdDef { name: "VXLAN_NEW", id: cmd::VXLAN_NEW, set: "vxlan", admin: true, dump: false, event: None,
+             doc: "Map a VXLAN VNI to a nexthop (replacing its previous nexthop)." },
+    CmdDef { name: "VXLAN_DEL", id: cmd::VXLAN_DEL, set: "vxlan", admin: true, dump: false, event: None,
+             doc: "Remove a VXLAN VNI." },
+    CmdDef { name: "VXLAN_GET", id: cmd::VXLAN_GET, set: "vxlan", admin: false, dump: true, event: None,
+             doc: "Get one VXLAN VNI, or dump every VNI in use." },
 ];
 
 /// Module version reported by INFO_GET (kept equal to the workspace version by a test).
@@ -707,6 +762,7 @@ pub mod param {
     pub const FLOW_ENTRIES: usize = 5;
     pub const OFLOW_ENTRIES: usize = 6;
     pub const FLOW_HOLD_LIMIT: usize = 7;
+    pub const MPLS_LABELS: usize = 8;
 }
 
 pub static PARAMS: &[ParamDef] = &[
@@ -766,6 +822,13 @@ pub static PARAMS: &[ParamDef] = &[
         max: 1 << 20,
         doc: "Most flows waiting for the agent's verdict at a time",
     },
+    ParamDef {
+        name: "mpls_labels",
+        default: DEFAULT_MPLS_LABELS,
+        min: 16,
+        max: MPLS_LABEL_LIMIT,
+        doc: "Size of the MPLS input label table",
+    },
 ];
 
 /// Default module parameters (the module's `vr_*` parameters override them at load time).
@@ -777,6 +840,12 @@ pub const DEFAULT_RT_BUCKETS: u32 = 16384;
 /// Flow table main area (TF: 512K), overflow area (TF: ~20% of it) and Hold limit.
 pub const DEFAULT_FLOW_ENTRIES: u32 = 524288;
 pub const DEFAULT_FLOW_HOLD_LIMIT: u32 = 8192;
+/// MPLS input label table (TF's VR_DEF_LABELS).
+pub const DEFAULT_MPLS_LABELS: u32 = 5120;
+/// Labels are 20 bits: no table is larger.
+pub const MPLS_LABEL_LIMIT: u32 = 1 << 20;
+/// VNIs are 24 bits: every VNI is below this.
+pub const VXLAN_VNI_LIMIT: u32 = 1 << 24;
 /// Packets a Hold entry queues until its verdict (TF: 3).
 pub const FLOW_QUEUE_MAX: usize = 3;
 /// RINDEX value meaning "no reverse entry".
