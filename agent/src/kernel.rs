@@ -364,6 +364,8 @@ fn same_nh(h: &Nexthop, w: &NexthopAdd) -> bool {
         && h.oif == w.oif
         && h.encap == w.encap
         && h.members == w.members
+        && h.tun_sip == w.tun_sip
+        && h.tun_dip == w.tun_dip
         && labels
 }
 
@@ -1258,6 +1260,8 @@ mod tests {
             labels: vec![0, 0],
             ref_cnt: 2,
             rid: 0,
+            tun_sip: None,
+            tun_dip: None,
         };
         assert!(same_nh(&have, &w));
         assert!(!same_nh(

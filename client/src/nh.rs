@@ -4,6 +4,7 @@ use crate::error::{Error, Result};
 use crate::message::{AttrSink, Attrs, VrMessage};
 use crate::socket::Client;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use vrouter_uapi::{addr_family, cmd, nh_attr as A, nh_flag, nh_type};
 
 /// A nexthop as the kernel reports it.
@@ -17,9 +18,9 @@ pub struct Nexthop {
     /// `nh-flags` bits.
     pub flags: u32,
     pub vrf: u32,
-    /// Outgoing vif (Encap, Receive, L2 Receive).
+    /// Outgoing vif (Encap, Tunnel, Receive, L2 Receive).
     pub oif: Option<u32>,
-    /// Encap: the Ethernet header pushed on transmit.
+    /// Encap: the Ethernet header pushed on transmit; Tunnel: the underlay's.
     pub encap: Vec<u8>,
     /// Composite: member nexthop ids.
     pub members: Vec<u32>,
@@ -27,6 +28,35 @@ pub struct Nexthop {
     pub labels: Vec<u32>,
     pub ref_cnt: u32,
     pub rid: u32,
+    /// Tunnel: outer source address (this node's vhost address).
+    pub tun_sip: Option<IpAddr>,
+    /// Tunnel: outer destination address (the remote node).
+    pub tun_dip: Option<IpAddr>,
+}
+
+/// An address attribute: 4 bytes IPv4, 16 bytes IPv6, network byte order.
+fn ip_attr(a: &Attrs, id: u16) -> Result<Option<IpAddr>> {
+    match a.get(id) {
+        None => Ok(None),
+        Some(b) => ip_from_bytes(b)
+            .map(Some)
+            .ok_or_else(|| Error::Decode(format!("address of {} bytes", b.len()))),
+    }
+}
+
+pub fn ip_from_bytes(b: &[u8]) -> Option<IpAddr> {
+    match b.len() {
+        4 => Some(IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(b).ok()?))),
+        16 => Some(IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(b).ok()?))),
+        _ => None,
+    }
+}
+
+pub fn ip_bytes(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    }
 }
 
 /// The `nh --list` name of a nexthop type (TF's names).
@@ -62,13 +92,18 @@ pub fn family_name(family: u32) -> &'static str {
     }
 }
 
-/// The flag names `nh --list` prints, in bit order; `Ecmp` only on composites (as TF).
+/// The flag names `nh --list` prints, in bit order; `Ecmp` only on composites and
+/// `MPLSoGRE`/`MPLSoUDP` only on tunnels (as TF).
 pub fn flag_names(flags: u32, kind: u32) -> Vec<&'static str> {
     nh_flag::DEF
         .entries
         .iter()
         .filter(|e| flags & e.1 != 0)
         .filter(|e| e.1 != nh_flag::COMPOSITE_ECMP || kind == nh_type::COMPOSITE)
+        .filter(|e| {
+            !matches!(e.1, nh_flag::TUNNEL_GRE | nh_flag::TUNNEL_UDP_MPLS)
+                || kind == nh_type::TUNNEL
+        })
         .map(|e| e.2)
         .collect()
 }
@@ -146,6 +181,8 @@ impl Nexthop {
             labels: array(a, A::LABELS, "labels")?,
             ref_cnt: a.u32(A::REF_CNT).unwrap_or(0),
             rid: a.u32(A::RID).unwrap_or(0),
+            tun_sip: ip_attr(a, A::TUN_SIP)?,
+            tun_dip: ip_attr(a, A::TUN_DIP)?,
         })
     }
 
@@ -169,6 +206,12 @@ impl Nexthop {
             s.put_u32_array(A::MEMBERS, &self.members);
             s.put_u32_array(A::LABELS, &self.labels);
         }
+        if let Some(ip) = self.tun_sip {
+            s.put(A::TUN_SIP, &ip_bytes(ip));
+        }
+        if let Some(ip) = self.tun_dip {
+            s.put(A::TUN_DIP, &ip_bytes(ip));
+        }
     }
 }
 
@@ -183,7 +226,7 @@ fn array(a: &Attrs, id: u16, what: &str) -> Result<Vec<u32>> {
 
 impl Serialize for Nexthop {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Nexthop", 13)?;
+        let mut st = s.serialize_struct("Nexthop", 15)?;
         st.serialize_field("id", &self.id)?;
         st.serialize_field("type", &self.kind)?;
         st.serialize_field("type_name", self.type_name())?;
@@ -200,6 +243,8 @@ impl Serialize for Nexthop {
         st.serialize_field("labels", &self.labels)?;
         st.serialize_field("ref_cnt", &self.ref_cnt)?;
         st.serialize_field("rid", &self.rid)?;
+        st.serialize_field("sip", &self.tun_sip)?;
+        st.serialize_field("dip", &self.tun_dip)?;
         st.end()
     }
 }
@@ -210,7 +255,8 @@ pub struct NexthopAdd {
     pub id: u32,
     pub kind: u32,
     pub family: u32,
-    /// Settable flags only (POLICY, COMPOSITE_ECMP); VALID is the kernel's.
+    /// Settable flags only (POLICY, COMPOSITE_ECMP, one tunnel flag); VALID is the
+    /// kernel's.
     pub flags: u32,
     pub vrf: u32,
     pub oif: Option<u32>,
@@ -218,6 +264,9 @@ pub struct NexthopAdd {
     pub members: Vec<u32>,
     /// Labels of the members, in order; empty for none.
     pub labels: Vec<u32>,
+    /// Tunnel: outer source and destination addresses (of the nexthop's family).
+    pub tun_sip: Option<IpAddr>,
+    pub tun_dip: Option<IpAddr>,
 }
 
 impl Default for NexthopAdd {
@@ -232,6 +281,8 @@ impl Default for NexthopAdd {
             encap: Vec::new(),
             members: Vec::new(),
             labels: Vec::new(),
+            tun_sip: None,
+            tun_dip: None,
         }
     }
 }
@@ -254,6 +305,12 @@ impl NexthopAdd {
         }
         if !self.labels.is_empty() {
             s.put_u32_array(A::LABELS, &self.labels);
+        }
+        if let Some(ip) = self.tun_sip {
+            s.put(A::TUN_SIP, &ip_bytes(ip));
+        }
+        if let Some(ip) = self.tun_dip {
+            s.put(A::TUN_DIP, &ip_bytes(ip));
         }
     }
 
@@ -325,6 +382,8 @@ mod tests {
             labels: vec![],
             ref_cnt: 1,
             rid: 0,
+            tun_sip: None,
+            tun_dip: None,
         }
     }
 
@@ -349,6 +408,26 @@ mod tests {
                 oif: None,
                 encap: vec![],
                 ref_cnt: 1021,
+                ..encap_nh()
+            },
+            Nexthop {
+                id: 21,
+                kind: nh_type::TUNNEL,
+                flags: nh_flag::VALID | nh_flag::TUNNEL_UDP_MPLS,
+                oif: Some(0),
+                tun_sip: Some("8.0.0.2".parse().unwrap()),
+                tun_dip: Some("8.0.0.3".parse().unwrap()),
+                ..encap_nh()
+            },
+            Nexthop {
+                id: 22,
+                kind: nh_type::TUNNEL,
+                family: addr_family::INET6,
+                flags: nh_flag::VALID | nh_flag::TUNNEL_VXLAN,
+                oif: Some(0),
+                encap: vec![],
+                tun_sip: Some("fd00::2".parse().unwrap()),
+                tun_dip: Some("fd00::3".parse().unwrap()),
                 ..encap_nh()
             },
         ] {
@@ -376,6 +455,28 @@ mod tests {
         assert_eq!(m.attrs.get(A::LABELS), None);
         assert_eq!(m.attrs.u32(A::TYPE), Some(nh_type::COMPOSITE));
         assert_eq!(m.attrs.get(A::OIF), None);
+    }
+
+    #[test]
+    fn tunnel_add_sends_addresses_in_network_order() {
+        let req = NexthopAdd {
+            id: 21,
+            kind: nh_type::TUNNEL,
+            flags: nh_flag::TUNNEL_GRE,
+            oif: Some(0),
+            tun_sip: Some("8.0.0.2".parse().unwrap()),
+            tun_dip: Some("fd00::3".parse().unwrap()),
+            ..Default::default()
+        };
+        let m = req.to_message();
+        assert_eq!(m.attrs.get(A::TUN_SIP), Some(&[8, 0, 0, 2][..]));
+        assert_eq!(m.attrs.get(A::TUN_DIP).map(<[u8]>::len), Some(16));
+        assert_eq!(m.attrs.u32(A::FLAGS), Some(nh_flag::TUNNEL_GRE));
+        // a reply with an address of another length is a decode error, not a guess
+        let mut bad = Attrs::default();
+        bad.push_u32(A::ID, 1).push_u32(A::TYPE, nh_type::TUNNEL);
+        bad.push_bytes(A::TUN_SIP, &[1, 2, 3]);
+        assert!(Nexthop::from_attrs(&bad).is_err());
     }
 
     #[test]
@@ -408,6 +509,10 @@ mod tests {
             flag_names(0x403, nh_type::COMPOSITE),
             ["Valid", "Policy", "Ecmp"]
         );
+        assert_eq!(flag_names(0x41, nh_type::TUNNEL), ["Valid", "MPLSoUDP"]);
+        assert_eq!(flag_names(0x9, nh_type::TUNNEL), ["Valid", "MPLSoGRE"]);
+        assert_eq!(flag_names(0x81, nh_type::TUNNEL), ["Valid", "Vxlan"]);
+        assert_eq!(flag_names(0x49, nh_type::ENCAP), ["Valid"]);
     }
 
     #[test]

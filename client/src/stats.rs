@@ -60,6 +60,9 @@ pub struct Info {
     pub rt_buckets_used: u32,
     pub cpus: u32,
     pub rt_inconsistent: u32,
+    pub mpls_labels: u32,
+    pub mpls_labels_used: u32,
+    pub vxlan_vnis_used: u32,
 }
 
 impl Info {
@@ -81,6 +84,9 @@ impl Info {
             rt_buckets_used: n(I::RT_BUCKETS_USED),
             rt_inconsistent: n(I::RT_INCONSISTENT),
             cpus: n(I::CPUS),
+            mpls_labels: n(I::MPLS_LABELS),
+            mpls_labels_used: n(I::MPLS_LABELS_USED),
+            vxlan_vnis_used: n(I::VXLAN_VNIS_USED),
         })
     }
 }

@@ -37,6 +37,10 @@ enum Cmd {
     Vrouter(cmd::vrouter::VrouterArgs),
     /// Flow table (TF `flow`)
     Flow(cmd::flow::FlowArgs),
+    /// MPLS input label table (TF `mpls`)
+    Mpls(cmd::mpls::MplsArgs),
+    /// VXLAN VNI table (TF `vxlan`)
+    Vxlan(cmd::vxlan::VxlanArgs),
 }
 
 /// sysexits(3) codes.
@@ -93,6 +97,8 @@ fn main() -> ExitCode {
         Cmd::Vrfstats(a) => ("vrfstats", cmd::vrfstats::run(a)),
         Cmd::Vrouter(a) => ("vrouter", cmd::vrouter::run(a)),
         Cmd::Flow(a) => ("flow", cmd::flow::run(a)),
+        Cmd::Mpls(a) => ("mpls", cmd::mpls::run(a)),
+        Cmd::Vxlan(a) => ("vxlan", cmd::vxlan::run(a)),
     };
     match result {
         Ok(out) => {

@@ -129,6 +129,37 @@ fn bad_input_is_refused_before_sending() {
             "vrctl nh: bad hex bytes",
         ),
         (
+            &[
+                "nh", "--create", "5", "--type", "3", "--oif", "0", "--sip", "1.1.1.1", "--dip",
+                "1.1.1.2", "--udp", "--vxlan",
+            ],
+            "vrctl nh: --udp and --vxlan exclude each other\n",
+        ),
+        (
+            &["nh", "--create", "5", "--type", "tunnel", "--oif", "0"],
+            "vrctl nh: a tunnel nexthop needs --sip and --dip\n",
+        ),
+        (
+            &["mpls", "--create", "abc", "--nh", "1"],
+            "vrctl mpls: bad label \"abc\"",
+        ),
+        (
+            &["mpls", "--create", "5"],
+            "vrctl mpls: --create needs --nh\n",
+        ),
+        (
+            &["mpls", "--dump", "--nh", "5"],
+            "vrctl mpls: --nh goes with --create\n",
+        ),
+        (
+            &["vxlan", "--create", "99999999999", "--nh", "1"],
+            "vrctl vxlan: bad VNI \"99999999999\"",
+        ),
+        (
+            &["vxlan", "--get", "4", "--nh", "2"],
+            "vrctl vxlan: --nh goes with --create\n",
+        ),
+        (
             &["vif", "--create", "vh", "--mac", "00:11"],
             "vrctl vif: bad MAC address",
         ),

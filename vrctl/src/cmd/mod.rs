@@ -3,11 +3,13 @@
 
 pub(crate) mod dropstats;
 pub(crate) mod flow;
+pub(crate) mod mpls;
 pub(crate) mod nh;
 pub(crate) mod rt;
 pub(crate) mod vif;
 pub(crate) mod vrfstats;
 pub(crate) mod vrouter;
+pub(crate) mod vxlan;
 
 mod counters;
 
@@ -28,6 +30,12 @@ pub(crate) fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
     serde_json::to_string_pretty(v)
         .map(|s| s + "\n")
         .unwrap_or_default()
+}
+
+/// A decimal number argument (a label, VNI, nexthop id): one line when it is not one.
+pub(crate) fn num_arg(what: &str, s: &str) -> Result<u32, Failure> {
+    s.parse::<u32>()
+        .map_err(|_| usage(format!("bad {what} {s:?} (a number from 0 to 4294967295)")))
 }
 
 pub(crate) fn mac_arg(m: Option<&str>) -> Result<Option<[u8; 6]>, Failure> {

@@ -4,6 +4,7 @@ use super::{family_arg, json, mac_arg, usage};
 use crate::Failure;
 use clap::ArgGroup;
 use std::fmt::Write;
+use std::net::IpAddr;
 use vrouter_client::nh::{
     eth_header, family_name, flag_names, hex_bytes, parse_hex_bytes, parse_type,
 };
@@ -28,15 +29,27 @@ pub(crate) struct NhArgs {
     /// 1 rcv | 2 encap | 3 tunnel | 4 resolve | 5 discard | 6 composite | 7 vrf-translate | 8 l2rcv
     #[arg(long = "type", value_name = "TYPE")]
     kind: Option<String>,
-    /// Outgoing vif index (rcv, encap, l2rcv)
+    /// Outgoing vif index (rcv, encap, l2rcv; tunnel: the fabric vif)
     #[arg(long, value_name = "VIF")]
     oif: Option<u32>,
-    /// Encap: source MAC (default: the vRouter MAC 00:00:5e:00:01:00)
+    /// Encap, tunnel: source MAC (default: the vRouter MAC 00:00:5e:00:01:00)
     #[arg(long, value_name = "MAC")]
     smac: Option<String>,
-    /// Encap: destination MAC
+    /// Encap: destination MAC (tunnel: of the underlay's next hop, optional)
     #[arg(long, value_name = "MAC")]
     dmac: Option<String>,
+    /// Tunnel: source address (this node's vhost address), IPv4 or IPv6
+    #[arg(long, value_name = "IP")]
+    sip: Option<String>,
+    /// Tunnel: destination address (the remote node)
+    #[arg(long, value_name = "IP")]
+    dip: Option<String>,
+    /// Tunnel: MPLS over UDP (without --udp or --vxlan: MPLS over GRE, as TF)
+    #[arg(long)]
+    udp: bool,
+    /// Tunnel: VXLAN
+    #[arg(long)]
+    vxlan: bool,
     /// Encap: 802.1Q VLAN id to push
     #[arg(long, value_name = "ID")]
     vlan: Option<u16>,
@@ -58,7 +71,7 @@ pub(crate) struct NhArgs {
     /// VRF of the nexthop
     #[arg(long)]
     vrf: Option<u32>,
-    /// inet (default) or inet6
+    /// inet (default; a tunnel: the family of --sip) or inet6
     #[arg(long)]
     family: Option<String>,
     /// JSON output
@@ -103,16 +116,50 @@ fn nh_request(a: &NhArgs, id: u32) -> Result<NexthopAdd, Failure> {
     if a.lbl.len() > a.cni.len() {
         return Err(usage("more --lbl than --cni"));
     }
+    let ip = |s: &Option<String>| {
+        s.as_deref()
+            .map(|s| {
+                s.parse::<IpAddr>()
+                    .map_err(|_| usage(format!("bad IP address {s:?}")))
+            })
+            .transpose()
+    };
+    let (sip, dip) = (ip(&a.sip)?, ip(&a.dip)?);
+    if kind == nh_type::TUNNEL {
+        if sip.is_none() || dip.is_none() {
+            return Err(usage("a tunnel nexthop needs --sip and --dip"));
+        }
+        // TF's nh: --udp is MPLSoUDP, --vxlan VXLAN, neither MPLSoGRE
+        flags |= match (a.udp, a.vxlan) {
+            (true, true) => return Err(usage("--udp and --vxlan exclude each other")),
+            (true, false) => nh_flag::TUNNEL_UDP_MPLS,
+            (false, true) => nh_flag::TUNNEL_VXLAN,
+            (false, false) => nh_flag::TUNNEL_GRE,
+        };
+    } else if sip.is_some() || dip.is_some() || a.udp || a.vxlan {
+        return Err(usage(
+            "--sip, --dip, --udp and --vxlan go with --type tunnel",
+        ));
+    }
+    // A tunnel's family is its addresses' unless --family says otherwise (the kernel
+    // refuses addresses of another family).
+    let family = match (family_arg(a.family.as_deref())?, sip) {
+        (Some(f), _) => f,
+        (None, Some(IpAddr::V6(_))) => addr_family::INET6,
+        (None, _) => addr_family::INET,
+    };
     Ok(NexthopAdd {
         id,
         kind,
-        family: family_arg(a.family.as_deref())?.unwrap_or(addr_family::INET),
+        family,
         flags,
         vrf: a.vrf.unwrap_or(0),
         oif: a.oif,
         encap,
         members: a.cni.clone(),
         labels: a.lbl.clone(),
+        tun_sip: sip,
+        tun_dip: dip,
     })
 }
 
@@ -204,6 +251,16 @@ fn nh_record(out: &mut String, nh: &Nexthop) {
                 nh.encap.len(),
                 hex_bytes(&nh.encap)
             );
+            // TF: `Sip:%s Dip:%s` for AF_INET, `Sip: %s Dip: %s` for AF_INET6
+            match (nh.tun_sip, nh.tun_dip) {
+                (Some(s @ IpAddr::V4(_)), Some(d)) => {
+                    let _ = write!(out, "{NH_INDENT}Sip:{s} Dip:{d}");
+                }
+                (Some(s), Some(d)) => {
+                    let _ = write!(out, "{NH_INDENT}Sip: {s} Dip: {d}");
+                }
+                _ => {}
+            }
         }
         nh_type::VRF_TRANSLATE => {
             let _ = write!(out, "{NH_INDENT}Vrf:{}", nh.vrf);
@@ -250,12 +307,17 @@ mod tests {
             labels: vec![],
             ref_cnt: 1,
             rid: 0,
+            tun_sip: None,
+            tun_dip: None,
         }
     }
 
     fn nexthops() -> Vec<Nexthop> {
+        use crate::cmd::ip;
         use vrouter_client::nh::eth_header;
-        use vrouter_uapi::nh_flag::{COMPOSITE_ECMP, POLICY, VALID};
+        use vrouter_uapi::nh_flag::{
+            COMPOSITE_ECMP, POLICY, TUNNEL_GRE, TUNNEL_UDP_MPLS, TUNNEL_VXLAN, VALID,
+        };
         let pod = [2, 0xc2, 0x23, 0x4c, 0xd0, 0x55];
         vec![
             Nexthop {
@@ -315,9 +377,108 @@ mod tests {
                 ref_cnt: 2,
                 oif: Some(1),
                 encap: vec![0x52, 0x54, 0, 0x60, 0x8b, 0x33],
-                ..nh(23, nh_type::TUNNEL, VALID)
+                tun_sip: Some(ip("fd00:ff::1")),
+                tun_dip: Some(ip("fd00:ff::2")),
+                ..nh(23, nh_type::TUNNEL, VALID | TUNNEL_VXLAN)
+            },
+            // cli-formats.md's Tunnel sample
+            Nexthop {
+                oif: Some(0),
+                encap: eth_header(
+                    [0x00, 0x1b, 0x21, 0xbb, 0xf9, 0x46],
+                    [0x00, 0x1b, 0x21, 0xbb, 0xf9, 0x48],
+                    None,
+                ),
+                tun_sip: Some(ip("8.0.0.2")),
+                tun_dip: Some(ip("8.0.0.3")),
+                ..nh(21, nh_type::TUNNEL, VALID | TUNNEL_UDP_MPLS)
+            },
+            Nexthop {
+                oif: Some(2),
+                tun_sip: Some(ip("10.0.0.1")),
+                tun_dip: Some(ip("10.0.0.2")),
+                ..nh(24, nh_type::TUNNEL, VALID | TUNNEL_GRE | POLICY)
             },
         ]
+    }
+
+    fn args(extra: &[&str]) -> NhArgs {
+        use clap::{FromArgMatches, Parser};
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            nh: NhArgs,
+        }
+        let argv = ["nh", "--create", "30"].iter().chain(extra);
+        let m = <Cli as clap::CommandFactory>::command().get_matches_from(argv);
+        Cli::from_arg_matches(&m).unwrap().nh
+    }
+
+    #[test]
+    fn tunnel_create_options_follow_tf() {
+        let base = [
+            "--type", "3", "--oif", "0", "--sip", "8.0.0.2", "--dip", "8.0.0.3",
+        ];
+        let req = |extra: &[&str]| {
+            let all: Vec<&str> = base.iter().chain(extra).copied().collect();
+            nh_request(&args(&all), 30)
+        };
+        let gre = req(&[]).ok().unwrap();
+        assert_eq!(gre.kind, nh_type::TUNNEL);
+        assert_eq!(gre.flags, nh_flag::TUNNEL_GRE, "TF's default");
+        assert_eq!(gre.family, addr_family::INET);
+        assert_eq!(gre.tun_sip, Some(crate::cmd::ip("8.0.0.2")));
+        assert!(gre.encap.is_empty());
+        assert_eq!(
+            req(&["--udp"]).ok().unwrap().flags,
+            nh_flag::TUNNEL_UDP_MPLS
+        );
+        let vx = req(&["--vxlan", "--pol", "--dmac", "02:00:00:00:00:02"])
+            .ok()
+            .unwrap();
+        assert_eq!(vx.flags, nh_flag::TUNNEL_VXLAN | nh_flag::POLICY);
+        assert_eq!(vx.encap.len(), 14);
+        let v6 = nh_request(
+            &args(&[
+                "--type", "tunnel", "--oif", "0", "--sip", "fd00::1", "--dip", "fd00::2",
+            ]),
+            30,
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(v6.family, addr_family::INET6, "the family of --sip");
+        // --family wins, so the kernel can say what is wrong with the addresses
+        let forced = req(&["--family", "inet6"]).ok().unwrap();
+        assert_eq!(forced.family, addr_family::INET6);
+        let err = |r: Result<NexthopAdd, Failure>| r.err().map(|f| (f.code, f.text));
+        assert_eq!(
+            err(req(&["--udp", "--vxlan"])),
+            Some((64, "--udp and --vxlan exclude each other".into()))
+        );
+        assert_eq!(
+            err(nh_request(
+                &args(&["--type", "3", "--oif", "0", "--sip", "8.0.0.2"]),
+                30
+            )),
+            Some((64, "a tunnel nexthop needs --sip and --dip".into()))
+        );
+        assert_eq!(
+            err(nh_request(
+                &args(&["--type", "3", "--sip", "8.0.0.300", "--dip", "1.1.1.1"]),
+                30
+            )),
+            Some((64, "bad IP address \"8.0.0.300\"".into()))
+        );
+        assert_eq!(
+            err(nh_request(
+                &args(&["--type", "rcv", "--oif", "0", "--udp"]),
+                30
+            )),
+            Some((
+                64,
+                "--sip, --dip, --udp and --vxlan go with --type tunnel".into()
+            ))
+        );
     }
 
     #[test]
@@ -348,6 +509,15 @@ mod tests {
         assert!(lines.contains(&"              Sub NH(label): 61(34) 51(34)"));
         assert!(lines.contains(&"              Sub NH(label): 11(0) 13(0)"));
         assert!(lines.contains(&"              Flags:None"));
+        // cli-formats.md's Tunnel sample, with today's Ref_cnt width
+        let tunnel = "Id:21         Type:Tunnel         Fmly: AF_INET  Rid:0  Ref_cnt:1          Vrf:0\n\
+                      \x20             Flags:Valid, MPLSoUDP,\n\
+                      \x20             Oif:0 Len:14 Data:00 1b 21 bb f9 46 00 1b 21 bb f9 48 08 00\n\
+                      \x20             Sip:8.0.0.2 Dip:8.0.0.3\n\n";
+        assert!(out.contains(tunnel), "{out}");
+        assert!(lines.contains(&"              Sip: fd00:ff::1 Dip: fd00:ff::2"));
+        assert!(lines.contains(&"              Flags:Valid, Policy, MPLSoGRE,"));
+        assert!(lines.contains(&"              Oif:2 Len:0 Data:"));
         assert!(lines.iter().all(|l| !l.ends_with(' ')), "trailing spaces");
     }
 }

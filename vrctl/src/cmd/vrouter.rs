@@ -41,6 +41,7 @@ fn vrouter_info(i: &Info) -> String {
             ("Interfaces limit", i.interfaces),
             ("VRF tables limit", i.vrfs),
             ("NextHops limit", i.nexthops),
+            ("MPLS Labels limit", i.mpls_labels),
             ("Route entries limit", i.routes),
             ("Route table buckets limit", i.rt_buckets),
         ],
@@ -54,6 +55,8 @@ fn vrouter_info(i: &Info) -> String {
             ("Used IPv4 routes", i.routes_v4),
             ("Used IPv6 routes", i.routes_v6),
             ("Used route table buckets", i.rt_buckets_used),
+            ("Used MPLS labels", i.mpls_labels_used),
+            ("Used VXLAN VNIs", i.vxlan_vnis_used),
             ("Route table inconsistencies", i.rt_inconsistent),
         ],
     );
@@ -80,6 +83,9 @@ mod tests {
             routes_v6: 1,
             rt_buckets_used: 93,
             cpus: 4,
+            mpls_labels: 5120,
+            mpls_labels_used: 3,
+            vxlan_vnis_used: 2,
             rt_inconsistent: 0,
         };
         golden("vrouter_info.txt", &vrouter_info(&i));
