@@ -60,7 +60,9 @@ s.sendto(b"q", ("10.1.0.3", 7)); print(s.recvfrom(100)[0].decode())' > /tmp/vt-u
   expect_eq "forward links the reverse" "$rev" "$(jq .rindex <<<"$f")"
   expect_eq "forward packets" 1 "$(jq .packets <<<"$f")"
   expect_eq "reverse packets" 1 "$(flows | jq ".[] | select(.index == $rev) | .packets")"
-  expect_eq "hold entries after the verdict" 0 "$(ftable | jq .hold)"
+  # (this entry, not the table's Hold count: a late packet of the new pod, an IPv6 report
+  # or solicitation, can open a Hold entry of its own on the policy vif meanwhile)
+  expect_eq "the entry after the verdict" "forward 0" "$(flows | jq -r ".[] | select(.index == $idx) | \"\\(.action) \\(.queued)\"")"
   # later packets of the flow hit the entries without new misses
   created=$(ftable | jq .created)
   ip netns exec vtnsa python3 -c '
@@ -201,7 +203,9 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 5555));
   quiet 1 # the new pod's own IPv6 join reports are dropped on vif 1: let them pass first
   unusable=$(drops flow_unusable); to_b=$(tx 2); new_drops=$(vif_field 1 .stats.drops)
   ynl --do flow-new --json "{\"index\": $idx, \"gen\": $gen, \"action\": \"forward\"}" >/dev/null || fail "verdict refused"
-  expect_eq "hold entries after the verdict" 0 "$(ftable | jq .hold)"
+  # (this entry, not the table's Hold count: a late packet of the new pod, an IPv6 report
+  # or solicitation, can open a Hold entry of its own on the policy vif meanwhile)
+  expect_eq "the entry after the verdict" "forward 0" "$(flows | jq -r ".[] | select(.index == $idx) | \"\\(.action) \\(.queued)\"")"
   expect_eq "the parked packet counted as Flow Unusable" $((unusable + 1)) "$(drops flow_unusable)"
   expect_eq "nothing sent to B" "$to_b" "$(tx 2)"
   expect_eq "the successor vif is not charged" "$new_drops" "$(vif_field 1 .stats.drops)"
