@@ -75,7 +75,7 @@ cluster: setup
 
 # The control plane on the host, a node VM on its bridge, tests/k8s/test_*.sh inside it.
 test-k8s: kmod tools cluster
-	tests/k8s/run.sh $(T)
+	tests/k8s/run.sh '$(T)'
 
 # The cluster's Go build (about 20 minutes on a fresh machine) starts in the background at
 # the lowest priority before the VM tests: it takes only the CPU time the VM leaves idle.

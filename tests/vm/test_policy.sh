@@ -107,7 +107,7 @@ $(service $vip 53 udp "$b1:5353" "$b2:5353")" agent_config
   agent_start
   tcp_server vtpb1 8080 b1; tcp_server vtpb2 8080 b2; udp_echo vtpb1 5353 b1; udp_echo vtpb2 5353 b2
   wait_for 10 bash -c "vrctl rt --get $vip/32 --vrf 1 --json | jq -e 'select(.prefix == \"$vip/32\")'" || fail "no VIP route: $(vrctl rt --dump 1)"
-  nh=$(vrctl rt --get $vip/32 --vrf 1 --json | jq -r '.nh_id')
+  nh=$(vrctl rt --get $vip/32 --vrf 1 --json | jq -r '.nh')
   [ "$nh" -ge 100 ] && [ "$nh" -lt 1024 ] || fail "VIP composite id $nh is outside the agent's ids of a 1024-entry table"
   sleep 1
   seen=""
