@@ -7,25 +7,23 @@
 //! encodes its requests and decodes its replies.
 
 mod batch;
+pub mod decap;
 mod error;
 pub mod flow;
 mod message;
-pub mod mpls;
 pub mod nh;
 pub mod rt;
 mod socket;
 pub mod stats;
 pub mod vif;
-pub mod vxlan;
 
 pub use batch::{BatchReport, OpFailure, DEFAULT_BATCH};
+pub use decap::{DecapTable, MplsLabel, VxlanVni};
 pub use error::{errno_name, libc_consts as errno, Error, Result};
 pub use flow::{Flow, FlowKey, FlowMissListener, FlowSpec, FlowTableInfo};
 pub use message::{AttrSink, Attrs, RawAttrs, VrMessage};
-pub use mpls::MplsLabel;
 pub use nh::{Nexthop, NexthopAdd};
 pub use rt::{Route, RouteChange, RouteEvent, RouteMonitor, RouteOp};
 pub use socket::Client;
 pub use stats::{Info, VrfStats};
 pub use vif::{Vif, VifAdd, VifCounters, VifSelector};
-pub use vxlan::VxlanVni;

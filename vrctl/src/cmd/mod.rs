@@ -12,6 +12,7 @@ pub(crate) mod vrouter;
 pub(crate) mod vxlan;
 
 mod counters;
+mod decap;
 
 use crate::{exit, Failure};
 use vrouter_client::rt::parse_family;

@@ -1,11 +1,11 @@
 //! `vrctl mpls` (TF `mpls`): the MPLS input label table (label -> nexthop), used to
 //! decapsulate MPLSoUDP and MPLSoGRE.
 
-use super::{json, num_arg, usage};
+use super::decap::{self, Ask};
 use crate::Failure;
 use clap::ArgGroup;
 use std::fmt::Write;
-use vrouter_client::{Client, MplsLabel};
+use vrouter_client::MplsLabel;
 
 #[derive(clap::Args)]
 #[command(group(ArgGroup::new("op").required(true).args(["dump", "get", "create", "delete"])))]
@@ -31,44 +31,15 @@ pub(crate) struct MplsArgs {
 }
 
 pub(crate) fn run(a: MplsArgs) -> Result<String, Failure> {
-    // everything is checked before the kernel is asked
-    let get = a.get.as_deref().map(|s| num_arg("label", s)).transpose()?;
-    let delete = a
-        .delete
-        .as_deref()
-        .map(|s| num_arg("label", s))
-        .transpose()?;
-    let create = a
-        .create
-        .as_deref()
-        .map(|s| num_arg("label", s))
-        .transpose()?;
-    let nh = a.nh.as_deref().map(|s| num_arg("nexthop", s)).transpose()?;
-    match (create, nh) {
-        (None, Some(_)) => return Err(usage("--nh goes with --create")),
-        (Some(_), None) => return Err(usage("--create needs --nh")),
-        _ => {}
-    }
-    let mut c = Client::connect()?;
-    if a.dump {
-        let v = c.mpls_dump()?;
-        return Ok(if a.json { json(&v) } else { mpls_table(&v) });
-    }
-    if let Some(label) = get {
-        let l = c.mpls_get(label)?;
-        return Ok(if a.json { json(&l) } else { mpls_table(&[l]) });
-    }
-    if let Some(label) = delete {
-        c.mpls_del(label)?;
-        return Ok(String::new());
-    }
-    match (create, nh) {
-        (Some(label), Some(nh)) => {
-            let l = c.mpls_add(label, nh)?;
-            Ok(if a.json { json(&l) } else { String::new() })
-        }
-        _ => Err(usage("one of --dump, --get, --create, --delete")),
-    }
+    let ask = Ask {
+        what: "label",
+        dump: a.dump,
+        get: a.get.as_deref(),
+        create: a.create.as_deref(),
+        delete: a.delete.as_deref(),
+        nh: a.nh.as_deref(),
+    };
+    decap::run(ask.op()?, a.json, mpls_table)
 }
 
 /// TF's `mpls --dump` / `--get`: a header, then `%8d    %6d` per label.
@@ -84,7 +55,7 @@ fn mpls_table(labels: &[MplsLabel]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::golden;
+    use crate::cmd::{golden, json};
 
     fn labels() -> Vec<MplsLabel> {
         [(0, 0), (16, 9), (42, 44), (5119, 524287), (1048575, 1)]

@@ -1,11 +1,11 @@
 //! `vrctl vxlan` (TF `vxlan`): the VXLAN table (VNI -> nexthop), used to decapsulate
 //! VXLAN.
 
-use super::{json, num_arg, usage};
+use super::decap::{self, Ask};
 use crate::Failure;
 use clap::ArgGroup;
 use std::fmt::Write;
-use vrouter_client::{Client, VxlanVni};
+use vrouter_client::VxlanVni;
 
 #[derive(clap::Args)]
 #[command(group(ArgGroup::new("op").required(true).args(["dump", "get", "create", "delete"])))]
@@ -31,36 +31,15 @@ pub(crate) struct VxlanArgs {
 }
 
 pub(crate) fn run(a: VxlanArgs) -> Result<String, Failure> {
-    // everything is checked before the kernel is asked (ranges are the kernel's)
-    let get = a.get.as_deref().map(|s| num_arg("VNI", s)).transpose()?;
-    let delete = a.delete.as_deref().map(|s| num_arg("VNI", s)).transpose()?;
-    let create = a.create.as_deref().map(|s| num_arg("VNI", s)).transpose()?;
-    let nh = a.nh.as_deref().map(|s| num_arg("nexthop", s)).transpose()?;
-    match (create, nh) {
-        (None, Some(_)) => return Err(usage("--nh goes with --create")),
-        (Some(_), None) => return Err(usage("--create needs --nh")),
-        _ => {}
-    }
-    let mut c = Client::connect()?;
-    if a.dump {
-        let v = c.vxlan_dump()?;
-        return Ok(if a.json { json(&v) } else { vxlan_table(&v) });
-    }
-    if let Some(vni) = get {
-        let v = c.vxlan_get(vni)?;
-        return Ok(if a.json { json(&v) } else { vxlan_table(&[v]) });
-    }
-    if let Some(vni) = delete {
-        c.vxlan_del(vni)?;
-        return Ok(String::new());
-    }
-    match (create, nh) {
-        (Some(vni), Some(nh)) => {
-            let v = c.vxlan_add(vni, nh)?;
-            Ok(if a.json { json(&v) } else { String::new() })
-        }
-        _ => Err(usage("one of --dump, --get, --create, --delete")),
-    }
+    let ask = Ask {
+        what: "VNI",
+        dump: a.dump,
+        get: a.get.as_deref(),
+        create: a.create.as_deref(),
+        delete: a.delete.as_deref(),
+        nh: a.nh.as_deref(),
+    };
+    decap::run(ask.op()?, a.json, vxlan_table)
 }
 
 /// TF's `vxlan --dump` / `--get`: a header, then `%7d    %d` per VNI.
@@ -75,7 +54,7 @@ fn vxlan_table(vnis: &[VxlanVni]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::golden;
+    use crate::cmd::{golden, json};
 
     fn vnis() -> Vec<VxlanVni> {
         [(0, 0), (4, 14), (38, 547), (4096, 16), (16777215, 524287)]
