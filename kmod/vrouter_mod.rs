@@ -28,6 +28,7 @@ mod vrcore {
     pub mod overlay;
     pub mod packet;
     pub mod route;
+    pub mod tunnel;
     /// The core reaches the wire contract as `super::uapi`.
     pub mod uapi {
         pub use crate::uapi::*;

@@ -26,11 +26,6 @@ fn nh_error(e: NhError) -> (Error, u16, &'static CStr) {
             c_str!("nexthop 0 is the discard nexthop; it cannot be changed or deleted"),
         ),
         NhError::UnknownType => (EINVAL, A::TYPE, c_str!("unknown nexthop type")),
-        NhError::Unsupported => (
-            crate::kapi::eopnotsupp(),
-            A::TYPE,
-            c_str!("nexthop type not supported yet (vrf-translate)"),
-        ),
         NhError::MissingOif => (EINVAL, A::OIF, c_str!("missing oif (outgoing vif)")),
         NhError::NoSuchVif => (ENOENT, A::OIF, c_str!("no vif with that index (oif)")),
         NhError::EncapLength => (

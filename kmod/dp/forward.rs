@@ -10,7 +10,7 @@ use crate::kapi::percpu::PacketCtx;
 use crate::kapi::rcu;
 use crate::kapi::skb::Skb;
 use crate::uapi::{drop_reason as DR, rt_flag, vif_flag, vrf_stat as VS};
-use crate::vrcore::nexthop::{self, Action};
+use crate::vrcore::nexthop::{self, Action, Resolution};
 use crate::vrcore::packet::{self, Arp, Headers, L3, L4, VROUTER_MAC};
 use crate::vrcore::route::{Family, Match};
 
@@ -62,15 +62,19 @@ pub(super) fn drop_packet(r: &Router, vif: &Vif, skb: Skb, reason: u32, ctx: &Pa
 
 /// Sends a frame out of `vif`: to the host stack for the host vif (sending on vhost0
 /// would loop back into the datapath), else on its device.
-fn output(vif: &Vif, skb: Skb, l3_offset: u32, ctx: &PacketCtx) {
-    let stats = vif.stats.local(ctx);
-    stats[stat::TX_PACKETS].add(1, ctx);
-    stats[stat::TX_BYTES].add(u64::from(skb.len()), ctx);
+pub(super) fn output(vif: &Vif, skb: Skb, l3_offset: u32, ctx: &PacketCtx) {
+    count_tx(vif, &skb, ctx);
     if vif.is_host() {
         skb.to_host(&vif.dev);
     } else {
         skb.xmit(&vif.dev, l3_offset);
     }
+}
+
+pub(super) fn count_tx(vif: &Vif, skb: &Skb, ctx: &PacketCtx) {
+    let stats = vif.stats.local(ctx);
+    stats[stat::TX_PACKETS].add(1, ctx);
+    stats[stat::TX_BYTES].add(u64::from(skb.len()), ctx);
 }
 
 fn lookup(r: &Router, vrf: u32, h: &Headers) -> Option<Match> {
@@ -85,19 +89,48 @@ fn route_input(r: &Router, vif: &Vif, skb: Skb, h: &Headers, ctx: &PacketCtx, gu
     // Policy-enabled vifs pass the flow table first; NAT may change the headers.
     if vif.flags() & vif_flag::POLICY != 0 {
         if let Some((skb, h)) = super::flow::input(r, vif, skb, h, ctx, guard) {
-            route(r, vif, skb, &h, ctx, guard);
+            route(r, vif, vif.cfg.vrf, skb, &h, ctx, guard);
         }
         return;
     }
-    route(r, vif, skb, h, ctx, guard)
+    route(r, vif, vif.cfg.vrf, skb, h, ctx, guard)
 }
 
-fn route(r: &Router, vif: &Vif, skb: Skb, h: &Headers, ctx: &PacketCtx, guard: &rcu::Guard) {
-    let vrf = vif.cfg.vrf;
+/// Routes a packet that came in on `vif` in VRF `vrf`.
+pub(super) fn route(
+    r: &Router,
+    vif: &Vif,
+    vrf: u32,
+    skb: Skb,
+    h: &Headers,
+    ctx: &PacketCtx,
+    guard: &rcu::Guard,
+) {
     // No route: the implicit default is the discard nexthop 0.
-    let nh = lookup(r, vrf, h).map_or(0, |m| m.data.nh);
+    let found = lookup(r, vrf, h);
+    let nh = found.map_or(0, |m| m.data.nh);
+    let label = found
+        .filter(|m| m.data.flags & rt_flag::LABEL_VALID != 0)
+        .map(|m| m.data.label);
     let nhs = r.nhs.rcu(guard);
     let res = nexthop::resolve_with(&nhs, nh, || packet::flow_hash(h));
+    act(r, vif, vrf, res, label, skb, h, ctx, guard)
+}
+
+/// Carries out a nexthop's resolution for a packet that came in on `vif`, counting it to
+/// VRF `vrf`; `label` is the route's (a tunnel's MPLS label or VNI).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn act(
+    r: &Router,
+    vif: &Vif,
+    vrf: u32,
+    res: Resolution<'_>,
+    label: Option<u32>,
+    skb: Skb,
+    h: &Headers,
+    ctx: &PacketCtx,
+    guard: &rcu::Guard,
+) {
     for &s in res.stats.iter().flatten() {
         r.stats.vrf(vrf, s, ctx);
     }
@@ -111,7 +144,41 @@ fn route(r: &Router, vif: &Vif, skb: Skb, h: &Headers, ctx: &PacketCtx, guard: &
             Some(out) => encap_output(r, vif, out, skb, h, header, ctx, guard),
             None => drop_packet(r, vif, skb, DR::INVALID_IF, ctx),
         },
+        Action::Tunnel(t) => match r.vifs.get(t.oif, guard) {
+            Some(out) => {
+                if let Some(skb) = ttl_left(r, vif, skb, h, ctx, guard) {
+                    super::tunnel::output(r, vif, out, skb, h, &t, label, ctx);
+                }
+            }
+            None => drop_packet(r, vif, skb, DR::INVALID_IF, ctx),
+        },
+        // Only a decapsulated packet changes VRF (its label's): a route that did could
+        // send VRFs into each other in a loop.
+        Action::Translate { .. } => drop_packet(r, vif, skb, DR::INVALID_NH, ctx),
     }
+}
+
+/// The packet back when its TTL (hop limit) allows one more hop; else ICMP time
+/// exceeded goes to the sender and the packet is dropped.
+fn ttl_left(
+    r: &Router,
+    vif: &Vif,
+    mut skb: Skb,
+    h: &Headers,
+    ctx: &PacketCtx,
+    guard: &rcu::Guard,
+) -> Option<Skb> {
+    let expired = match &h.l3 {
+        L3::Ipv4(ip) => ip.ttl <= 1,
+        L3::Ipv6(ip) => ip.hop_limit <= 1,
+        _ => false,
+    };
+    if !expired {
+        return Some(skb);
+    }
+    time_exceeded(r, vif, &mut skb, h, ctx, guard);
+    drop_packet(r, vif, skb, DR::TTL_EXCEEDED, ctx);
+    None
 }
 
 /// Routes out of `out`: TTL/hop limit down by one (ICMP time exceeded when it runs out),
@@ -121,22 +188,21 @@ fn encap_output(
     r: &Router,
     vif: &Vif,
     out: &Vif,
-    mut skb: Skb,
+    skb: Skb,
     h: &Headers,
     header: &[u8],
     ctx: &PacketCtx,
     guard: &rcu::Guard,
 ) {
     let l3 = h.l3_offset;
-    let (expired, ethertype) = match &h.l3 {
-        L3::Ipv4(ip) => (ip.ttl <= 1, ETH_P_IP),
-        L3::Ipv6(ip) => (ip.hop_limit <= 1, ETH_P_IPV6),
+    let ethertype = match &h.l3 {
+        L3::Ipv4(_) => ETH_P_IP,
+        L3::Ipv6(_) => ETH_P_IPV6,
         _ => return drop_packet(r, vif, skb, DR::INVALID_PROTOCOL, ctx),
     };
-    if expired {
-        time_exceeded(r, vif, &mut skb, h, ctx, guard);
-        return drop_packet(r, vif, skb, DR::TTL_EXCEEDED, ctx);
-    }
+    let Some(mut skb) = ttl_left(r, vif, skb, h, ctx, guard) else {
+        return;
+    };
     // Usually the new L2 header is as long as the old one: one pass rewrites both.
     let delta = header.len() as i32 - l3 as i32;
     if delta != 0 && !skb.adjust_head(delta) {

@@ -9,6 +9,7 @@ pub mod nexthop;
 pub mod route;
 pub mod stats;
 mod table;
+mod tunnel;
 pub mod vif;
 pub mod vxlan;
 
@@ -131,13 +132,20 @@ impl Teardown for Router {
 }
 
 /// A frame received on an attached device. Returns the skb when the datapath declines it
-/// (the device is being detached) so the stack delivers it as usual.
+/// (the device is being detached, or the fabric vif's frame is the host's) so the stack
+/// delivers it as usual.
 pub fn vif_rx(cookie: Cookie, skb: Skb, ctx: &PacketCtx) -> Option<Skb> {
     let guard = rcu::Guard::new();
-    let Some(vif) = router(ctx.entry()).and_then(|r| r.vifs.get(cookie.index(), &guard)) else {
+    let Some(r) = router(ctx.entry()) else {
         return Some(skb);
     };
-    input(vif, skb, ctx, &guard);
+    let Some(vif) = r.vifs.get(cookie.index(), &guard) else {
+        return Some(skb);
+    };
+    if vif.cfg.kind == crate::uapi::vif_type::PHYSICAL {
+        return tunnel::fabric_input(r, vif, skb, ctx, &guard);
+    }
+    forward::input(r, vif, skb, ctx, &guard);
     None
 }
 

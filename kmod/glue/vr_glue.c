@@ -12,6 +12,9 @@
 #include <linux/lockdep.h>
 #include <linux/rcupdate.h>
 #include <net/genetlink.h>
+#include <net/gso.h>
+#include <net/ip.h>
+#include <net/route.h>
 #include <linux/skbuff.h>
 #include <linux/random.h>
 #include <linux/jiffies.h>
@@ -341,6 +344,98 @@ void vrg_skb_to_host(struct sk_buff *skb, struct net_device *dev)
 	skb_reset_network_header(skb);
 	dev_sw_netstats_rx_add(dev, skb->len);
 	netif_rx(skb);
+}
+
+/* Whether the packet is a GSO super-packet: more than one frame's worth on the wire. */
+bool vrg_skb_is_gso(const struct sk_buff *skb)
+{
+	return skb_is_gso(skb);
+}
+
+/* Cuts a GSO packet (data at its Ethernet header, network header at `l3_offset`) into
+ * whole frames in software, checksums filled in (no offload features asked for), as
+ * dev_queue_xmit would for a device without TSO. Returns the list of segments and frees
+ * the original, or NULL with the original left to the caller. */
+struct sk_buff *vrg_skb_segment(struct sk_buff *skb, unsigned int l3_offset)
+{
+	struct sk_buff *segs;
+
+	if (unlikely(!skb_is_gso(skb) || l3_offset < 2 || l3_offset > skb_headlen(skb)))
+		return NULL;
+	skb_reset_mac_header(skb);
+	skb_set_network_header(skb, l3_offset);
+	memcpy(&skb->protocol, skb->data + l3_offset - 2, sizeof(skb->protocol));
+	segs = skb_gso_segment(skb, 0);
+	if (IS_ERR_OR_NULL(segs))
+		return NULL;
+	consume_skb(skb);
+	return segs;
+}
+
+/* After the outer headers of a tunnel packet came off: it is no longer encapsulated, as
+ * iptunnel_pull_offloads says for the kernel's own tunnels. A GSO packet stays one (the
+ * inner TCP/UDP segmentation is still to be done, by whoever sends it on). Returns false
+ * when a GSO packet's shared info cannot be made private (it is left as it was). */
+bool vrg_skb_decapsulated(struct sk_buff *skb)
+{
+	if (skb_is_gso(skb)) {
+		if (skb_unclone(skb, GFP_ATOMIC))
+			return false;
+		skb_shinfo(skb)->gso_type &= ~(NETIF_F_GSO_ENCAP_ALL >> NETIF_F_GSO_SHIFT);
+	}
+	skb->encapsulation = 0;
+	return true;
+}
+
+/* Sends an IPv4 packet (skb->data at its IPv4 header, total length and checksum filled
+ * in) by the host's routing in `dev`'s namespace: its route, neighbour and netfilter
+ * OUTPUT hooks, as the kernel's own tunnels send (iptunnel_xmit). The source address
+ * must be one of the host's: the route lookup refuses any other, and the packet is
+ * dropped. */
+void vrg_skb_ip_output(struct sk_buff *skb, struct net_device *dev)
+{
+	struct net *net = dev_net(dev);
+	struct flowi4 fl4 = {};
+	struct rtable *rt;
+	struct iphdr *iph;
+
+	if (unlikely(!pskb_may_pull(skb, sizeof(*iph)))) {
+		kfree_skb(skb);
+		return;
+	}
+	skb_reset_network_header(skb);
+	iph = ip_hdr(skb);
+	fl4.daddr = iph->daddr;
+	fl4.saddr = iph->saddr;
+	fl4.flowi4_proto = iph->protocol;
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt)) {
+		kfree_skb(skb);
+		return;
+	}
+	skb_scrub_packet(skb, true);
+	skb_dst_set(skb, &rt->dst);
+	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
+	skb->protocol = htons(ETH_P_IP);
+	ip_local_out(net, NULL, skb);
+}
+
+/* Takes the first packet off a list of segments (NULL once it is empty). */
+struct sk_buff *vrg_skb_list_pop(struct sk_buff **list)
+{
+	struct sk_buff *skb = *list;
+
+	if (skb) {
+		*list = skb->next;
+		skb_mark_not_on_list(skb);
+	}
+	return skb;
+}
+
+/* Frees what is left of a list of segments. */
+void vrg_skb_list_drop(struct sk_buff *list)
+{
+	kfree_skb_list(list);
 }
 
 /* Whether skb->dev is `dev`: a comparison of pointers, safe even if skb->dev is gone. */

@@ -33,7 +33,3 @@ pub fn kvvec_from_fn<T>(n: usize, mut f: impl FnMut() -> T) -> Result<KVVec<T>> 
 pub fn emsgsize() -> Error {
     Error::from_errno(-(kernel::bindings::EMSGSIZE as i32))
 }
-
-pub fn eopnotsupp() -> Error {
-    Error::from_errno(-(kernel::bindings::EOPNOTSUPP as i32))
-}

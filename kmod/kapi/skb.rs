@@ -90,6 +90,37 @@ impl Skb {
         unsafe { sys::vrg_skb_csum_invalidate(self.ptr.as_ptr()) }
     }
 
+    /// Whether this is a GSO super-packet (more than one frame's worth on the wire).
+    pub fn is_gso(&self) -> bool {
+        // SAFETY: `ptr` is a valid skb we own.
+        unsafe { sys::vrg_skb_is_gso(self.ptr.as_ptr()) }
+    }
+
+    /// Cuts a GSO super-packet into whole frames in software, checksums filled in; the
+    /// frame's Ethernet header is at the start and its network header at `l3_offset`.
+    /// When it cannot (not GSO, a bad offset, no memory) the packet comes back as it was.
+    pub fn segment(self, l3_offset: u32) -> Result<Segments, Skb> {
+        let ptr = self.ptr;
+        let raw = self.into_raw();
+        // SAFETY: we own `raw`; the glue checks the packet and the offset, and either
+        // frees it and returns the list of segments (ours now), or returns NULL and
+        // leaves it to us.
+        let segs = unsafe { sys::vrg_skb_segment(raw, l3_offset) };
+        if segs.is_null() {
+            // The glue gave the packet back untouched: ownership returns to a `Skb`.
+            return Err(Skb { ptr });
+        }
+        Ok(Segments { head: segs })
+    }
+
+    /// After a tunnel's outer headers came off: the packet is no longer encapsulated
+    /// (offload state and GSO type say so). False, with nothing changed, when a GSO
+    /// packet's shared state cannot be made private.
+    pub fn decapsulated(&mut self) -> bool {
+        // SAFETY: `ptr` is a valid skb we own.
+        unsafe { sys::vrg_skb_decapsulated(self.ptr.as_ptr()) }
+    }
+
     /// Frees a packet that was used up, not dropped (it does not show as a drop).
     pub fn consume(self) {
         // SAFETY: we own the skb and give it up here.
@@ -105,6 +136,16 @@ impl Skb {
         // skb and then hands it to dev_queue_xmit (or frees it); `dev` is held by the
         // `DevRef` borrowed for the whole call.
         unsafe { sys::vrg_skb_xmit(self.into_raw(), dev, l3_offset) }
+    }
+
+    /// Sends an IPv4 packet (data at its IPv4 header) by the host's routing in `dev`'s
+    /// network namespace: route, neighbour, netfilter OUTPUT. A source address that is
+    /// not the host's, or no route, drops it.
+    pub fn ip_output(self, dev: &DevRef) {
+        let dev = dev.as_ptr();
+        // SAFETY: we pass our ownership to the glue, which checks the header is there and
+        // sends or frees the packet; `dev` is held by the `DevRef` borrowed for the call.
+        unsafe { sys::vrg_skb_ip_output(self.into_raw(), dev) }
     }
 
     /// Delivers the frame to the host stack as received on `dev`. Only the vhost device
@@ -124,3 +165,34 @@ impl Drop for Skb {
         unsafe { sys::vrg_skb_drop(self.ptr.as_ptr()) };
     }
 }
+
+/// The frames a GSO packet was cut into, handed out one at a time; those not taken are
+/// freed as drops with the list.
+///
+/// # Invariants
+/// `head` is null or the first of a NULL-terminated list of skbs owned by this value alone.
+pub struct Segments {
+    head: *mut sys::SkBuff,
+}
+
+impl Iterator for Segments {
+    type Item = Skb;
+
+    fn next(&mut self) -> Option<Skb> {
+        // SAFETY: `head` is null or a list we own (type invariant); the glue unlinks the
+        // first skb, whose ownership passes to the returned `Skb`, and moves `head` on.
+        let skb = unsafe { sys::vrg_skb_list_pop(&mut self.head) };
+        // SAFETY: a non-null skb just taken off our list is ours alone.
+        NonNull::new(skb).map(|ptr| unsafe { Skb::from_raw(ptr) })
+    }
+}
+
+impl Drop for Segments {
+    fn drop(&mut self) {
+        // SAFETY: `head` is null or a list we own (type invariant); nothing uses it after.
+        unsafe { sys::vrg_skb_list_drop(self.head) };
+    }
+}
+
+// SAFETY: the segments are skbs we own, which may be handed to any CPU (as `Skb`).
+unsafe impl Send for Segments {}

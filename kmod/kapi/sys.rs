@@ -78,6 +78,12 @@ extern "C" {
     pub fn vrg_skb_dev_is(skb: *const SkBuff, dev: *const NetDevice) -> bool;
     pub fn vrg_skb_csum_partial(skb: *const SkBuff) -> bool;
     pub fn vrg_skb_csum_invalidate(skb: *mut SkBuff);
+    pub fn vrg_skb_is_gso(skb: *const SkBuff) -> bool;
+    pub fn vrg_skb_segment(skb: *mut SkBuff, l3_offset: u32) -> *mut SkBuff;
+    pub fn vrg_skb_decapsulated(skb: *mut SkBuff) -> bool;
+    pub fn vrg_skb_ip_output(skb: *mut SkBuff, dev: *mut NetDevice);
+    pub fn vrg_skb_list_pop(list: *mut *mut SkBuff) -> *mut SkBuff;
+    pub fn vrg_skb_list_drop(list: *mut SkBuff);
     pub fn vrg_seconds() -> u32;
     pub fn vrg_random_u32() -> u32;
     pub fn vrg_local_bh_disable();

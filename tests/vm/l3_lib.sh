@@ -46,7 +46,8 @@ setup_topology() {
 }
 tx() { vif_field "$1" .stats.tx_packets; }
 rx() { vif_field "$1" .stats.rx_packets; }
-drops() { vrctl dropstats --json | jq -r ".$1 // 0"; }
+# drops <counter>: a dropstats counter by its JSON name (a name that does not exist fails)
+drops() { vrctl dropstats --json | jq -er --arg k "$1" 'if has($k) then .[$k] else error("no drop counter \($k)") end'; }
 # quiet <vif>: waits until the vif's receive counter stops moving (IPv6 join reports)
 quiet() {
   local a b i

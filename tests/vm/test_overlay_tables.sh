@@ -2,8 +2,9 @@
 # VNI table (label/VNI -> nexthop), and Tunnel nexthops (MPLSoUDP, MPLSoGRE, VXLAN),
 # driven through vrctl: create, get, dump, replace, delete; bad input refused with the
 # kernel's errno and message and nothing changed; unprivileged callers only read; a packet
-# routed to a tunnel is dropped as "Invalid NH" (no encapsulation yet), never sent; the
-# module unloads with all of it installed.
+# routed to a tunnel that cannot send it (an IPv6 underlay, not built yet) is dropped as
+# "Invalid NH", never sent bare; the module unloads with all of it installed. Traffic through tunnels:
+# test_overlay_tunnel.sh.
 #
 # Layout: vif0/0 vtvhost0 (10.255.0.1, fd00:ff::1), vif0/1 vtfab (physical, a veth whose
 # peer vtfab2 stands for the fabric), Receive nexthop 1.
@@ -184,12 +185,13 @@ test_overlay_bad_input_changes_nothing() {
   dmesg | tail -5 | grep -q 'vr_mpls_labels=8 is outside 16..1048576' || fail "no message for vr_mpls_labels=8"
 }
 
-test_overlay_packets_to_a_tunnel_are_dropped_not_sent() {
+test_overlay_packets_to_an_unusable_tunnel_are_dropped_not_sent() {
   overlay_setup
   pod vtnsa vta 1 10.1.0.2
   route 1 10.1.0.1/32 1 -P
-  tunnel 21 --udp
-  route 1 10.2.0.0/16 21
+  # the datapath does not build an IPv6 underlay yet
+  vrctl nh --create 21 --type tunnel --oif 1 --sip fd00:ff::1 --dip fd00:ff::2 --udp >/dev/null
+  route 1 10.2.0.0/16 21 "-t 100"
   before=$(drops invalid_nh); fab=$(tx 1); peer=$(cat /sys/class/net/vtfab2/statistics/rx_packets)
   ip netns exec vtnsa ping -c 3 -i 0.2 -W 1 10.2.0.5 >/dev/null 2>&1 && fail "a ping through a tunnel was answered"
   expect_eq "Invalid NH drops" $((before + 3)) "$(drops invalid_nh)"

@@ -19,6 +19,7 @@ pub mod nexthop;
 pub mod overlay;
 pub mod packet;
 pub mod route;
+pub mod tunnel;
 
 /// The wire contract (enums, limits). The kernel maps this module to its own `uapi`.
 #[path = "../../uapi/src/wire.rs"]

@@ -3,6 +3,7 @@
 //! nexthop resolves to one action (ECMP composites pick a member by flow hash, so one
 //! flow always takes the same member).
 
+use super::tunnel::Encap;
 use super::uapi::{
     addr_family, drop_reason, nh_flag, nh_type, vrf_stat, COMPOSITE_MAX, ENCAP_MAX, NH_TUNNEL_FLAGS,
 };
@@ -42,8 +43,6 @@ pub enum NhError {
     /// Nexthop 0 is the discard nexthop; it cannot be replaced or deleted.
     Reserved,
     UnknownType,
-    /// A type the datapath does not implement yet (VRF translate).
-    Unsupported,
     /// Encap, Tunnel and Receive nexthops need an outgoing vif.
     MissingOif,
     /// The outgoing vif does not exist.
@@ -272,7 +271,8 @@ pub fn validate(
                 _ => Err(NhError::EncapLength),
             }
         }
-        nh_type::VRF_TRANSLATE => Err(NhError::Unsupported),
+        // Names the VRF a decapsulated packet is routed in (an MPLS label's or a VNI's).
+        nh_type::VRF_TRANSLATE => Ok(()),
         _ => Err(NhError::UnknownType),
     }
 }
@@ -286,6 +286,28 @@ pub enum Action<'a> {
     Host { oif: u32 },
     /// Replace the L2 header with `header` and send out of vif `oif`.
     Encap { oif: u32, header: &'a [u8] },
+    /// Put the packet in a tunnel to another node and send it out of the fabric vif.
+    Tunnel(Tunnel<'a>),
+    /// Route the packet again in VRF `vrf` (only a decapsulated packet may do this: a
+    /// route to a VRF translate nexthop would let VRFs route into each other in a loop).
+    Translate { vrf: u32 },
+}
+
+/// Where and how a tunnel nexthop sends: the outer headers come from these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tunnel<'a> {
+    /// The fabric vif.
+    pub oif: u32,
+    pub encap: Encap,
+    /// The underlay's Ethernet header (14 or 18 bytes), or empty: the host's routing
+    /// then sends the outer packet.
+    pub l2: &'a [u8],
+    /// Outer IPv4 source (this node) and destination (the other node).
+    pub sip: [u8; 4],
+    pub dip: [u8; 4],
+    /// The ECMP composite member's label, when the composite gives one (else the
+    /// route's label is used).
+    pub label: Option<u32>,
 }
 
 /// An action plus the per-VRF counters (`vrf_stat` values) it accounts to.
@@ -327,12 +349,24 @@ pub fn resolve_with<T: Nexthops>(
     if !nh.is_composite() {
         return resolve_single(nh, None);
     }
-    let member = pick(flow_hash(), nh.members().len())
+    let picked = pick(flow_hash(), nh.members().len());
+    let member = picked
         .and_then(|i| nh.members().get(i))
         .and_then(|&m| table.nexthop(m));
+    // Label 0 is MPLS's reserved IPv4 explicit null: it stands for "no label" here.
+    let label = picked
+        .and_then(|i| nh.labels().get(i))
+        .copied()
+        .filter(|&l| l != 0);
     match member {
         // Members are never composites (validate), so one level is all there is.
-        Some(m) if !m.is_composite() => resolve_single(m, Some(nh.vrf)),
+        Some(m) if !m.is_composite() => {
+            let mut res = resolve_single(m, Some(nh.vrf));
+            if let Action::Tunnel(t) = &mut res.action {
+                t.label = label;
+            }
+            res
+        }
         _ => Resolution {
             action: Action::Drop(drop_reason::INVALID_NH),
             vrf: nh.vrf,
@@ -355,19 +389,17 @@ fn resolve_single(nh: &Nexthop, composite_vrf: Option<u32>) -> Resolution<'_> {
             },
             vrf_stat::ENCAPS,
         ),
-        // Tunnel nexthops are stored and listed, but the datapath does not build the
-        // outer headers yet (MPLSoUDP/MPLSoGRE/VXLAN encapsulation is a later slice of
-        // the overlay work). Sending the inner frame out of the fabric vif as it is would
-        // leak pod traffic onto the underlay unencapsulated, so a packet routed to a
-        // tunnel is dropped and counted as "Invalid NH", and no tunnel counter of the
-        // VRF moves (nothing was tunnelled).
-        nh_type::TUNNEL => {
-            return Resolution {
-                action: Action::Drop(drop_reason::INVALID_NH),
-                vrf: nh.vrf,
-                stats: [None, None],
+        nh_type::TUNNEL => match tunnel_action(nh) {
+            Some((t, stat)) => (Action::Tunnel(t), stat),
+            None => {
+                return Resolution {
+                    action: Action::Drop(drop_reason::INVALID_NH),
+                    vrf: nh.vrf,
+                    stats: [None, None],
+                }
             }
-        }
+        },
+        nh_type::VRF_TRANSLATE => (Action::Translate { vrf: nh.vrf }, vrf_stat::VRF_TRANSLATES),
         _ => {
             return Resolution {
                 action: Action::Drop(drop_reason::INVALID_NH),
@@ -382,6 +414,28 @@ fn resolve_single(nh: &Nexthop, composite_vrf: Option<u32>) -> Resolution<'_> {
         vrf: composite_vrf.unwrap_or(nh.vrf),
         stats: [Some(stat), ecmp],
     }
+}
+
+/// A tunnel nexthop's action and its VRF counter. None for an IPv6 underlay, which the
+/// datapath does not build yet.
+fn tunnel_action(nh: &Nexthop) -> Option<(Tunnel<'_>, u32)> {
+    let encap = Encap::from_nh_flags(nh.flags)?;
+    let sip: [u8; 4] = nh.tun_sip().try_into().ok()?;
+    let dip: [u8; 4] = nh.tun_dip().try_into().ok()?;
+    let stat = match encap {
+        Encap::MplsOverUdp => vrf_stat::UDP_MPLS_TUNNELS,
+        Encap::MplsOverGre => vrf_stat::GRE_MPLS_TUNNELS,
+        Encap::Vxlan => vrf_stat::VXLAN_TUNNELS,
+    };
+    let t = Tunnel {
+        oif: nh.oif,
+        encap,
+        l2: nh.encap(),
+        sip,
+        dip,
+        label: None,
+    };
+    Some((t, stat))
 }
 
 #[cfg(test)]
@@ -465,11 +519,6 @@ mod tests {
         let too_many = Nexthop::new(22, nh_type::COMPOSITE, 2, 0, 1, 0)
             .set_members(0..(COMPOSITE_MAX as u32 + 1), core::iter::empty());
         assert_eq!(too_many, Err(NhError::TooManyMembers));
-        let vrf_translate = Nexthop::new(23, nh_type::VRF_TRANSLATE, 2, 0, 0, 0);
-        assert_eq!(
-            validate(&vrf_translate, &t, vifs),
-            Err(NhError::Unsupported)
-        );
         let weird = Nexthop::new(24, 42, 2, 0, 0, 3);
         assert_eq!(validate(&weird, &t, vifs), Err(NhError::UnknownType));
     }
@@ -549,18 +598,56 @@ mod tests {
     }
 
     #[test]
-    fn packets_to_a_tunnel_are_dropped_not_sent() {
+    fn tunnels_resolve_to_their_outer_headers() {
         let mut t = table();
-        t.0.insert(30, tunnel(30, 2, nh_flag::TUNNEL_UDP_MPLS, 3));
+        let mut udp = tunnel(30, 2, nh_flag::TUNNEL_UDP_MPLS, 3);
+        udp.set_encap(&[0xaa; 14]).unwrap();
+        t.0.insert(30, udp);
         let r = resolve(&t, 30, 0);
+        let Action::Tunnel(tun) = r.action else {
+            panic!("{:?}", r.action)
+        };
+        assert_eq!(tun.oif, 3);
+        assert_eq!(tun.encap, Encap::MplsOverUdp);
+        assert_eq!(tun.l2, &[0xaa; 14]);
+        assert_eq!((tun.sip, tun.dip), ([8, 0, 0, 2], [8, 0, 0, 3]));
+        assert_eq!(tun.label, None, "the route's label applies");
+        assert_eq!(r.stats, [Some(vrf_stat::UDP_MPLS_TUNNELS), None]);
+        // no underlay header: the host routes the outer packet
+        t.0.insert(31, tunnel(31, 2, nh_flag::TUNNEL_VXLAN, 3));
+        match resolve(&t, 31, 0).action {
+            Action::Tunnel(tun) => assert!(tun.l2.is_empty()),
+            other => panic!("{other:?}"),
+        }
+        // an IPv6 underlay: nothing can be sent yet
+        let mut v6 = tunnel(32, addr_family::INET6, nh_flag::TUNNEL_GRE, 3);
+        v6.set_encap(&[0xaa; 14]).unwrap();
+        t.0.insert(32, v6);
+        let r = resolve(&t, 32, 0);
         assert_eq!(r.action, Action::Drop(drop_reason::INVALID_NH));
         assert_eq!(r.stats, [None, None], "nothing was tunnelled");
-        // also as an ECMP member
-        t.0.insert(20, composite(20, &[30, 30]));
-        assert_eq!(
-            resolve(&t, 20, 7).action,
-            Action::Drop(drop_reason::INVALID_NH)
-        );
+        // an ECMP member's label wins over the route's; label 0 is none
+        let mut c = composite(20, &[30, 30]);
+        c.set_members([30, 30].into_iter(), [100, 0].into_iter())
+            .unwrap();
+        t.0.insert(20, c);
+        let label = |h| match resolve(&t, 20, h).action {
+            Action::Tunnel(tun) => tun.label,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(label(0), Some(100));
+        assert_eq!(label(u32::MAX), None);
+    }
+
+    #[test]
+    fn vrf_translate_names_a_vrf() {
+        let mut t = table();
+        let nh = Nexthop::new(40, nh_type::VRF_TRANSLATE, 2, 0, 7, 0);
+        assert_eq!(validate(&nh, &t, |_| false), Ok(()));
+        t.0.insert(40, nh);
+        let r = resolve(&t, 40, 0);
+        assert_eq!(r.action, Action::Translate { vrf: 7 });
+        assert_eq!(r.stats[0], Some(vrf_stat::VRF_TRANSLATES));
     }
 
     #[test]

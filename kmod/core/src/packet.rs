@@ -433,12 +433,12 @@ impl Headers {
 }
 
 /// `N` bytes at `off`, if the slice holds them.
-fn arr<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
+pub(super) fn arr<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
     b.get(off..)?.first_chunk::<N>().copied()
 }
 
 /// The big-endian `u16` at `off`.
-fn be16(b: &[u8], off: usize) -> Option<u16> {
+pub(super) fn be16(b: &[u8], off: usize) -> Option<u16> {
     arr::<2>(b, off).map(u16::from_be_bytes)
 }
 
@@ -448,7 +448,7 @@ fn byte(b: &[u8], off: usize) -> Option<u8> {
 }
 
 /// Copies `src` to `buf[off..]`; `None` (and nothing written) if it does not fit.
-fn put(buf: &mut [u8], off: usize, src: &[u8]) -> Option<()> {
+pub(super) fn put(buf: &mut [u8], off: usize, src: &[u8]) -> Option<()> {
     let dst = buf.get_mut(off..)?.get_mut(..src.len())?;
     for (d, s) in dst.iter_mut().zip(src) {
         *d = *s;
@@ -457,6 +457,6 @@ fn put(buf: &mut [u8], off: usize, src: &[u8]) -> Option<()> {
 }
 
 /// Writes a big-endian `u16` at `off`.
-fn put16(buf: &mut [u8], off: usize, v: u16) -> Option<()> {
+pub(super) fn put16(buf: &mut [u8], off: usize, v: u16) -> Option<()> {
     put(buf, off, &v.to_be_bytes())
 }

@@ -35,10 +35,10 @@ pub(crate) struct NhArgs {
     /// Encap, tunnel: source MAC (default: the vRouter MAC 00:00:5e:00:01:00)
     #[arg(long, value_name = "MAC")]
     smac: Option<String>,
-    /// Encap: destination MAC (tunnel: of the underlay's next hop, optional)
+    /// Encap: destination MAC (tunnel: the underlay next hop's; without it a tunnel sends nothing)
     #[arg(long, value_name = "MAC")]
     dmac: Option<String>,
-    /// Tunnel: source address (this node's vhost address), IPv4 or IPv6
+    /// Tunnel: source address (this node's fabric address), IPv4 or IPv6
     #[arg(long, value_name = "IP")]
     sip: Option<String>,
     /// Tunnel: destination address (the remote node)
