@@ -10,7 +10,9 @@ kdir=$VR_CACHE/$VR_KPREFIX$key
 log() { printf '[kernel] %s\n' "$*" >&2; }
 
 mkdir -p "$VR_CACHE"
-exec 9>"$VR_CACHE/kernel.lock"
+# One lock per flavour: the debug kernel can build in the background while the test
+# kernel's users (make kmod, every vm-run.sh) go on.
+exec 9>"$VR_CACHE/${VR_KPREFIX}lock"
 flock 9
 if [ -f "$kdir/.vrouter-built" ]; then
   log "cached: $kdir"

@@ -14,10 +14,12 @@ ns_pair() { # <a-addr/len> <b-addr/len>
   ip -n vtnsa addr add "$1" dev eth0; ip -n vtnsb addr add "$2" dev eth0
 }
 # measure <label>: iperf3 TCP throughput and 64-byte-frame UDP packet rate from A to B
+# (the server in namespace $BNS, vtnsb unless told)
 measure() {
-  ip netns exec vtnsb iperf3 -s -D -1 -p 5201 >/dev/null; sleep 0.3
+  local bns=${BNS:-vtnsb}
+  ip netns exec "$bns" iperf3 -s -D -1 -p 5201 >/dev/null; sleep 0.3
   TCP[$1]=$(ip netns exec vtnsa iperf3 -c "$BADDR" -p 5201 -t "$SECS" -J | jq '.end.sum_received.bits_per_second / 1e9')
-  ip netns exec vtnsb iperf3 -s -D -1 -p 5202 >/dev/null; sleep 0.3
+  ip netns exec "$bns" iperf3 -s -D -1 -p 5202 >/dev/null; sleep 0.3
   # 22 bytes of UDP payload: a 64-byte Ethernet frame with FCS
   UDP[$1]=$(ip netns exec vtnsa iperf3 -c "$BADDR" -p 5202 -u -b 0 -l 22 -t "$SECS" -J |
     jq '(.end.sum.packets - .end.sum.lost_packets) / .end.sum.seconds')
@@ -58,6 +60,54 @@ cleanup
 ratio() { echo "$1 $2" | awk '{ if ($2 > 0) printf "%.2f", $1 / $2; else print "n/a" }'; }
 echo "  ratios vrouter/bridge:  TCP $(ratio "${TCP[vrouter]}" "${TCP[bridge]}")  UDP $(ratio "${UDP[vrouter]}" "${UDP[bridge]}")"
 echo "  ratios vrouter/routing: TCP $(ratio "${TCP[vrouter]}" "${TCP[routing]}")  UDP $(ratio "${UDP[vrouter]}" "${UDP[routing]}")"
+
+echo "== across the fabric: VXLAN to another node (a namespace behind a veth, Linux's VXLAN"
+echo "   device decapsulating there); the encapsulating side is vrouter, then Linux (flannel-style)"
+# the other node: vtremote, 192.168.77.2, its pod address 10.2.0.2 on vx0 (VNI 200)
+remote_node() {
+  ip netns add vtremote
+  ip link add vtfab address 02:00:00:00:0f:01 type veth peer name eth0 netns vtremote
+  ip link set vtfab up; ip -n vtremote link set lo up; ip -n vtremote link set eth0 up
+  ip addr add 192.168.77.1/24 dev vtfab; ip -n vtremote addr add 192.168.77.2/24 dev eth0
+  ip -n vtremote link add vx0 address "$1" type vxlan id 200 local 192.168.77.2 \
+    remote 192.168.77.1 dstport 4789 dev eth0
+  ip -n vtremote link set vx0 up; ip -n vtremote addr add 10.2.0.2/24 dev vx0
+  ip -n vtremote route add 10.1.0.0/24 dev vx0
+  ip -n vtremote neigh add 10.1.0.2 lladdr "$1" dev vx0
+}
+cleanup; load
+mkveth vta vtnsa; ip -n vtnsa addr add 10.1.0.2/24 dev eth0; ip -n vtnsa link set eth0 mtu 1450
+ip -n vtnsa route add default via 10.1.0.1
+remote_node $GW
+vrctl vif --create vtvhost0 --mac $GW --ip 10.255.0.1 >/dev/null
+vrctl vif --add vtfab --type physical --ip 192.168.77.1 >/dev/null
+vrctl vif --add vta --type virtual --vrf 1 >/dev/null
+vrctl nh --create 1 --type rcv --oif 0 >/dev/null
+vrctl nh --create 10 --type encap --oif 2 --dmac "$(ip -n vtnsa -br link show eth0 | awk '{print $3}')" --smac $GW >/dev/null
+vrctl nh --create 21 --type tunnel --oif 1 --smac 02:00:00:00:0f:01 \
+  --dmac "$(ip -n vtremote -br link show eth0 | awk '{print $3}')" --sip 192.168.77.1 --dip 192.168.77.2 --vxlan >/dev/null
+vrctl nh --create 30 --type vrf-translate --vrf 1 >/dev/null
+vrctl vxlan --create 200 --nh 30 >/dev/null
+vrctl rt -c -v 1 -p 10.1.0.1/32 -n 1 -P >/dev/null
+vrctl rt -c -v 1 -p 10.1.0.2/32 -n 10 -P >/dev/null
+vrctl rt -c -v 1 -p 10.2.0.0/24 -n 21 -t 200 >/dev/null
+BNS=vtremote BADDR=10.2.0.2 measure vr-vxlan
+# Linux: the pod's veth routed by the host into its own VXLAN device (flannel's vxlan backend)
+cleanup
+mkveth vta vtnsa; ip -n vtnsa addr add 10.1.0.2/24 dev eth0; ip -n vtnsa link set eth0 mtu 1450
+ip addr add 10.1.0.1/24 dev vta; ip -n vtnsa route add default via 10.1.0.1
+remote_node 02:00:00:00:0e:02
+ip link add vtvx0 address 02:00:00:00:0e:01 type vxlan id 200 local 192.168.77.1 \
+  remote 192.168.77.2 dstport 4789 dev vtfab
+ip link set vtvx0 up; ip addr add 10.2.0.1/32 dev vtvx0
+ip route add 10.2.0.0/24 dev vtvx0; ip neigh add 10.2.0.2 lladdr 02:00:00:00:0e:02 dev vtvx0
+ip -n vtremote neigh replace 10.1.0.2 lladdr 02:00:00:00:0e:01 dev vx0
+sysctl -qw net.ipv4.ip_forward=1
+BNS=vtremote BADDR=10.2.0.2 measure linux-vxlan
+sysctl -qw net.ipv4.ip_forward=0
+ip link del vtvx0
+cleanup
+echo "  ratios vrouter/linux VXLAN: TCP $(ratio "${TCP[vr-vxlan]}" "${TCP[linux-vxlan]}")  UDP $(ratio "${UDP[vr-vxlan]}" "${UDP[linux-vxlan]}")"
 
 echo "== route install: 100000 IPv4 /24 routes"
 N=100000

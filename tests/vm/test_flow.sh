@@ -24,7 +24,8 @@ new_flow() { ynl --do flow-new --json "$1" --output-json | jq -r .index; }
 test_flow_miss_holds_until_the_verdict_releases_the_packets() {
   VIF_POLICY=1 setup
   # B answers UDP port 7; A's question (from port 5555) waits in the kernel for a verdict
-  # (the responder lives for the whole test: 120 s was too short on a loaded machine)
+  # (the responder lives for the whole test: 120 s was too short on a loaded machine, and
+  # the question waits up to 300 s: 90 s ran out beside another VM)
   ip netns exec vtnsb timeout 600 python3 -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 7))
@@ -38,7 +39,7 @@ while True:
   sleep 1
   ip netns exec vtnsa python3 -c '
 import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 5555)); s.settimeout(90)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 5555)); s.settimeout(300)
 s.sendto(b"q", ("10.1.0.3", 7)); print(s.recvfrom(100)[0].decode())' > /tmp/vt-udp.out 2>&1 &
   client=$!
   hold=$(wait_hold 10.1.0.2 10.1.0.3 17) || exit 1; read -r idx gen <<<"$hold"
@@ -111,14 +112,16 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 9))
 for _ in range(3):
     d, a = s.recvfrom(100); s.sendto(b"from " + a[0].encode() + b":" + str(a[1]).encode(), a)' &
   srv=$!
-  sleep 1
+  # B listens before A asks (python starts slowly on a loaded machine: a fixed second was
+  # not always enough)
+  for _ in $(seq 200); do ip netns exec vtnsb ss -Huln 'sport = :9' | grep -q . && break; sleep 0.1; done
   fwd=$(new_flow "{\"vrf\": 1, \"family\": \"inet\", \"proto\": 17, \"src\": \"$(hexip 10.1.0.2)\", \"dst\": \"$(hexip 10.1.0.99)\", \"sport\": 5000, \"dport\": 7, \"action\": \"forward\"}")
   rev=$(new_flow "{\"vrf\": 1, \"family\": \"inet\", \"proto\": 17, \"src\": \"$(hexip 10.1.0.3)\", \"dst\": \"$(hexip 10.1.0.2)\", \"sport\": 9, \"dport\": 5000, \"action\": \"nat\", \"flags\": [\"snat\", \"spat\"], \"rindex\": $fwd}")
   gen=$(flows | jq ".[] | select(.index == $fwd) | .gen")
   ynl --do flow-new --json "{\"index\": $fwd, \"gen\": $gen, \"action\": \"nat\", \"flags\": [\"dnat\", \"dpat\"], \"rindex\": $rev}" >/dev/null || fail "NAT verdict"
   out=$(ip netns exec vtnsa python3 -c '
 import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 5000)); s.settimeout(3)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 5000)); s.settimeout(30)
 s.sendto(b"hi", ("10.1.0.99", 7)); d, a = s.recvfrom(100)
 print(d.decode(), a[0], a[1])') || fail "no answer through NAT"
   # B saw A's real address and port; A saw the answer come from the address it asked
