@@ -21,10 +21,14 @@ const ETH_P_IP: u16 = 0x0800;
 const ETH_P_IPV6: u16 = 0x86dd;
 
 pub fn input(r: &Router, vif: &Vif, skb: Skb, ctx: &PacketCtx, guard: &rcu::Guard) {
+    count_rx(vif, &skb, ctx);
+    resume(r, vif, skb, ctx, guard)
+}
+
+pub(super) fn count_rx(vif: &Vif, skb: &Skb, ctx: &PacketCtx) {
     let stats = vif.stats.local(ctx);
     stats[stat::RX_PACKETS].add(1, ctx);
     stats[stat::RX_BYTES].add(u64::from(skb.len()), ctx);
-    resume(r, vif, skb, ctx, guard)
 }
 
 /// The datapath after receive accounting: also where packets a flow held come back in

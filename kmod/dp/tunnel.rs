@@ -11,7 +11,7 @@
 //! API server), and the host's own traffic costs the datapath nothing.
 
 use super::forward::{self, drop_packet, HEAD};
-use super::vif::{stat, Vif};
+use super::vif::Vif;
 use super::Router;
 use crate::kapi::percpu::PacketCtx;
 use crate::kapi::rcu;
@@ -39,13 +39,15 @@ pub(super) fn output(
         // a tunnel route without a label: nothing tells the other end where it goes
         return drop_packet(r, vif, skb, DR::INVALID_LABEL, ctx);
     };
+    // one hash for the packet: every segment of it takes the same UDP source port
+    let hash = packet::flow_hash(h);
     if !skb.is_gso() {
-        return encap_one(r, vif, out, skb, h, t, label, ctx);
+        return encap_one(r, vif, out, skb, h, t, label, hash, ctx);
     }
     match skb.segment(h.l3_offset as u32) {
         Ok(segments) => {
             for seg in segments {
-                encap_one(r, vif, out, seg, h, t, label, ctx);
+                encap_one(r, vif, out, seg, h, t, label, hash, ctx);
             }
         }
         Err(skb) => drop_packet(r, vif, skb, DR::NO_MEMORY, ctx),
@@ -65,6 +67,7 @@ fn encap_one(
     h: &Headers,
     t: &Tunnel<'_>,
     label: u32,
+    flow_hash: u32,
     ctx: &PacketCtx,
 ) {
     let l3 = h.l3_offset;
@@ -94,7 +97,7 @@ fn encap_one(
         label,
         inner_v6,
         inner_len,
-        flow_hash: packet::flow_hash(h),
+        flow_hash,
         // DF is set: the ID of an atomic datagram means nothing (RFC 6864)
         ip_id: 0,
     };
@@ -120,9 +123,8 @@ pub(super) fn fabric_input(
     guard: &rcu::Guard,
 ) -> Option<Skb> {
     let frame_len = skb.len() as usize;
-    let found = skb
-        .head_mut(HEAD)
-        .and_then(|head| find_tunnel(head, frame_len));
+    // read only: the host's frames go on unchanged (and uncopied when shared)
+    let found = skb.head(HEAD).and_then(|head| find_tunnel(head, frame_len));
     let Some((l3, tunnel)) = found else {
         return Some(skb);
     };
@@ -130,24 +132,14 @@ pub(super) fn fabric_input(
         Ok(d) if for_this_node(r, vif, &d, guard) => d,
         Ok(_) => return Some(skb), // another node's: the host routes or drops it
         Err(()) => {
-            count_rx(vif, &skb, ctx);
-            return drop_or_none(r, vif, skb, DR::INVALID_PACKET, ctx);
+            forward::count_rx(vif, &skb, ctx);
+            drop_packet(r, vif, skb, DR::INVALID_PACKET, ctx);
+            return None;
         }
     };
-    count_rx(vif, &skb, ctx);
+    forward::count_rx(vif, &skb, ctx);
     decap(r, vif, skb, l3, &d, ctx, guard);
     None
-}
-
-fn drop_or_none(r: &Router, vif: &Vif, skb: Skb, reason: u32, ctx: &PacketCtx) -> Option<Skb> {
-    drop_packet(r, vif, skb, reason, ctx);
-    None
-}
-
-fn count_rx(vif: &Vif, skb: &Skb, ctx: &PacketCtx) {
-    let stats = vif.stats.local(ctx);
-    stats[stat::RX_PACKETS].add(1, ctx);
-    stats[stat::RX_BYTES].add(u64::from(skb.len()), ctx);
 }
 
 /// The outer IPv4 header's offset and what parsing the tunnel headers found; None for

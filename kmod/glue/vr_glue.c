@@ -276,6 +276,12 @@ bool vrg_skb_writable(struct sk_buff *skb, unsigned int len)
 	return skb_ensure_writable(skb, len) == 0;
 }
 
+/* Makes the first `len` bytes linear, for reading only (a clone's data is not copied). */
+bool vrg_skb_may_pull(struct sk_buff *skb, unsigned int len)
+{
+	return pskb_may_pull(skb, len);
+}
+
 u8 *vrg_skb_data(const struct sk_buff *skb)
 {
 	return skb->data;

@@ -64,6 +64,7 @@ int vrg_attr_len(const struct nlattr *attr);
 void vrg_skb_drop(struct sk_buff *skb);
 void vrg_skb_consume(struct sk_buff *skb);
 bool vrg_skb_writable(struct sk_buff *skb, unsigned int len);
+bool vrg_skb_may_pull(struct sk_buff *skb, unsigned int len);
 u8 *vrg_skb_data(const struct sk_buff *skb);
 unsigned int vrg_skb_headlen(const struct sk_buff *skb);
 bool vrg_skb_adjust_head(struct sk_buff *skb, int delta);

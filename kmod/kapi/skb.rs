@@ -65,6 +65,30 @@ impl Skb {
         }
     }
 
+    /// The first `len` bytes (at most the packet length), made linear for reading. Unlike
+    /// `head_mut` it never copies a shared packet: for looking at frames that may be
+    /// passed on untouched.
+    pub fn head(&mut self, len: u32) -> Option<&[u8]> {
+        let len = len.min(self.len());
+        // SAFETY: we own the skb; pskb_may_pull makes `len` bytes at `data` linear (or
+        // fails).
+        if !unsafe { sys::vrg_skb_may_pull(self.ptr.as_ptr(), len) } {
+            return None;
+        }
+        // SAFETY: the first `len` bytes at skb->data are linear (above) and stay valid
+        // while the returned borrow of `self` lives (nothing else changes the skb); they
+        // are only read, so a clone sharing them is not disturbed.
+        unsafe {
+            if sys::vrg_skb_headlen(self.ptr.as_ptr()) < len {
+                return None;
+            }
+            Some(core::slice::from_raw_parts(
+                sys::vrg_skb_data(self.ptr.as_ptr()),
+                len as usize,
+            ))
+        }
+    }
+
     /// Adds `delta` bytes of headroom to the front (delta > 0) or strips -delta bytes.
     pub fn adjust_head(&mut self, delta: i32) -> bool {
         // SAFETY: we own the skb; the glue checks headroom and length.

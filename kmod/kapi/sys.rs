@@ -69,6 +69,7 @@ extern "C" {
     pub fn vrg_skb_drop(skb: *mut SkBuff);
     pub fn vrg_skb_consume(skb: *mut SkBuff);
     pub fn vrg_skb_writable(skb: *mut SkBuff, len: u32) -> bool;
+    pub fn vrg_skb_may_pull(skb: *mut SkBuff, len: u32) -> bool;
     pub fn vrg_skb_data(skb: *const SkBuff) -> *mut u8;
     pub fn vrg_skb_headlen(skb: *const SkBuff) -> u32;
     pub fn vrg_skb_adjust_head(skb: *mut SkBuff, delta: c_int) -> bool;
