@@ -41,8 +41,14 @@ pub struct Config {
     /// DNS server handed to pods; default: the gateway.
     pub dns: Option<Ipv4Addr>,
     pub dns_v6: Option<Ipv6Addr>,
-    #[serde(default = "default_mtu")]
-    pub mtu: u32,
+    /// The pods' MTU. Unset: the fabric's MTU less `tunnel-overhead` ([`Node::pod_mtu`]).
+    pub mtu: Option<u32>,
+    /// The fabric network's MTU; default: the fabric interface's own, else 1500.
+    pub fabric_mtu: Option<u32>,
+    /// What a tunnel adds to a pod's packet: VXLAN's 50 bytes, the largest of the three
+    /// encapsulations (MPLSoUDP adds 32, MPLSoGRE 28).
+    #[serde(default = "default_tunnel_overhead")]
+    pub tunnel_overhead: u32,
     #[serde(default)]
     pub vhost: Vhost,
     /// A fabric NIC to attach as a Physical vif (optional).
@@ -346,9 +352,14 @@ fn default_listen() -> SocketAddr {
 fn default_socket() -> PathBuf {
     PathBuf::from(vrouter_port_api::DEFAULT_SOCKET)
 }
-fn default_mtu() -> u32 {
-    1500
+fn default_tunnel_overhead() -> u32 {
+    50
 }
+
+/// A fabric MTU nobody configured or reported: Ethernet's.
+const DEFAULT_FABRIC_MTU: u32 = 1500;
+/// IPv4's minimum MTU: no pod MTU goes below it.
+const MIN_MTU: u32 = 68;
 fn default_resync() -> f64 {
     5.0
 }
@@ -579,8 +590,31 @@ impl Node {
             return Err(bad("dns-v6", "set without pod-cidr-v6".into()));
         }
         let dns_v6 = raw.dns_v6.or(gateway_v6);
-        if !(68..=65535).contains(&raw.mtu) {
-            return Err(bad("mtu", format!("{} is outside 68..65535", raw.mtu)));
+        for (key, mtu) in [("mtu", raw.mtu), ("fabric-mtu", raw.fabric_mtu)] {
+            if let Some(m) = mtu.filter(|m| !(MIN_MTU..=65535).contains(m)) {
+                return Err(bad(key, format!("{m} is outside {MIN_MTU}..65535")));
+            }
+        }
+        if raw.tunnel_overhead > 1000 {
+            return Err(bad(
+                "tunnel-overhead",
+                format!(
+                    "{} bytes is not a tunnel's overhead (0..1000)",
+                    raw.tunnel_overhead
+                ),
+            ));
+        }
+        if let Some(f) = raw
+            .fabric_mtu
+            .filter(|f| f.saturating_sub(raw.tunnel_overhead) < MIN_MTU)
+        {
+            return Err(bad(
+                "tunnel-overhead",
+                format!(
+                    "fabric-mtu {f} less {} leaves pods less than {MIN_MTU}",
+                    raw.tunnel_overhead
+                ),
+            ));
         }
         if !(raw.resync_interval > 0.0 && raw.resync_interval <= 3600.0) {
             return Err(bad(
@@ -643,6 +677,35 @@ impl Node {
 
     pub fn network(&self, name: &str) -> Option<&Net> {
         self.networks.iter().find(|n| n.name == name)
+    }
+
+    /// The pods' MTU: `mtu` when set, else the fabric's MTU less `tunnel-overhead`, so
+    /// that a pod's full-size packet still fits the fabric once encapsulated. The
+    /// fabric's MTU: `fabric-mtu`, else the fabric interface's own, else 1500.
+    pub fn pod_mtu(&self) -> u32 {
+        self.pod_mtu_with(|ifname| {
+            std::fs::read_to_string(format!("/sys/class/net/{ifname}/mtu"))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        })
+    }
+
+    /// [`Self::pod_mtu`] with `if_mtu` answering an interface's MTU.
+    fn pod_mtu_with(&self, if_mtu: impl Fn(&str) -> Option<u32>) -> u32 {
+        if let Some(m) = self.raw.mtu {
+            return m;
+        }
+        let fabric = self
+            .raw
+            .fabric_mtu
+            .or_else(|| {
+                let f = self.raw.fabric_interface.as_deref()?;
+                if_mtu(f).filter(|m| *m >= MIN_MTU)
+            })
+            .unwrap_or(DEFAULT_FABRIC_MTU);
+        fabric.saturating_sub(self.raw.tunnel_overhead).max(MIN_MTU)
     }
 
     /// Addresses of the pod CIDRs that are never handed to pods.
@@ -993,6 +1056,35 @@ mod tests {
         .contains("networks[1].namespaces: only one"));
         assert!(err("state-dir = \"/x\"\npod-cidr = \"10.32.0.0/24\"\n").contains("node-name"));
         assert!(err(&format!("{MIN}resync-interval = \"fast\"\n")).contains("resync-interval"));
+    }
+
+    #[test]
+    fn the_pod_mtu_leaves_room_for_the_tunnel() {
+        let none = |_: &str| None;
+        let jumbo = |f: &str| (f == "eth1").then_some(9000);
+        let mtu = |text: &str, if_mtu: &dyn Fn(&str) -> Option<u32>| {
+            Node::parse(&format!("{MIN}{text}"))
+                .unwrap()
+                .pod_mtu_with(if_mtu)
+        };
+        assert_eq!(mtu("", &none), 1450, "Ethernet less VXLAN's 50 bytes");
+        assert_eq!(mtu("fabric-mtu = 9000\n", &none), 8950);
+        assert_eq!(
+            mtu("fabric-mtu = 1500\ntunnel-overhead = 36\n", &none),
+            1464
+        );
+        // the fabric interface's own MTU when fabric-mtu is not set
+        assert_eq!(mtu("fabric-interface = \"eth1\"\n", &jumbo), 8950);
+        assert_eq!(
+            mtu("fabric-interface = \"eth1\"\nfabric-mtu = 1600\n", &jumbo),
+            1550
+        );
+        assert_eq!(mtu("fabric-interface = \"eth0\"\n", &jumbo), 1450);
+        // an explicit mtu is the pods' as it is
+        assert_eq!(mtu("mtu = 1500\nfabric-mtu = 9000\n", &jumbo), 1500);
+        assert!(err(&format!("{MIN}fabric-mtu = 60\n")).contains("fabric-mtu: 60"));
+        assert!(err(&format!("{MIN}fabric-mtu = 100\n")).contains("tunnel-overhead: "));
+        assert!(err(&format!("{MIN}tunnel-overhead = 5000\n")).contains("tunnel-overhead: "));
     }
 
     #[test]

@@ -854,7 +854,7 @@ impl Agent {
                 .filter(|_| v6)
                 .map(|a| a.to_string())
                 .unwrap_or_default(),
-            mtu: Some(n.raw.mtu),
+            mtu: Some(n.pod_mtu()),
         }
     }
 
