@@ -17,13 +17,17 @@
 //! count up from [`NH_BASE`] and VIP composites sit near the top; the vifs of networks with
 //! a policy or a service carry vif flag POLICY.
 
+use crate::overlay::{self, OverlayIds, OverlayWant};
 use crate::policy::Service;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use tracing::debug;
 use vrouter_client::nh::eth_header;
 use vrouter_client::vif::{format_mac, parse_mac};
-use vrouter_client::{errno, Client, Error, Nexthop, NexthopAdd, Route, Vif, VifAdd, VifSelector};
+use vrouter_client::{
+    errno, Client, DecapTable, Error, MplsLabel, Nexthop, NexthopAdd, Route, Vif, VifAdd,
+    VifSelector, VxlanVni,
+};
 use vrouter_uapi::{
     addr_family, nh_flag, nh_type, rt_flag, vif_flag, vif_type, COMPOSITE_MAX, NH_FLAGS_SETTABLE,
     VROUTER_MAC,
@@ -74,6 +78,15 @@ impl NhSpace {
         (self.ids().len() as u32 / 4).clamp(1, NH_VIP_SLOTS)
     }
 
+    /// The order the overlay's new ids are taken in (overlay.rs): down from just below
+    /// the VIP block, where ports (counting up from the bottom) arrive last, then the
+    /// VIP block itself, top down.
+    pub fn overlay_candidates(self) -> impl Iterator<Item = u32> {
+        let ids = self.ids();
+        let block = ids.end.saturating_sub(self.vip_slots()).max(ids.start);
+        (ids.start..block).rev().chain((block..ids.end).rev())
+    }
+
     /// The first free id at or after `from`, wrapping around; None when all are used.
     pub fn next_free(self, from: u32, used: &BTreeSet<u32>) -> Option<u32> {
         let ids = self.ids();
@@ -93,6 +106,14 @@ impl NhSpace {
     }
 }
 
+/// The module's table sizes the agent plans with (INFO_GET).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub nh_space: NhSpace,
+    /// The MPLS label table's size (`vr_mpls_labels`): VRF labels must fit in it.
+    pub mpls_labels: u32,
+}
+
 /// The node-wide part of the desired state.
 #[derive(Debug, Clone)]
 pub struct NodeWant {
@@ -100,6 +121,9 @@ pub struct NodeWant {
     pub vhost_ip: Option<Ipv4Addr>,
     pub vhost_ip6: Option<Ipv6Addr>,
     pub fabric: Option<String>,
+    /// This node's address on the fabric (its InternalIP): the fabric vif's address, by
+    /// which the datapath knows the tunnel packets for this node.
+    pub fabric_ip: Option<Ipv4Addr>,
     /// Per network VRF: addresses answered by the host (gateway, DNS), proxied.
     pub vrfs: BTreeMap<u32, Vec<IpAddr>>,
     /// This node's pod prefixes: in VRF 0 (the host's) the agent owns the host routes
@@ -107,15 +131,29 @@ pub struct NodeWant {
     pub pod_cidrs: Vec<ipnet::IpNet>,
     /// VRFs of networks that are gone (deleted in the API): their routes are removed.
     pub retired_vrfs: BTreeSet<u32>,
+    /// The overlay to other nodes. None while it is not known (no view of the other
+    /// nodes yet, or no [kubernetes]): the overlay's kernel state (tunnel and translate
+    /// nexthops, labelled routes, the label and VNI tables) is then left as it is, so an
+    /// agent that restarts does not cut the node off until it has read the API.
+    pub overlay: Option<OverlayWant>,
 }
 
 impl NodeWant {
-    /// Whether `r` is the agent's to keep or delete: any route of a network VRF, or a
-    /// pod's host route in VRF 0.
+    /// Whether `r` is the agent's to keep or delete: a labelled route (to another node)
+    /// once the overlay is known, any other route of a network VRF, or a pod's host route
+    /// in VRF 0.
     fn owns(&self, r: &Route) -> bool {
+        if r.label.is_some() {
+            return self.overlay.is_some();
+        }
         r.vrf != HOST_VRF
             || (r.prefix_len == if r.prefix.is_ipv4() { 32 } else { 128 }
                 && self.pod_cidrs.iter().any(|c| c.contains(&r.prefix)))
+    }
+
+    /// The VRFs the overlay serves: every network's and the host's.
+    pub fn overlay_vrfs(&self) -> BTreeSet<u32> {
+        self.vrfs.keys().copied().chain([HOST_VRF]).collect()
     }
 
     /// The VRFs whose routes the reconciliation reads: the networks', the retired
@@ -288,11 +326,18 @@ fn node_routes(n: &NodeWant) -> Vec<Route> {
 /// Routes by (VRF, prefix, prefix length).
 type RouteMap = BTreeMap<(u32, IpAddr, u8), Route>;
 
-/// Every route the agent wants: the node's, the live ports' and the VIPs'.
-fn wanted_routes(n: &NodeWant, live: &[&PortWant], vip_routes: Vec<Route>) -> RouteMap {
+/// Every route the agent wants: the overlay's, the node's, the live ports' and the VIPs'
+/// (a local route wins over another node's prefix with the same key).
+fn wanted_routes(
+    n: &NodeWant,
+    live: &[&PortWant],
+    vip_routes: Vec<Route>,
+    overlay_routes: Vec<Route>,
+) -> RouteMap {
     let mut routes = RouteMap::new();
-    for r in node_routes(n)
+    for r in overlay_routes
         .into_iter()
+        .chain(node_routes(n))
         .chain(live.iter().flat_map(|p| port_routes(p)))
         .chain(vip_routes)
     {
@@ -348,6 +393,12 @@ fn vip_nh(v: &VipWant, members: Vec<u32>) -> NexthopAdd {
         members,
         ..Default::default()
     }
+}
+
+/// Whether the kernel's route `have` is `want` (LABEL_VALID follows the label).
+fn same_route(have: &Route, want: &Route) -> bool {
+    let flags = |r: &Route| r.flags & !rt_flag::LABEL_VALID;
+    have.nh_id == want.nh_id && flags(have) == flags(want) && have.label == want.label
 }
 
 /// Whether the kernel's nexthop is what `w` would make (VALID is the kernel's own flag).
@@ -478,10 +529,19 @@ impl Kernel {
             .map_err(|e| KernelError::Unavailable(e.to_string()))
     }
 
-    /// The agent's nexthop ids in the loaded module's table.
-    pub fn nh_space(&mut self) -> Result<NhSpace, KernelError> {
+    /// The loaded module's table sizes: the agent's nexthop ids, the MPLS labels.
+    pub fn limits(&mut self) -> Result<Limits, KernelError> {
         let info = self.c.info().map_err(refused("read the module's limits"))?;
-        Ok(NhSpace::new(info.nexthops))
+        Ok(Limits {
+            nh_space: NhSpace::new(info.nexthops),
+            mpls_labels: info.mpls_labels,
+        })
+    }
+
+    /// The kernel's overlay nexthops in `space`, for an agent that starts to adopt.
+    pub fn overlay_ids(&mut self, space: NhSpace) -> Result<OverlayIds, KernelError> {
+        let nhs = self.c.nh_dump().map_err(refused("nexthop dump"))?;
+        Ok(OverlayIds::from_kernel(&nhs, space))
     }
 
     /// The vif for `host_ifname` in `vrf`, the Encap nexthop and the routes of one port.
@@ -574,21 +634,31 @@ impl Kernel {
 
         // The host vif and its Receive nexthop come first: every route leads there.
         let vhost = self.ensure_vhost(n, &vifs, &mut s)?;
-        self.ensure_fabric(n, &vifs, &mut s);
+        let fabric = self.ensure_fabric(n, &vifs, &mut s);
         let nhs = self.nexthops()?;
         self.ensure_receive_nh(vhost, &nhs, &mut s)?;
 
         let live = self.reconcile_ports(&want.ports, &vifs, &nhs, &mut s)?;
         let (vip_nhs, vip_routes) = self.reconcile_vips(want.vips, &live, &nhs, &mut s);
+        // Tunnels leave by the fabric vif, or by the vhost vif when the node has none
+        // (the host's routing sends the outer packet either way).
+        let (overlay_nhs, overlay_routes) =
+            self.reconcile_overlay(n, fabric.unwrap_or(vhost), &nhs, &mut s);
 
         // Routes of the agent's VRFs: add what is missing or different, delete the rest.
-        let mut routes = wanted_routes(n, &live, vip_routes);
+        let mut routes = wanted_routes(n, &live, vip_routes, overlay_routes);
         self.remove_stale_routes(n, &mut routes, &mut s)?;
         self.add_routes(&routes, &mut s);
 
-        // Stale nexthops, then stale vifs (a nexthop refers to its vif).
-        let wanted_nh: BTreeSet<u32> = live.iter().map(|p| p.nh).chain(vip_nhs).collect();
-        self.remove_stale_nexthops(&nhs, &wanted_nh, &mut s);
+        // Stale nexthops (after the routes and labels that used them), then stale vifs
+        // (a nexthop refers to its vif).
+        let wanted_nh: BTreeSet<u32> = live
+            .iter()
+            .map(|p| p.nh)
+            .chain(vip_nhs)
+            .chain(overlay_nhs)
+            .collect();
+        self.remove_stale_nexthops(&nhs, &wanted_nh, n.overlay.is_some(), &mut s);
         self.remove_stale_vifs(&vifs, &mut s);
         Ok(s)
     }
@@ -626,27 +696,144 @@ impl Kernel {
         }
     }
 
-    /// The fabric's physical vif, when the node has one and the dump `vifs` lacks it; a
-    /// refusal is reported and the reconciliation goes on.
-    fn ensure_fabric(&mut self, n: &NodeWant, vifs: &[Vif], s: &mut Summary) {
-        let Some(f) = &n.fabric else { return };
-        if vifs
+    /// The fabric's physical vif when the node has one, with the node's fabric address
+    /// (tunnel packets to it are decapsulated): made when the dump `vifs` lacks it,
+    /// made again when its address is not that one (a vif's address does not change in
+    /// place; the host's traffic goes on meanwhile, it never depends on the vif). Returns
+    /// its index; a refusal is reported and the reconciliation goes on.
+    fn ensure_fabric(&mut self, n: &NodeWant, vifs: &[Vif], s: &mut Summary) -> Option<u32> {
+        let f = n.fabric.as_ref()?;
+        let have = vifs
             .iter()
-            .any(|v| &v.name == f && v.kind == vif_type::PHYSICAL)
-        {
-            return;
+            .find(|v| &v.name == f && v.kind == vif_type::PHYSICAL);
+        if let Some(v) = have {
+            if fabric_vif_fits(v, n.fabric_ip) {
+                return Some(v.idx);
+            }
+            if let Err(e) = self.c.vif_del(&VifSelector::Name(f.clone())) {
+                let e = refused(format!("re-addressing fabric vif {f}"))(e);
+                s.errors.push(e.to_string());
+                return Some(v.idx);
+            }
+            s.removed += 1;
         }
         let req = VifAdd {
             kind: vif_type::PHYSICAL,
             name: Some(f.clone()),
             flags: VIF_FLAGS,
+            ip: n.fabric_ip,
             ..Default::default()
         };
         match self.c.vif_add(&req) {
-            Ok(_) => s.added += 1,
-            Err(e) => s
-                .errors
-                .push(refused(format!("fabric vif {f}"))(e).to_string()),
+            Ok(v) => {
+                s.added += 1;
+                Some(v.idx)
+            }
+            Err(e) => {
+                let e = refused(format!("fabric vif {f}"))(e);
+                s.errors.push(e.to_string());
+                None
+            }
+        }
+    }
+
+    /// The overlay (overlay.rs), once it is known: a VRF-translate nexthop per VRF with
+    /// its label and VNI, a tunnel nexthop per other node out of vif `oif`. Returns the
+    /// overlay's nexthops that exist and the routes to the other nodes' pods through them.
+    fn reconcile_overlay(
+        &mut self,
+        n: &NodeWant,
+        oif: u32,
+        nhs: &BTreeMap<u32, Nexthop>,
+        s: &mut Summary,
+    ) -> (BTreeSet<u32>, Vec<Route>) {
+        let Some(o) = &n.overlay else {
+            return Default::default();
+        };
+        let mut live = BTreeSet::new();
+        let mut translates = BTreeMap::new();
+        for (&vrf, &id) in &o.vrfs {
+            let what = || format!("VRF-translate nexthop {id} of VRF {vrf}");
+            if self.ensure_nh(&overlay::translate_nh(vrf, id), nhs, what, s) {
+                live.insert(id);
+                translates.insert(vrf, id);
+            }
+        }
+        let labels = overlay::decap_entries(&translates);
+        self.reconcile_decap::<MplsLabel>(&labels, s);
+        self.reconcile_decap::<VxlanVni>(&labels, s);
+        // Without this node's address there is no outer source: no tunnels.
+        let Some(sip) = n.fabric_ip else {
+            return (live, Vec::new());
+        };
+        let mut tunnels = Vec::new();
+        for t in &o.tunnels {
+            let nh = overlay::tunnel_nh(t, o.encap, oif, sip);
+            let what = || format!("tunnel nexthop {} to {}", t.nh, t.dip);
+            if self.ensure_nh(&nh, nhs, what, s) {
+                live.insert(t.nh);
+                tunnels.push(t);
+            }
+        }
+        let vrfs: BTreeSet<u32> = o.vrfs.keys().copied().collect();
+        (live, overlay::routes(&vrfs, &tunnels))
+    }
+
+    /// Nexthop `nh`, unless `nhs` has it as it is (NH_NEW replaces one of the same id in
+    /// place: a tunnel keeps its id when the encapsulation changes). Whether the kernel
+    /// holds a nexthop of that id and type afterwards: a refused replacement leaves the
+    /// old one forwarding (the error is in `s`).
+    fn ensure_nh(
+        &mut self,
+        nh: &NexthopAdd,
+        nhs: &BTreeMap<u32, Nexthop>,
+        what: impl FnOnce() -> String,
+        s: &mut Summary,
+    ) -> bool {
+        let have = nhs.get(&nh.id);
+        if have.is_some_and(|h| same_nh(h, nh)) {
+            return true;
+        }
+        match self.c.nh_add(nh) {
+            Ok(_) => {
+                s.added += 1;
+                true
+            }
+            Err(e) => {
+                s.errors.push(refused(what())(e).to_string());
+                have.is_some_and(|h| h.kind == nh.kind)
+            }
+        }
+    }
+
+    /// Makes decap table `T` (MPLS labels or VXLAN VNIs) hold exactly `want` (index ->
+    /// nexthop): the agent owns the whole table.
+    fn reconcile_decap<T: DecapTable>(&mut self, want: &BTreeMap<u32, u32>, s: &mut Summary) {
+        let have = match self.c.decap_dump::<T>() {
+            Ok(h) => h.iter().map(|e| (e.index(), e.nh())).collect::<Vec<_>>(),
+            Err(e) => {
+                let e = refused(format!("{} dump", T::WHAT))(e);
+                s.errors.push(e.to_string());
+                return;
+            }
+        };
+        let (add, del) = overlay::decap_changes(&have, want);
+        for i in del {
+            match self.c.decap_del::<T>(i) {
+                Ok(()) => s.removed += 1,
+                Err(e) if is_enoent(&e) => {}
+                Err(e) => s
+                    .errors
+                    .push(refused(format!("stale {} {i}", T::WHAT))(e).to_string()),
+            }
+        }
+        for (i, nh) in add {
+            match self.c.decap_add::<T>(i, nh) {
+                Ok(_) => s.added += 1,
+                Err(e) => s
+                    .errors
+                    .push(refused(format!("{} {i} to nexthop {nh}", T::WHAT))(e).to_string()),
+            }
         }
     }
 
@@ -877,7 +1064,7 @@ impl Kernel {
     fn keep_or_delete_route(&mut self, vrf: u32, r: Route, routes: &mut RouteMap, s: &mut Summary) {
         let key = (vrf, r.prefix, r.prefix_len);
         match routes.get(&key) {
-            Some(w) if w.nh_id == r.nh_id && w.flags == r.flags && r.label.is_none() => {
+            Some(w) if same_route(&r, w) => {
                 routes.remove(&key);
             }
             Some(_) => {}
@@ -909,16 +1096,18 @@ impl Kernel {
     }
 
     /// The agent's nexthops in `nhs` that are not `wanted`, composites first (they hold
-    /// their members).
+    /// their members); the overlay's kinds only once the overlay is known.
     fn remove_stale_nexthops(
         &mut self,
         nhs: &BTreeMap<u32, Nexthop>,
         wanted: &BTreeSet<u32>,
+        overlay_known: bool,
         s: &mut Summary,
     ) {
         let mut stale: Vec<&Nexthop> = nhs
             .values()
             .filter(|h| h.id >= NH_BASE && !wanted.contains(&h.id))
+            .filter(|h| overlay_known || !is_overlay_kind(h.kind))
             .collect();
         stale.sort_by_key(|h| h.kind != nh_type::COMPOSITE);
         for id in stale.into_iter().map(|h| h.id) {
@@ -947,6 +1136,16 @@ impl Kernel {
             }
         }
     }
+}
+
+fn is_overlay_kind(kind: u32) -> bool {
+    matches!(kind, nh_type::TUNNEL | nh_type::VRF_TRANSLATE)
+}
+
+/// Whether the kernel's fabric vif `v` has the address the node wants on it (any, while
+/// the node's address is not known).
+fn fabric_vif_fits(v: &Vif, want: Option<Ipv4Addr>) -> bool {
+    want.is_none_or(|ip| v.ip == ip)
 }
 
 /// A port's MAC: locally administered, derived from its IPv4 address (unique on the node).
@@ -1014,12 +1213,14 @@ mod tests {
             vhost_ip: None,
             vhost_ip6: None,
             fabric: None,
+            fabric_ip: None,
             vrfs: BTreeMap::from([
                 (1, vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))]),
                 (2, vec![]),
             ]),
             pod_cidrs: vec!["10.0.0.0/24".parse().unwrap()],
             retired_vrfs: BTreeSet::new(),
+            overlay: None,
         };
         let r = node_routes(&n);
         assert_eq!(r.len(), 5);
@@ -1037,12 +1238,14 @@ mod tests {
             vhost_ip: None,
             vhost_ip6: None,
             fabric: None,
+            fabric_ip: None,
             vrfs: BTreeMap::new(),
             pod_cidrs: vec![
                 "10.0.0.0/24".parse().unwrap(),
                 "fd00::/112".parse().unwrap(),
             ],
             retired_vrfs: BTreeSet::new(),
+            overlay: None,
         };
         let r = |vrf, a: &str, len| Route::new(vrf, a.parse().unwrap(), len, 100);
         assert!(n.owns(&r(HOST_VRF, "10.0.0.7", 32)));
@@ -1059,6 +1262,132 @@ mod tests {
             n.owns(&r(4, "10.9.0.0", 16)),
             "network VRFs are the agent's"
         );
+    }
+
+    fn overlay_node(overlay: Option<OverlayWant>) -> NodeWant {
+        NodeWant {
+            vhost: "vhost0".into(),
+            vhost_ip: None,
+            vhost_ip6: None,
+            fabric: Some("eth1".into()),
+            fabric_ip: Some(Ipv4Addr::new(10, 77, 0, 11)),
+            vrfs: BTreeMap::from([(1, vec![])]),
+            pod_cidrs: vec!["10.32.1.0/24".parse().unwrap()],
+            retired_vrfs: BTreeSet::new(),
+            overlay,
+        }
+    }
+
+    #[test]
+    fn labelled_routes_are_the_agents_once_the_overlay_is_known() {
+        let mut to_node2 = Route::new(HOST_VRF, "10.32.2.0".parse().unwrap(), 24, 700);
+        to_node2.label = Some(16);
+        let mut in_net = to_node2;
+        in_net.vrf = 1;
+        in_net.label = Some(17);
+        // before the API's view (an agent that restarts): the overlay's routes stay
+        let unknown = overlay_node(None);
+        assert!(!unknown.owns(&to_node2) && !unknown.owns(&in_net));
+        let known = overlay_node(Some(OverlayWant::default()));
+        assert!(known.owns(&to_node2) && known.owns(&in_net));
+        let unlabelled = Route::new(HOST_VRF, "10.32.2.0".parse().unwrap(), 24, 700);
+        assert!(
+            !known.owns(&unlabelled),
+            "the operator's prefix routes in VRF 0 stay"
+        );
+        assert_eq!(known.overlay_vrfs(), BTreeSet::from([HOST_VRF, 1]));
+    }
+
+    #[test]
+    fn routes_compare_with_their_label() {
+        let mut want = Route::new(1, "10.32.2.0".parse().unwrap(), 24, 700);
+        want.label = Some(17);
+        // as the kernel reports it: LABEL_VALID set with the label
+        let mut have = want;
+        have.flags |= rt_flag::LABEL_VALID;
+        assert!(same_route(&have, &want));
+        assert!(!same_route(
+            &Route {
+                label: Some(18),
+                ..have
+            },
+            &want
+        ));
+        assert!(!same_route(
+            &Route {
+                label: None,
+                flags: 0,
+                ..have
+            },
+            &want
+        ));
+        assert!(!same_route(&Route { nh_id: 701, ..have }, &want));
+        let plain = Route::new(1, "10.32.1.5".parse().unwrap(), 32, 100);
+        assert!(same_route(&plain, &plain));
+        assert!(!same_route(
+            &Route {
+                label: Some(17),
+                ..plain
+            },
+            &plain
+        ));
+    }
+
+    #[test]
+    fn a_local_route_wins_over_another_nodes_prefix_with_the_same_key() {
+        let n = overlay_node(Some(OverlayWant::default()));
+        let p = port(1, 105, 5);
+        let mut clash = Route::new(1, IpAddr::V4(p.ipv4), 32, 700);
+        clash.label = Some(17);
+        let mut remote = Route::new(1, "10.32.2.0".parse().unwrap(), 24, 700);
+        remote.label = Some(17);
+        let routes = wanted_routes(&n, &[&p], Vec::new(), vec![clash, remote]);
+        assert_eq!(routes[&(1, IpAddr::V4(p.ipv4), 32)].nh_id, 105);
+        assert_eq!(routes[&(1, remote.prefix, 24)].label, Some(17));
+    }
+
+    #[test]
+    fn the_fabric_vif_carries_the_nodes_address() {
+        let vif = |ip: [u8; 4]| Vif {
+            idx: 1,
+            rid: 0,
+            kind: vif_type::PHYSICAL,
+            type_name: "Physical".into(),
+            os_idx: 3,
+            name: "eth1".into(),
+            vrf: 0,
+            mcast_vrf: 0,
+            mac: "02:00:00:00:00:01".into(),
+            flags: VIF_FLAGS,
+            mtu: 1500,
+            ip: ip.into(),
+            ip6: None,
+            nh_id: 0,
+            qos: 0,
+            ref_cnt: 1,
+            stats: Default::default(),
+        };
+        let me = Some(Ipv4Addr::new(10, 77, 0, 11));
+        assert!(fabric_vif_fits(&vif([10, 77, 0, 11]), me));
+        assert!(
+            !fabric_vif_fits(&vif([0, 0, 0, 0]), me),
+            "made again with it"
+        );
+        assert!(
+            fabric_vif_fits(&vif([0, 0, 0, 0]), None),
+            "unknown: left as it is"
+        );
+    }
+
+    #[test]
+    fn overlay_ids_count_down_below_the_vip_block_then_into_it() {
+        let space = NhSpace::new(110);
+        // 100..110: the VIP block is the top 2 (a quarter of 10)
+        let order: Vec<u32> = space.overlay_candidates().collect();
+        assert_eq!(order, [107, 106, 105, 104, 103, 102, 101, 100, 109, 108]);
+        assert_eq!(NhSpace::new(16).overlay_candidates().count(), 0);
+        assert!(is_overlay_kind(nh_type::TUNNEL) && is_overlay_kind(nh_type::VRF_TRANSLATE));
+        assert!(!is_overlay_kind(nh_type::ENCAP) && !is_overlay_kind(nh_type::COMPOSITE));
     }
 
     fn port(vrf: u32, nh: u32, last: u8) -> PortWant {

@@ -18,6 +18,7 @@ mod ipam;
 mod k8s;
 mod kernel;
 mod metrics;
+mod overlay;
 mod policy;
 mod ports;
 mod store;
@@ -259,6 +260,11 @@ async fn main() {
             cluster,
             reserved,
             base,
+        ));
+        tokio::spawn(k8s::nodes::run(
+            client.clone(),
+            shared.clone(),
+            node_name.clone(),
         ));
         tokio::spawn(k8s::pods::run(client, shared.clone(), node_name));
     }

@@ -13,6 +13,7 @@ use crate::kernel::{
     self, Desired, Kernel, KernelError, NhSpace, NodeWant, PortWant, Summary, VipWant, NH_BASE,
 };
 use crate::metrics::Metrics;
+use crate::overlay::{self, OverlayIds, OverlayView};
 use crate::policy::{self, Services};
 use crate::store::{Binding, Port, Store, StoreError};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -101,6 +102,16 @@ pub struct Agent {
     /// exhausted): what `GET /vm-cfg` answers the CNI, which kubelet shows in the pod's
     /// events. By VM name.
     pod_problems: HashMap<String, String>,
+    /// The other nodes and the encapsulation from the Kubernetes API (k8s/nodes.rs);
+    /// None until the first view: the overlay's kernel state is left alone until then.
+    overlay_view: Option<OverlayView>,
+    /// The overlay's nexthop ids, kept while the agent runs (ports' and VIPs' avoid them).
+    overlay_ids: OverlayIds,
+    /// The kernel's overlay nexthops when the agent started: the first plan adopts
+    /// those it wants, so a restart does not renumber (and disturb) the tunnels.
+    adoptable: OverlayIds,
+    /// What the last overlay plan could not do (logged when it changes).
+    overlay_problems: Vec<String>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -127,6 +138,7 @@ fn node_want(node: &Node, api: &NetView) -> NodeWant {
         vhost_ip: node.raw.vhost.address,
         vhost_ip6: node.raw.vhost.address_v6,
         fabric: node.raw.fabric_interface.clone(),
+        fabric_ip: None,
         vrfs: node
             .networks
             .iter()
@@ -137,6 +149,7 @@ fn node_want(node: &Node, api: &NetView) -> NodeWant {
             .chain(node.pod_cidr_v6.map(ipnet::IpNet::V6))
             .collect(),
         retired_vrfs: BTreeSet::new(),
+        overlay: None,
     }
 }
 
@@ -194,9 +207,18 @@ impl Agent {
             .max()
             .unwrap_or(NH_BASE);
         // The module's table size when it is loaded; the default until then (reconcile
-        // reads it again and re-plans the VIPs when it differs).
-        let nh_space = Kernel::connect()
-            .and_then(|mut k| k.nh_space())
+        // reads it again and re-plans the VIPs when it differs). The overlay ids the
+        // kernel has are kept from ports and VIPs until the first overlay plan.
+        let mut k = Kernel::connect().ok();
+        let nh_space = k
+            .as_mut()
+            .and_then(|k| k.limits().ok())
+            .map(|l| l.nh_space)
+            .unwrap_or_default();
+        let adoptable = k
+            .as_mut()
+            .filter(|_| node.raw.kubernetes.is_some())
+            .and_then(|k| k.overlay_ids(nh_space).ok())
             .unwrap_or_default();
         let mut a = Agent {
             node,
@@ -212,6 +234,10 @@ impl Agent {
             nh_space,
             net_view: None,
             pod_problems: HashMap::new(),
+            overlay_view: None,
+            overlay_ids: OverlayIds::default(),
+            adoptable,
+            overlay_problems: Vec::new(),
             metrics,
         };
         problems.extend(a.plan_vips());
@@ -219,10 +245,16 @@ impl Agent {
         Ok((a, problems))
     }
 
-    /// The service VIPs' composite ids, around the ports' nexthops; returns the VIPs that
-    /// got no id.
+    /// The service VIPs' composite ids, around the ports' and the overlay's nexthops;
+    /// returns the VIPs that got no id.
     fn plan_vips(&mut self) -> Vec<String> {
-        let used = self.ports.values().map(|e| e.port.nh).collect();
+        let used = self
+            .ports
+            .values()
+            .map(|e| e.port.nh)
+            .chain(self.overlay_ids.ids())
+            .chain(self.adoptable.ids())
+            .collect();
         let (vips, problems) =
             kernel::vip_wants(Services::from_node(&self.node).all(), &used, self.nh_space);
         self.vips = vips;
@@ -232,12 +264,19 @@ impl Agent {
     /// The host side of the vhost device (host.rs).
     pub fn host_want(&self) -> crate::host::HostWant {
         let v = &self.node.raw.vhost;
+        let remote = self.want.overlay.as_ref().map(|o| crate::host::RemoteWant {
+            pod_cidrs: o.tunnels.iter().flat_map(|t| t.pod_cidrs.clone()).collect(),
+            src: self.overlay_view.as_ref().and_then(|v| v.fabric_ip),
+            src6: self.overlay_view.as_ref().and_then(|v| v.fabric_ip6),
+            mtu: self.node.pod_mtu(),
+        });
         crate::host::HostWant {
             vhost: v.name.clone(),
             addr: v.address,
             addr6: v.address_v6,
             pod_cidr: self.node.pod_cidr,
             pod_cidr6: self.node.pod_cidr_v6,
+            remote,
         }
     }
 
@@ -540,9 +579,68 @@ impl Agent {
             .filter(|v| !want.vrfs.contains_key(v))
             .copied()
             .collect();
+        // What the nodes' view gave (set_overlay_view) stays; the overlay is planned
+        // again at the next reconciliation, with the new VRFs.
+        want.fabric_ip = self.want.fabric_ip;
+        want.overlay = self.want.overlay.take();
         self.want = want;
         self.move_ports(&view);
         self.net_view = Some(view);
+    }
+
+    /// The other nodes and the encapsulation from the API changed (k8s/nodes.rs): the
+    /// fabric vif gets this node's address, and tunnels, labels and routes follow at the
+    /// next reconciliation.
+    pub fn set_overlay_view(&mut self, view: OverlayView) {
+        self.want.fabric_ip = view.fabric_ip;
+        self.overlay_view = Some(view);
+    }
+
+    /// The overlay to program (overlay.rs): an id for every other node's tunnel and every
+    /// VRF's translate nexthop, then the plan. None while the API's view of the nodes or
+    /// of the networks is missing: the kernel's overlay state is left as it is then (an
+    /// agent that restarts does not tear down what it will want again).
+    fn plan_overlay(&mut self, label_capacity: u32) {
+        let Some(view) = self
+            .overlay_view
+            .as_ref()
+            .filter(|_| self.net_view.is_some())
+        else {
+            self.want.overlay = None;
+            return;
+        };
+        let vrfs = self.want.overlay_vrfs();
+        let used: BTreeSet<u32> = self
+            .ports
+            .values()
+            .map(|e| e.port.nh)
+            .chain(self.vips.iter().map(|v| v.nh))
+            .collect();
+        let dips = overlay::wanted_dips(view);
+        let labelled: BTreeSet<u32> = vrfs
+            .iter()
+            .copied()
+            .filter(|v| overlay::label_fits(*v, label_capacity))
+            .collect();
+        let (ids, mut problems) = overlay::assign_ids(
+            &self.overlay_ids,
+            &self.adoptable,
+            &dips,
+            &labelled,
+            &used,
+            self.nh_space,
+        );
+        let (want, more) = overlay::plan(view, &ids, &vrfs, label_capacity);
+        problems.extend(more);
+        self.overlay_ids = ids;
+        self.adoptable = OverlayIds::default();
+        self.want.overlay = Some(want);
+        if problems != self.overlay_problems {
+            for p in &problems {
+                warn!(problem = %p, "overlay");
+            }
+            self.overlay_problems = problems;
+        }
     }
 
     /// A network whose VRF changed (it lost a VRF clash and was allocated again): its
@@ -633,6 +731,8 @@ impl Agent {
             .values()
             .map(|e| e.port.nh)
             .chain(self.vips.iter().map(|v| v.nh))
+            .chain(self.overlay_ids.ids())
+            .chain(self.adoptable.ids())
             .collect();
         let Some(nh) = self.nh_space.next_free(self.next_nh, &used) else {
             self.ipam.release_v4(ipv4);
@@ -1083,7 +1183,9 @@ impl Agent {
     /// Makes the kernel match the desired state; updates which ports are live.
     pub fn reconcile(&mut self) -> Result<Summary, KernelError> {
         let result = Kernel::connect().and_then(|mut k| {
-            self.follow_nh_table(k.nh_space()?);
+            let limits = k.limits()?;
+            self.follow_nh_table(limits.nh_space);
+            self.plan_overlay(limits.mpls_labels);
             let ports = self
                 .ports
                 .values()
@@ -1212,6 +1314,92 @@ mod tests {
             "the refused port's address is free again"
         );
         assert!(a.by_name("k8s__default__c").is_none());
+    }
+
+    fn overlay_view() -> OverlayView {
+        let remote = |name: &str, last: u8| overlay::RemoteNode {
+            name: name.into(),
+            addr: [10, 77, 0, last].into(),
+            pod_cidrs: vec![format!("10.32.{last}.0/24").parse().unwrap()],
+        };
+        OverlayView {
+            fabric_ip: Some([10, 77, 0, 11].into()),
+            fabric_ip6: None,
+            remotes: vec![remote("node-2", 12), remote("node-3", 13)],
+            encap: overlay::Encapsulation::Vxlan,
+        }
+    }
+
+    #[test]
+    fn the_overlay_waits_for_the_nodes_and_the_networks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = agent(dir.path());
+        a.plan_overlay(5120);
+        assert!(a.want.overlay.is_none());
+        assert!(a.host_want().remote.is_none(), "the host's routes stay too");
+        a.set_overlay_view(overlay_view());
+        assert_eq!(a.want.fabric_ip, Some([10, 77, 0, 11].into()));
+        a.plan_overlay(5120);
+        assert!(a.want.overlay.is_none(), "no networks from the API yet");
+        a.set_net_view(isolated_view(101));
+        assert_eq!(a.want.fabric_ip, Some([10, 77, 0, 11].into()), "kept");
+        a.plan_overlay(5120);
+        let o = a.want.overlay.clone().unwrap();
+        assert_eq!(o.encap, overlay::Encapsulation::Vxlan);
+        assert_eq!(o.vrfs.keys().copied().collect::<Vec<_>>(), [0, 1, 101]);
+        assert_eq!(o.tunnels.len(), 2);
+        let remote = a.host_want().remote.unwrap();
+        assert_eq!(remote.pod_cidrs.len(), 2);
+        assert_eq!(remote.src, Some([10, 77, 0, 11].into()));
+        assert_eq!(remote.mtu, 1450);
+        // a new network's VRF gets its translate nexthop; the others keep their ids
+        a.set_net_view(isolated_view(102));
+        a.plan_overlay(5120);
+        let again = a.want.overlay.clone().unwrap();
+        assert_eq!(again.tunnels, o.tunnels);
+        assert_eq!(again.vrfs[&1], o.vrfs[&1]);
+        assert!(again.vrfs.contains_key(&102) && !again.vrfs.contains_key(&101));
+        // a module with a small label table: the VRF whose label does not fit is left out
+        a.plan_overlay(100);
+        let small = a.want.overlay.clone().unwrap();
+        assert_eq!(small.vrfs.keys().copied().collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(a.overlay_problems.len(), 1);
+        assert!(
+            !a.overlay_ids.translates.contains_key(&102),
+            "no id spent on it"
+        );
+    }
+
+    #[test]
+    fn ports_vips_and_the_overlay_never_share_a_nexthop_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = agent(dir.path());
+        a.nh_space = NhSpace::new(NH_BASE + 7);
+        // what the kernel had when the agent started (a restart): kept from ports
+        a.adoptable.tunnels.insert([10, 77, 0, 12].into(), NH_BASE);
+        a.reserve("k8s__default__a", None).unwrap();
+        let first = a.by_name("k8s__default__a").unwrap().port.nh;
+        assert_ne!(first, NH_BASE);
+        a.set_net_view(NetView::default());
+        a.set_overlay_view(overlay_view());
+        a.plan_overlay(5120);
+        assert_eq!(
+            a.overlay_ids.tunnels[&[10, 77, 0, 12].into()],
+            NH_BASE,
+            "adopted"
+        );
+        assert!(a.adoptable.ids().next().is_none());
+        let overlay: BTreeSet<u32> = a.overlay_ids.ids().collect();
+        assert_eq!(overlay.len(), 4, "two tunnels, VRFs 0 and 1");
+        assert!(!overlay.contains(&first));
+        for vm in ["k8s__default__b", "k8s__default__c"] {
+            a.reserve(vm, None).unwrap();
+            let nh = a.by_name(vm).unwrap().port.nh;
+            assert!(!overlay.contains(&nh), "port {vm} took overlay id {nh}");
+        }
+        // the space is full now: the next port is refused, not given an overlay id
+        let err = a.reserve("k8s__default__d", None).unwrap_err();
+        assert_eq!(err.status, 503);
     }
 
     #[test]

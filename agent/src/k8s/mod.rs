@@ -1,13 +1,15 @@
 //! The kube-manager role: the agent reads the Kubernetes API (kube-rs) and turns it into
 //! the node's desired state: the node's pod pool from its Node object (node.rs), a port
 //! for every pod bound to the node (pods.rs), networks and namespaces with TF's semantics
-//! (network.rs), extra interfaces from NetworkAttachmentDefinitions (attachments.rs).
+//! (network.rs), extra interfaces from NetworkAttachmentDefinitions (attachments.rs), the
+//! other nodes and the overlay's encapsulation (nodes.rs).
 //! Each watch feeds a reflector store; a debounced pass compiles the whole
 //! store into the agent's state.
 
 pub mod attachments;
 pub mod network;
 pub mod node;
+pub mod nodes;
 pub mod pods;
 pub mod report;
 
