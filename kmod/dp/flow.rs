@@ -111,17 +111,19 @@ fn owner(index: u32, gen: u8) -> u64 {
     ((u64::from(index) << 8) | u64::from(gen)) + 1
 }
 
-/// The packet path's flow step. Returns the packet (and its headers, rewritten by NAT)
-/// when it should be routed, None when it was held or dropped.
+/// The packet path's flow step for a packet that came in on `vif` and is routed in VRF
+/// `vrf` (the vif's; a decapsulated packet's label's). Returns the packet (and its
+/// headers, rewritten by NAT) when it should be routed, None when it was held or dropped.
 pub fn input(
     r: &Router,
     vif: &Vif,
+    vrf: u32,
     skb: Skb,
     h: &Headers,
     ctx: &PacketCtx,
     guard: &rcu::Guard,
 ) -> Option<(Skb, Headers)> {
-    let Some(key) = FlowKey::from_headers(vif.cfg.vrf, h) else {
+    let Some(key) = FlowKey::from_headers(vrf, h) else {
         forward::drop_packet(r, vif, skb, DR::FLOW_INVALID_PROTOCOL, ctx);
         return None;
     };
@@ -403,8 +405,8 @@ pub fn flush(r: &Router) -> u32 {
     n
 }
 
-/// Ends a Hold: its parked packets are sent through the datapath again (`resume`) or
-/// dropped, and its queue slot is freed.
+/// Ends a Hold: its parked packets are sent through the flow step again in the flow's
+/// VRF (`resume_held`) or dropped, and its queue slot is freed.
 fn release_hold(r: &Router, before: &FlowView, resume: bool, ctx: &PacketCtx, guard: &rcu::Guard) {
     if before.verdict.action != flow_action::HOLD || before.verdict.hold_slot == FLOW_INDEX_NONE {
         return;
@@ -415,7 +417,7 @@ fn release_hold(r: &Router, before: &FlowView, resume: bool, ctx: &PacketCtx, gu
         // The vif may have been deleted while the packet waited and its index given to
         // another device: only a packet that came in on the vif's own device is its.
         match vif.filter(|v| skb.dev_is(&v.dev)) {
-            Some(vif) if resume => forward::resume(r, vif, skb, ctx, guard),
+            Some(vif) if resume => forward::resume_held(r, vif, before.key.vrf, skb, ctx, guard),
             Some(vif) => forward::drop_packet(r, vif, skb, DR::FLOW_UNUSABLE, ctx),
             None => {
                 r.stats.drop(DR::FLOW_UNUSABLE, ctx);

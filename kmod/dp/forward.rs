@@ -58,6 +58,29 @@ pub fn resume(r: &Router, vif: &Vif, mut skb: Skb, ctx: &PacketCtx, guard: &rcu:
     }
 }
 
+/// A packet a flow held, back with the verdict: through the flow step again (which
+/// applies it, NAT included) and routed in the flow's VRF `vrf` (the vif's, or for a
+/// decapsulated packet its label's).
+pub fn resume_held(
+    r: &Router,
+    vif: &Vif,
+    vrf: u32,
+    mut skb: Skb,
+    ctx: &PacketCtx,
+    guard: &rcu::Guard,
+) {
+    let frame_len = skb.len() as usize;
+    let parsed = skb
+        .head_mut(HEAD)
+        .and_then(|head| packet::parse_head(head, frame_len).ok());
+    let Some(h) = parsed.filter(|h| matches!(h.l3, L3::Ipv4(_) | L3::Ipv6(_))) else {
+        return drop_packet(r, vif, skb, DR::INVALID_PACKET, ctx);
+    };
+    if let Some((skb, h)) = super::flow::input(r, vif, vrf, skb, &h, ctx, guard) {
+        route(r, vif, vrf, skb, &h, ctx, guard);
+    }
+}
+
 pub(super) fn drop_packet(r: &Router, vif: &Vif, skb: Skb, reason: u32, ctx: &PacketCtx) {
     r.stats.drop(reason, ctx);
     vif.stats.local(ctx)[stat::DROPS].add(1, ctx);
@@ -92,7 +115,7 @@ fn lookup(r: &Router, vrf: u32, h: &Headers) -> Option<Match> {
 fn route_input(r: &Router, vif: &Vif, skb: Skb, h: &Headers, ctx: &PacketCtx, guard: &rcu::Guard) {
     // Policy-enabled vifs pass the flow table first; NAT may change the headers.
     if vif.flags() & vif_flag::POLICY != 0 {
-        if let Some((skb, h)) = super::flow::input(r, vif, skb, h, ctx, guard) {
+        if let Some((skb, h)) = super::flow::input(r, vif, vif.cfg.vrf, skb, h, ctx, guard) {
             route(r, vif, vif.cfg.vrf, skb, &h, ctx, guard);
         }
         return;
@@ -119,6 +142,43 @@ pub(super) fn route(
     let nhs = r.nhs.rcu(guard);
     let res = nexthop::resolve_with(&nhs, nh, || packet::flow_hash(h));
     act(r, vif, vrf, res, label, skb, h, ctx, guard)
+}
+
+/// Routes a decapsulated packet (from another node) in VRF `vrf`, its label's. One for a
+/// policy-enabled pod passes the flow table first, keyed in that VRF, as the pod's own
+/// packets are: its policy and its namespace's isolation hold for other nodes' pods too.
+pub(super) fn route_decapsulated(
+    r: &Router,
+    fabric: &Vif,
+    vrf: u32,
+    skb: Skb,
+    h: &Headers,
+    ctx: &PacketCtx,
+    guard: &rcu::Guard,
+) {
+    if !to_policy_port(r, vrf, h, guard) {
+        return route(r, fabric, vrf, skb, h, ctx, guard);
+    }
+    if let Some((skb, h)) = super::flow::input(r, fabric, vrf, skb, h, ctx, guard) {
+        route(r, fabric, vrf, skb, &h, ctx, guard);
+    }
+}
+
+/// Whether the route for `h` in `vrf` leads to a policy-enabled vif (TF: the
+/// destination's nexthop has the policy flag).
+fn to_policy_port(r: &Router, vrf: u32, h: &Headers, guard: &rcu::Guard) -> bool {
+    let Some(m) = lookup(r, vrf, h) else {
+        return false;
+    };
+    let nhs = r.nhs.rcu(guard);
+    let res = nexthop::resolve_with(&nhs, m.data.nh, || packet::flow_hash(h));
+    match res.action {
+        Action::Encap { oif, .. } => r
+            .vifs
+            .get(oif, guard)
+            .is_some_and(|v| v.flags() & vif_flag::POLICY != 0),
+        _ => false,
+    }
 }
 
 /// Carries out a nexthop's resolution for a packet that came in on `vif`, counting it to

@@ -219,7 +219,7 @@ fn decap(
     let res = nexthop::resolve_with(&nhs, nh, || packet::flow_hash(&h));
     match res.action {
         // the label's VRF routes it, as a packet from one of its pods would be
-        Action::Translate { vrf } => forward::route(r, vif, vrf, skb, &h, ctx, guard),
+        Action::Translate { vrf } => forward::route_decapsulated(r, vif, vrf, skb, &h, ctx, guard),
         // TF's label per interface: straight to the pod
         _ => forward::act(r, vif, res.vrf, res, None, skb, &h, ctx, guard),
     }
