@@ -266,6 +266,11 @@ async fn main() {
             shared.clone(),
             node_name.clone(),
         ));
+        tokio::spawn(k8s::remote_pods::run(
+            client.clone(),
+            shared.clone(),
+            node_name.clone(),
+        ));
         tokio::spawn(k8s::pods::run(client, shared.clone(), node_name));
     }
     let bg = shared.clone();

@@ -9,6 +9,7 @@
 use crate::config::Node;
 use crate::ipam::Ipam;
 use crate::k8s::network::NetView;
+use crate::k8s::remote_pods::RemotePod;
 use crate::kernel::{
     self, Desired, Kernel, KernelError, NhSpace, NodeWant, PortWant, Summary, VipWant, NH_BASE,
 };
@@ -98,6 +99,8 @@ pub struct Agent {
     /// until the first view arrives (no pod gets a port before: its namespace may be
     /// isolated).
     net_view: Option<NetView>,
+    /// The other nodes' pods by address (k8s/remote_pods.rs).
+    remote_pods: HashMap<IpAddr, RemotePod>,
     /// Why a pod of this node has no port (its network does not exist, the pool is
     /// exhausted): what `GET /vm-cfg` answers the CNI, which kubelet shows in the pod's
     /// events. By VM name.
@@ -233,6 +236,7 @@ impl Agent {
             next_nh,
             nh_space,
             net_view: None,
+            remote_pods: HashMap::new(),
             pod_problems: HashMap::new(),
             overlay_view: None,
             overlay_ids: OverlayIds::default(),
@@ -311,17 +315,32 @@ impl Agent {
         })
     }
 
-    /// The bound port that holds `ip`: what the flow loop hands to `Policies::evaluate`
-    /// and the isolation check for each end of a flow (None: not a pod of this node).
+    /// The pod that holds `ip`: a bound port of this node, else a pod of another node
+    /// (its network as this node would give it: the networks are the same everywhere).
+    /// What the flow loop hands to `Policies::evaluate` and the isolation check for each
+    /// end of a flow (None: no pod's address).
     pub fn endpoint(&self, ip: IpAddr) -> Option<crate::flows::Endpoint> {
-        let p = self.ports.values().map(|e| &e.port).find(|p| {
+        let local = self.ports.values().map(|e| &e.port).find(|p| {
             p.binding.is_some() && (IpAddr::V4(p.ipv4) == ip || p.ipv6.map(IpAddr::V6) == Some(ip))
-        })?;
+        });
+        let (network, vrf) = match local {
+            Some(p) => (p.network.clone(), p.vrf),
+            None => {
+                let r = self.remote_pods.get(&ip)?;
+                let net = self.network_of(&r.namespace, r.network.as_deref()).ok()?;
+                (net.name, net.vrf)
+            }
+        };
         Some(crate::flows::Endpoint {
-            network: p.network.clone(),
-            vrf: p.vrf,
-            isolated: self.isolated(&p.network),
+            isolated: self.isolated(&network),
+            network,
+            vrf,
         })
+    }
+
+    /// The other nodes' pod addresses (k8s/remote_pods.rs).
+    pub fn set_remote_pods(&mut self, pods: HashMap<IpAddr, RemotePod>) {
+        self.remote_pods = pods;
     }
 
     fn isolated(&self, network: &str) -> bool {
@@ -557,16 +576,21 @@ impl Agent {
 
     /// A pod's network: its annotation's, its namespace's (API), else the TOML mapping.
     fn pod_network(&self, p: &crate::k8s::pods::PodWant) -> Result<crate::config::Net, String> {
+        self.network_of(&p.namespace, p.network.as_deref())
+    }
+
+    /// The network of a pod in `namespace` with network annotation `annotation`.
+    fn network_of(
+        &self,
+        namespace: &str,
+        annotation: Option<&str>,
+    ) -> Result<crate::config::Net, String> {
         let Some(view) = &self.net_view else {
             return Err("the networks are not read from the API yet".into());
         };
-        match view.network_for(
-            &p.namespace,
-            p.network.as_deref(),
-            &self.node.raw.cluster_name,
-        )? {
+        match view.network_for(namespace, annotation, &self.node.raw.cluster_name)? {
             Some(n) => Ok(n.clone()),
-            None => Ok(self.node.network_for(&p.namespace).clone()),
+            None => Ok(self.node.network_for(namespace).clone()),
         }
     }
 
@@ -1287,6 +1311,32 @@ mod tests {
         v.namespaces.insert("iso".into(), Ok(key.clone()));
         v.isolated.insert(key);
         v
+    }
+
+    #[test]
+    fn another_nodes_pod_is_an_endpoint_of_its_namespaces_network() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = agent(dir.path());
+        a.set_net_view(isolated_view(101));
+        let remote = |ns: &str| RemotePod {
+            namespace: ns.into(),
+            network: None,
+        };
+        let iso: IpAddr = "10.32.1.5".parse().unwrap();
+        let web: IpAddr = "fd00:32::1:6".parse().unwrap();
+        a.set_remote_pods([(iso, remote("iso")), (web, remote("shop"))].into());
+        let e = a.endpoint(iso).unwrap();
+        assert_eq!(
+            (e.network.as_str(), e.vrf, e.isolated),
+            ("iso/k8s-iso-pod-network", 101, true)
+        );
+        let e = a.endpoint(web).unwrap();
+        assert_eq!((e.vrf, e.isolated), (a.node.network_for("shop").vrf, false));
+        assert_eq!(
+            a.endpoint("10.32.1.7".parse().unwrap()),
+            None,
+            "nobody's address"
+        );
     }
 
     fn port_of<'a>(a: &'a Agent, pod: &str) -> &'a Port {

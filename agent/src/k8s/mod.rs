@@ -2,7 +2,8 @@
 //! the node's desired state: the node's pod pool from its Node object (node.rs), a port
 //! for every pod bound to the node (pods.rs), networks and namespaces with TF's semantics
 //! (network.rs), extra interfaces from NetworkAttachmentDefinitions (attachments.rs), the
-//! other nodes and the overlay's encapsulation (nodes.rs).
+//! other nodes and the overlay's encapsulation (nodes.rs), the networks of the other
+//! nodes' pods, for flow verdicts across the overlay (remote_pods.rs).
 //! Each watch feeds a reflector store; a debounced pass compiles the whole
 //! store into the agent's state.
 
@@ -11,6 +12,7 @@ pub mod network;
 pub mod node;
 pub mod nodes;
 pub mod pods;
+pub mod remote_pods;
 pub mod report;
 
 use std::time::Duration;
