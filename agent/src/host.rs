@@ -15,6 +15,7 @@
 
 use futures_util::TryStreamExt;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteMetric, RouteProtocol,
 };
@@ -112,12 +113,13 @@ async fn apply(h: &Handle, index: u32, w: &HostWant) -> Result<(), String> {
             .map_err(ctx("pod CIDR route"))?;
     }
     if let (Some(a), Some(c)) = (w.addr6, w.pod_cidr6) {
-        h.address()
-            .add(index, IpAddr::V6(a), 128)
-            .replace()
-            .execute()
-            .await
-            .map_err(ctx("IPv6 address"))?;
+        // Without duplicate address detection: a tentative address cannot be the
+        // preferred source of the route below (EINVAL until DAD ends).
+        let mut add = h.address().add(index, IpAddr::V6(a), 128).replace();
+        add.message_mut()
+            .attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        add.execute().await.map_err(ctx("IPv6 address"))?;
         let route = RouteMessageBuilder::<Ipv6Addr>::new()
             .destination_prefix(c.network(), c.prefix_len())
             .output_interface(index)
@@ -134,6 +136,24 @@ async fn apply(h: &Handle, index: u32, w: &HostWant) -> Result<(), String> {
         remote_routes(h, index, r)
             .await
             .map_err(ctx("routes to other nodes' pods"))?;
+        forward_between_nodes()?;
+    }
+    Ok(())
+}
+
+/// The host forwards between the vhost device and the fabric, as Kubernetes' network
+/// model wants (no NAT between nodes and pods): a pod's packet to another node's address
+/// leaves through the host's routing, and the answer to a host that reached another
+/// node's pod comes back the same way.
+fn forward_between_nodes() -> Result<(), String> {
+    for knob in [
+        "/proc/sys/net/ipv4/ip_forward",
+        "/proc/sys/net/ipv6/conf/all/forwarding",
+    ] {
+        if std::fs::read_to_string(knob).is_ok_and(|v| v.trim() == "1") {
+            continue;
+        }
+        std::fs::write(knob, "1").map_err(|e| format!("{knob}: {e}"))?;
     }
     Ok(())
 }
