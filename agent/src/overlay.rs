@@ -22,7 +22,7 @@ use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use vrouter_client::{Nexthop, NexthopAdd, Route};
-use vrouter_uapi::{addr_family, nh_flag, nh_type};
+use vrouter_uapi::{addr_family, nh_flag, nh_type, rt_flag};
 
 /// MPLS labels 0-15 are reserved (RFC 3032); a VRF's label is this plus the VRF.
 pub const LABEL_BASE: u32 = 16;
@@ -279,7 +279,9 @@ pub fn translate_nh(vrf: u32, id: u32) -> NexthopAdd {
 }
 
 /// In every VRF of `vrfs`, each pod CIDR of each tunnel in `tunnels`, labelled with the
-/// VRF's label: the other node routes the inner packet in the same VRF.
+/// VRF's label: the other node routes the inner packet in the same VRF. The vRouter
+/// answers ARP and ND for their addresses: the host routes them on the vhost device
+/// without a gateway (host.rs), so it asks for each remote pod's address there.
 pub fn routes(vrfs: &BTreeSet<u32>, tunnels: &[&TunnelWant]) -> Vec<Route> {
     let mut v = Vec::new();
     for &vrf in vrfs {
@@ -288,6 +290,7 @@ pub fn routes(vrfs: &BTreeSet<u32>, tunnels: &[&TunnelWant]) -> Vec<Route> {
             for c in &t.pod_cidrs {
                 let mut r = Route::new(vrf, c.network(), c.prefix_len(), t.nh);
                 r.label = Some(l);
+                r.flags = rt_flag::PROXY_ARP;
                 v.push(r);
             }
         }
@@ -561,6 +564,7 @@ mod tests {
             ],
         };
         let r = routes(&BTreeSet::from([0, 3]), &[&t]);
+        assert!(r.iter().all(|r| r.flags == rt_flag::PROXY_ARP), "answered ARP/ND");
         let key = |r: &Route| (r.vrf, r.prefix.to_string(), r.prefix_len, r.nh_id, r.label);
         assert_eq!(
             r.iter().map(key).collect::<Vec<_>>(),
