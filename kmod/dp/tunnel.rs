@@ -15,15 +15,16 @@ use super::vif::Vif;
 use super::Router;
 use crate::kapi::percpu::PacketCtx;
 use crate::kapi::rcu;
-use crate::kapi::skb::Skb;
+use crate::kapi::skb::{Skb, TunnelError, TunnelHeaders, TunnelKind};
 use crate::uapi::drop_reason as DR;
 use crate::vrcore::nexthop::{self, Action, Tunnel};
-use crate::vrcore::packet::{self, Headers, ETH_HLEN, L3};
+use crate::vrcore::packet::{self, Headers, ETH_HLEN, IPV4_HLEN, L3};
 use crate::vrcore::tunnel::{self as wire, Decap, Encap, Outer};
 
 /// Sends `skb` (a routed packet, Ethernet header first, inner IP header at
 /// `h.l3_offset`) through tunnel `t` out of the fabric vif `out`, with `label` (the MPLS
-/// label or VNI). A GSO packet is cut into frames first: the outer headers go on each.
+/// label or VNI). A GSO packet stays whole where the kernel can segment it after the
+/// outer headers went on (VXLAN); otherwise it is cut into frames first.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn output(
     r: &Router,
@@ -41,7 +42,7 @@ pub(super) fn output(
     };
     // one hash for the packet: every segment of it takes the same UDP source port
     let hash = packet::flow_hash(h);
-    if !skb.is_gso() {
+    if !skb.is_gso() || gso_stays_whole(&skb, h, t.encap) {
         return encap_one(r, vif, out, skb, h, t, label, hash, ctx);
     }
     match skb.segment(h.l3_offset as u32) {
@@ -54,10 +55,23 @@ pub(super) fn output(
     }
 }
 
-/// One frame into the tunnel: the inner TTL goes down by one, the inner Ethernet header
-/// is replaced by the outer headers, and the frame leaves `out` (with the nexthop's
-/// underlay Ethernet header), or goes by the host's routing (without one: the kernel
-/// resolves the next hop, as for its own tunnels; the agent need not track neighbours).
+/// Whether a GSO packet can go into the tunnel whole, to be segmented late with its
+/// outer headers. Only VXLAN: the kernel cannot segment MPLS inside UDP or GRE (both
+/// layers would need the skb's one inner protocol). Not a packet that is a tunnel
+/// packet already (one level of tunnel offload), nor one whose outer IPv4 length would
+/// not fit 16 bits.
+fn gso_stays_whole(skb: &Skb, h: &Headers, encap: Encap) -> bool {
+    let inner_len = (skb.len() as usize).saturating_sub(h.l3_offset);
+    encap == Encap::Vxlan
+        && !skb.is_encapsulated()
+        && inner_len + encap.overhead() <= usize::from(u16::MAX)
+}
+
+/// One packet into the tunnel (a frame, or a GSO packet segmented later): the inner TTL
+/// goes down by one, the inner Ethernet header is replaced by the outer headers, and
+/// the packet leaves `out` (with the nexthop's underlay Ethernet header), or goes by the
+/// host's routing (without one: the kernel resolves the next hop, as for its own
+/// tunnels; the agent need not track neighbours).
 #[allow(clippy::too_many_arguments)]
 fn encap_one(
     r: &Router,
@@ -72,10 +86,6 @@ fn encap_one(
 ) {
     let l3 = h.l3_offset;
     let inner_len = (skb.len() as usize).saturating_sub(l3);
-    // The outer IPv4 packet must fit the fabric's MTU: the fabric never fragments it (DF).
-    if inner_len + t.encap.overhead() > out.dev.mtu() as usize {
-        return drop_packet(r, vif, skb, DR::FRAGMENTS, ctx);
-    }
     let outer_len = t.l2.len() + t.encap.overhead();
     if !skb.adjust_head(outer_len as i32 - l3 as i32) {
         return drop_packet(r, vif, skb, DR::PUSH, ctx);
@@ -104,12 +114,42 @@ fn encap_one(
     if !rewritten || wire::write_outer(head, &outer).is_err() {
         return drop_packet(r, vif, skb, DR::REWRITE_FAIL, ctx);
     }
+    // The fabric never fragments a tunnel packet (DF): each frame must fit its MTU.
+    match skb.tunnelled(&tunnel_headers(h, t), out.dev.mtu()) {
+        Ok(()) => {}
+        Err(TunnelError::TooBig) => return drop_packet(r, vif, skb, DR::FRAGMENTS, ctx),
+        Err(TunnelError::NoMemory) => return drop_packet(r, vif, skb, DR::NO_MEMORY, ctx),
+        Err(TunnelError::Invalid) => return drop_packet(r, vif, skb, DR::REWRITE_FAIL, ctx),
+    }
     if t.l2.is_empty() {
         // no underlay header given: the host's routing finds the next hop
         forward::count_tx(out, &skb, ctx);
         skb.ip_output(&out.dev);
     } else {
         forward::output(out, skb, t.l2.len() as u32, ctx);
+    }
+}
+
+/// Where the headers of a packet of `h` lie once tunnel `t`'s outer headers are on.
+fn tunnel_headers(h: &Headers, t: &Tunnel<'_>) -> TunnelHeaders {
+    let outer_l3 = t.l2.len();
+    let inner_l3 = outer_l3 + t.encap.overhead();
+    // the inner transport header keeps its distance from the inner IP header
+    let inner_l4 = h
+        .l4_offset()
+        .and_then(|l4| l4.checked_sub(h.l3_offset))
+        .map_or(inner_l3, |d| inner_l3 + d);
+    TunnelHeaders {
+        kind: match t.encap {
+            Encap::Vxlan => TunnelKind::Vxlan,
+            Encap::MplsOverUdp => TunnelKind::MplsOverUdp,
+            Encap::MplsOverGre => TunnelKind::MplsOverGre,
+        },
+        outer_l3: outer_l3 as u32,
+        outer_l4: (outer_l3 + IPV4_HLEN) as u32,
+        inner_mac: (outer_l3 + t.encap.payload_offset()) as u32,
+        inner_l3: inner_l3 as u32,
+        inner_l4: inner_l4 as u32,
     }
 }
 

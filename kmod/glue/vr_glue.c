@@ -16,6 +16,7 @@
 #include <net/ip.h>
 #include <net/route.h>
 #include <linux/skbuff.h>
+#include <linux/tcp.h>
 #include <linux/random.h>
 #include <linux/jiffies.h>
 #include <linux/math64.h>
@@ -391,6 +392,86 @@ bool vrg_skb_decapsulated(struct sk_buff *skb)
 	}
 	skb->encapsulation = 0;
 	return true;
+}
+
+/* Whether the packet already carries a tunnel's offload state (a pod's own tunnel). */
+bool vrg_skb_is_encapsulated(const struct sk_buff *skb)
+{
+	return skb->encapsulation;
+}
+
+/* Rust passes kapi::skb::TunnelHeaders: six u32 in this order. */
+static_assert(sizeof(struct vrg_tunnel_hdrs) == 6 * sizeof(u32));
+
+/* The offsets vrg_skb_tunnelled takes must increase, lie in the linear data and fit
+ * the skb's 16-bit header fields. A GSO packet cut by TCP needs its inner TCP header
+ * there too (skb_gso_validate_network_len reads its length). */
+static bool vrg_tunnel_offsets_ok(const struct sk_buff *skb, const struct vrg_tunnel_hdrs *t)
+{
+	unsigned int end = t->inner_l4;
+
+	if (skb_is_gso_tcp(skb))
+		end += sizeof(struct tcphdr);
+	return t->outer_l3 < t->outer_l4 && t->outer_l4 <= t->inner_mac &&
+	       t->inner_mac <= t->inner_l3 && t->inner_l3 <= t->inner_l4 &&
+	       end <= skb_headlen(skb) && skb_headroom(skb) + end < U16_MAX;
+}
+
+/* The offload state of the kernel's tunnels (iptunnel_handle_offloads): the inner
+ * headers named, the inner protocol and the GSO type of the encapsulation. */
+static int vrg_tunnel_offload(struct sk_buff *skb, const struct vrg_tunnel_hdrs *t)
+{
+	bool vxlan = t->kind == VRG_TUNNEL_VXLAN;
+
+	if (skb_is_gso(skb)) {
+		if (skb_header_unclone(skb, GFP_ATOMIC))
+			return -ENOMEM;
+		skb_shinfo(skb)->gso_type |= t->kind == VRG_TUNNEL_MPLS_GRE ? SKB_GSO_GRE :
+									      SKB_GSO_UDP_TUNNEL;
+	} else if (skb->ip_summed != CHECKSUM_PARTIAL) {
+		/* nothing left to offload: no driver may take the inner headers for work */
+		skb->ip_summed = CHECKSUM_NONE;
+		skb->encapsulation = 0;
+		return 0;
+	}
+	if (skb->encapsulation)
+		return 0; /* a pod's tunnel inside ours: its inner headers stay */
+	skb_set_inner_mac_header(skb, t->inner_mac);
+	skb_set_inner_network_header(skb, t->inner_l3);
+	skb_set_inner_transport_header(skb, t->inner_l4);
+	skb_set_inner_protocol(skb, htons(vxlan ? ETH_P_TEB : ETH_P_MPLS_UC));
+	skb->encapsulation = 1;
+	return 0;
+}
+
+/* After a tunnel's outer headers went on (offsets from skb->data, checked here): marks
+ * the packet as the kernel's own tunnels do, so that a GSO packet goes out whole and
+ * the device, or validate_xmit_skb in software, cuts it late, fixing the outer headers
+ * of each segment; an inner checksum left to offload stays so. Then checks that each
+ * frame's IPv4 packet fits `mtu`. The kernel cannot segment MPLS inside a tunnel
+ * (mpls_gso_segment and the UDP/GRE tunnel segmentation both need skb->inner_protocol
+ * and the inner network header, for different layers), nor a second tunnel level: such
+ * GSO packets are refused, to be cut in software first. */
+int vrg_skb_tunnelled(struct sk_buff *skb, const struct vrg_tunnel_hdrs *t, unsigned int mtu)
+{
+	int err;
+
+	if (t->kind > VRG_TUNNEL_MPLS_GRE || !vrg_tunnel_offsets_ok(skb, t))
+		return VRG_TUNNEL_INVALID;
+	if (skb_is_gso(skb) && (t->kind != VRG_TUNNEL_VXLAN || skb->encapsulation))
+		return VRG_TUNNEL_INVALID;
+	if (!skb_is_gso(skb) && skb->len - t->outer_l3 > mtu)
+		return VRG_TUNNEL_TOO_BIG;
+	skb_reset_mac_header(skb);
+	skb_set_network_header(skb, t->outer_l3);
+	skb_set_transport_header(skb, t->outer_l4);
+	err = vrg_tunnel_offload(skb, t);
+	if (err)
+		return VRG_TUNNEL_NO_MEMORY;
+	/* per segment, as ip_finish_output_gso checks it: the outer headers included */
+	if (skb_is_gso(skb) && !skb_gso_validate_network_len(skb, mtu))
+		return VRG_TUNNEL_TOO_BIG;
+	return VRG_TUNNEL_OK;
 }
 
 /* Sends an IPv4 packet (skb->data at its IPv4 header, total length and checksum filled

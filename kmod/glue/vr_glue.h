@@ -77,6 +77,21 @@ bool vrg_skb_is_gso(const struct sk_buff *skb);
 struct sk_buff *vrg_skb_segment(struct sk_buff *skb, unsigned int l3_offset);
 bool vrg_skb_decapsulated(struct sk_buff *skb);
 void vrg_skb_ip_output(struct sk_buff *skb, struct net_device *dev);
+bool vrg_skb_is_encapsulated(const struct sk_buff *skb);
+/* vrg_skb_tunnelled: the encapsulation (kapi::skb::TunnelKind), its outcome
+ * (kapi::skb::TunnelError) and where the headers lie, from skb->data (kapi's
+ * TunnelHeaders, #[repr(C)]) */
+enum { VRG_TUNNEL_VXLAN, VRG_TUNNEL_MPLS_UDP, VRG_TUNNEL_MPLS_GRE };
+enum { VRG_TUNNEL_OK, VRG_TUNNEL_TOO_BIG, VRG_TUNNEL_INVALID, VRG_TUNNEL_NO_MEMORY };
+struct vrg_tunnel_hdrs {
+	u32 kind;
+	u32 outer_l3;
+	u32 outer_l4;
+	u32 inner_mac;
+	u32 inner_l3;
+	u32 inner_l4;
+};
+int vrg_skb_tunnelled(struct sk_buff *skb, const struct vrg_tunnel_hdrs *t, unsigned int mtu);
 struct sk_buff *vrg_skb_list_pop(struct sk_buff **list);
 void vrg_skb_list_drop(struct sk_buff *list);
 void vrg_skb_csum_invalidate(struct sk_buff *skb);

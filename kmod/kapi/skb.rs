@@ -145,6 +145,43 @@ impl Skb {
         unsafe { sys::vrg_skb_decapsulated(self.ptr.as_ptr()) }
     }
 
+    /// Whether the packet carries a tunnel's offload state already (a pod's own tunnel):
+    /// a GSO packet then cannot get another level of offloaded tunnel.
+    pub fn is_encapsulated(&self) -> bool {
+        // SAFETY: `ptr` is a valid skb we own.
+        unsafe { sys::vrg_skb_is_encapsulated(self.ptr.as_ptr()) }
+    }
+
+    /// After a tunnel's outer headers went on (`hdrs`): marks the packet for the offloads
+    /// of the kernel's tunnels, so that a GSO packet leaves whole and is cut late (by the
+    /// device or in software at it) and an inner checksum left to offload stays so; then
+    /// checks that each frame on the wire fits `mtu` (its outer IPv4 packet). A GSO
+    /// packet the kernel cannot segment as a tunnel packet (MPLS, or already
+    /// encapsulated) is refused: cut it first (`segment`).
+    pub fn tunnelled(&mut self, hdrs: &TunnelHeaders, mtu: u32) -> Result<(), TunnelError> {
+        let raw = sys::TunnelHdrs {
+            kind: match hdrs.kind {
+                TunnelKind::Vxlan => sys::VRG_TUNNEL_VXLAN,
+                TunnelKind::MplsOverUdp => sys::VRG_TUNNEL_MPLS_UDP,
+                TunnelKind::MplsOverGre => sys::VRG_TUNNEL_MPLS_GRE,
+            },
+            outer_l3: hdrs.outer_l3,
+            outer_l4: hdrs.outer_l4,
+            inner_mac: hdrs.inner_mac,
+            inner_l3: hdrs.inner_l3,
+            inner_l4: hdrs.inner_l4,
+        };
+        // SAFETY: `ptr` is a valid skb we own; `raw` lives across the call; the glue
+        // checks every offset against the skb before it uses one.
+        match unsafe { sys::vrg_skb_tunnelled(self.ptr.as_ptr(), &raw, mtu) } {
+            sys::VRG_TUNNEL_OK => Ok(()),
+            sys::VRG_TUNNEL_TOO_BIG => Err(TunnelError::TooBig),
+            sys::VRG_TUNNEL_NO_MEMORY => Err(TunnelError::NoMemory),
+            // VRG_TUNNEL_INVALID
+            _ => Err(TunnelError::Invalid),
+        }
+    }
+
     /// Frees a packet that was used up, not dropped (it does not show as a drop).
     pub fn consume(self) {
         // SAFETY: we own the skb and give it up here.
@@ -188,6 +225,45 @@ impl Drop for Skb {
         // SAFETY: we own the skb; freeing it as a drop.
         unsafe { sys::vrg_skb_drop(self.ptr.as_ptr()) };
     }
+}
+
+/// A tunnel's encapsulation, as far as offloads care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TunnelKind {
+    /// VXLAN: UDP, an Ethernet frame inside (ETH_P_TEB).
+    Vxlan,
+    /// MPLS over UDP: an MPLS label stack inside.
+    MplsOverUdp,
+    /// MPLS over GRE.
+    MplsOverGre,
+}
+
+/// Where a tunnel packet's headers lie, in bytes from the start of the packet (the
+/// outer L2 header, or the outer IPv4 header when there is none).
+#[derive(Clone, Copy, Debug)]
+pub struct TunnelHeaders {
+    pub kind: TunnelKind,
+    /// The outer IPv4 header.
+    pub outer_l3: u32,
+    /// The outer UDP or GRE header.
+    pub outer_l4: u32,
+    /// What the tunnel carries: VXLAN's inner Ethernet header, the MPLS label.
+    pub inner_mac: u32,
+    /// The inner IP header.
+    pub inner_l3: u32,
+    /// The inner transport header (the inner IP header's offset when there is none).
+    pub inner_l4: u32,
+}
+
+/// Why [`Skb::tunnelled`] refused a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TunnelError {
+    /// A frame on the wire would exceed the MTU.
+    TooBig,
+    /// The offsets do not describe the packet, or its GSO cannot be done late.
+    Invalid,
+    /// A GSO packet's shared state could not be made private.
+    NoMemory,
 }
 
 /// The frames a GSO packet was cut into, handed out one at a time; those not taken are

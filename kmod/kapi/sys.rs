@@ -36,6 +36,27 @@ impl RcuHead {
     }
 }
 
+/// `struct vrg_tunnel_hdrs` of vr_glue.h (the glue checks its size): the encapsulation
+/// (`VRG_TUNNEL_*`) and where the headers lie, from skb->data.
+#[repr(C)]
+pub struct TunnelHdrs {
+    pub kind: u32,
+    pub outer_l3: u32,
+    pub outer_l4: u32,
+    pub inner_mac: u32,
+    pub inner_l3: u32,
+    pub inner_l4: u32,
+}
+
+/// vr_glue.h's encapsulations for `vrg_skb_tunnelled`.
+pub const VRG_TUNNEL_VXLAN: u32 = 0;
+pub const VRG_TUNNEL_MPLS_UDP: u32 = 1;
+pub const VRG_TUNNEL_MPLS_GRE: u32 = 2;
+/// vr_glue.h's outcomes of `vrg_skb_tunnelled` (any other: VRG_TUNNEL_INVALID).
+pub const VRG_TUNNEL_OK: c_int = 0;
+pub const VRG_TUNNEL_TOO_BIG: c_int = 1;
+pub const VRG_TUNNEL_NO_MEMORY: c_int = 3;
+
 extern "C" {
     pub fn vrg_param(i: u32) -> u32;
 
@@ -83,6 +104,8 @@ extern "C" {
     pub fn vrg_skb_segment(skb: *mut SkBuff, l3_offset: u32) -> *mut SkBuff;
     pub fn vrg_skb_decapsulated(skb: *mut SkBuff) -> bool;
     pub fn vrg_skb_ip_output(skb: *mut SkBuff, dev: *mut NetDevice);
+    pub fn vrg_skb_is_encapsulated(skb: *const SkBuff) -> bool;
+    pub fn vrg_skb_tunnelled(skb: *mut SkBuff, t: *const TunnelHdrs, mtu: u32) -> c_int;
     pub fn vrg_skb_list_pop(list: *mut *mut SkBuff) -> *mut SkBuff;
     pub fn vrg_skb_list_drop(list: *mut SkBuff);
     pub fn vrg_seconds() -> u32;

@@ -113,9 +113,10 @@ test_overlay_vxlan_interoperates_with_linux_tcp_both_ways() {
   ip -n vtremote neigh add fd00:1::2 lladdr $GW dev vx0
   ip netns exec vtnsa ping -c 2 -W 2 10.2.0.2 >/dev/null || fail "IPv4 ping to Linux's VXLAN"
   ip netns exec vtnsa ping -c 2 -W 2 fd00:2::2 >/dev/null || fail "IPv6 ping to Linux's VXLAN"
-  # TCP both ways (the pod's large GSO packets are cut to frames before the tunnel;
-  # Linux's arrive as GSO packets and are decapsulated whole). The pod's MTU leaves room
-  # for VXLAN's 50 bytes, as Linux's VXLAN device does for its own.
+  # TCP both ways: the pod's GSO packets go into the tunnel whole and are segmented
+  # after it (the veth carries them whole to the other node, as Linux's own VXLAN
+  # does); Linux's arrive as GSO packets and are decapsulated whole. The pod's MTU
+  # leaves room for VXLAN's 50 bytes, as Linux's VXLAN device does for its own.
   ip -n vtnsa link set eth0 mtu 1450
   xfer vtremote vtnsa 10.2.0.2 "pod -> Linux"
   xfer vtnsa vtremote 10.1.0.2 "Linux -> pod"

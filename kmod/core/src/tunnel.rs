@@ -121,6 +121,18 @@ impl Encap {
             }
     }
 
+    /// Bytes from the outer IPv4 header to what the tunnel carries: VXLAN's inner
+    /// Ethernet header, or the MPLS label stack entry (for offloads, which need to know
+    /// where the tunnel's own headers end).
+    pub const fn payload_offset(self) -> usize {
+        IPV4_HLEN
+            + match self {
+                Encap::MplsOverUdp => UDP_HLEN,
+                Encap::MplsOverGre => GRE_HLEN,
+                Encap::Vxlan => UDP_HLEN + VXLAN_HLEN,
+            }
+    }
+
     /// The first label (MPLS, 20 bits) or VNI (VXLAN, 24 bits) that does not fit.
     const fn label_limit(self) -> u32 {
         match self {

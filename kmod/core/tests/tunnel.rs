@@ -106,6 +106,29 @@ fn overhead_and_flags() {
     );
 }
 
+/// What the tunnel carries starts where `payload_offset` says: the MPLS entry, or VXLAN's
+/// inner Ethernet header (to the router MAC, inner ethertype before the inner packet).
+#[test]
+fn payload_offset_names_what_the_tunnel_carries() {
+    for encap in ALL {
+        let inner = inner4();
+        let p = packet(encap, 77, &inner);
+        let off = encap.payload_offset();
+        match encap {
+            Encap::Vxlan => {
+                assert_eq!(off + 14, encap.overhead());
+                assert_eq!(&p[off..off + 6], &VROUTER_MAC);
+                assert_eq!(&p[off + 12..off + 14], &[0x08, 0x00]);
+            }
+            _ => {
+                assert_eq!(off, mpls_off(encap));
+                assert_eq!(off + 4, encap.overhead());
+            }
+        }
+        assert_eq!(&p[encap.overhead()..], &inner[..]);
+    }
+}
+
 #[test]
 fn mpls_over_udp_exact_bytes() {
     let l2 = l2_untagged();
