@@ -81,9 +81,11 @@ fuzz-debug: kmod-debug tools
 cluster: setup
 	@bash cluster/build.sh >/dev/null
 
-# The control plane on the host, a node VM on its bridge, tests/k8s/test_*.sh inside it.
+# The control plane on the host, a node VM on its bridge, tests/k8s/test_*.sh inside it;
+# then two node VMs and tests/k8s/multinode/test_*.sh (the overlay between nodes).
 test-k8s: kmod tools cluster
 	tests/k8s/run.sh '$(T)'
+	K8S_NODES=2 tests/k8s/run.sh '$(T)'
 
 # The cluster's Go build (about 20 minutes on a fresh machine) starts in the background at
 # the lowest priority before the VM tests: it takes only the CPU time the VM leaves idle.
@@ -120,7 +122,7 @@ bench-k8s: kmod tools cluster
 	K8S_GUEST=tests/bench/k8s-pod-ready.sh tests/k8s/run.sh
 
 demo: kmod tools cluster
-	K8S_GUEST=tests/k8s/demo.sh tests/k8s/run.sh
+	K8S_NODES=2 K8S_GUEST=tests/k8s/demo.sh tests/k8s/run.sh
 
 # The datapath alone in one VM: agent, CNI pods by hand, policy, flows, a CRI pod.
 demo-datapath: kmod tools

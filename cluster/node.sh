@@ -133,6 +133,9 @@ node-name = "$NODE_NAME"
 cluster-name = "k8s"
 state-dir = "/var/lib/vrouter"
 resync-interval = 2.0
+# the fabric NIC as the Physical vif: it gets the node's InternalIP and decapsulates the
+# other nodes' tunnel packets; the host's own traffic (kubelet to the apiserver) passes
+fabric-interface = "eth0"
 [vhost]
 name = "vhost0"
 address = "10.255.0.1"

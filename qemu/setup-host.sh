@@ -9,7 +9,7 @@ APT_PACKAGES=(
   make flex bison bc libelf-dev libssl-dev cpio xz-utils kmod
   # VM runner and in-VM tools
   qemu-system-x86 iproute2 iputils-ping iperf3 python3-yaml python3-jsonschema
-  busybox-static procps jq curl nftables
+  busybox-static procps jq curl nftables tcpdump
   # container runtime tests: containerd (CRI plugin built in) + runc run pod sandboxes
   # and the CNI plugins as kubelet would; protoc builds the CRI client's bindings
   containerd runc containernetworking-plugins protobuf-compiler

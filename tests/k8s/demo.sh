@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# `make demo`, inside node VM 1 (tests/k8s/run.sh boots it): the node joins the cluster,
-# Kubernetes schedules three agnhost pods onto it, vrouter networks them, they talk, and
-# the tables TF operators know show them.
+# `make demo`, inside node VM 1 (tests/k8s/run.sh boots it, and node 2 beside it): the
+# nodes join the cluster, Kubernetes schedules agnhost pods onto both, vrouter networks
+# them, they talk (across the nodes through MPLSoUDP tunnels), and the tables TF
+# operators know show them.
 cd "$(dirname "$0")/../.."
 . cluster/node.sh
 . tests/k8s/lib.sh
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
-step "node $NODE_NAME: containerd, vrouter.ko, vrouter-cni in /opt/cni/bin, kubelet, vrouter-agent"
-node_up || { k8s_dump_logs; exit 1; }
+trap stop_other_nodes EXIT
+step "nodes: containerd, vrouter.ko, vrouter-cni in /opt/cni/bin, kubelet, vrouter-agent"
+node_up && wait_nodes_ready "${VRK8S_NODES:-1}" 600 || { k8s_dump_logs; exit 1; }
 run kubectl get nodes -o wide
 
 step "a Deployment of 3 agnhost pods (HTTP probes from kubelet, through vrouter)"
@@ -36,6 +38,27 @@ iso=$(pod_ips demo-iso app=web)
 printf '%s -> %s (isolated, another network): %s\n' "${ips[0]}" "$iso" \
   "$(curl -sf --max-time 5 "http://${ips[0]}:8080/dial?request=hostname&host=$iso&port=8080&protocol=http&tries=1" | jq -c '.errors // .responses')"
 run kubectl -n demo exec "$(kubectl -n demo get pods -o jsonpath='{.items[0].metadata.name}')" -- /agnhost etc-hosts
+
+if [ "${VRK8S_NODES:-1}" -gt 1 ]; then
+  step "across nodes: a pod on each node, the overlay between them (MPLSoUDP over the fabric NIC)"
+  agnhost_pod demo there 2
+  agnhost_pod demo here 1
+  wait_pods demo 300 here there
+  run kubectl -n demo get pods -o wide
+  here=$(pod_ip demo here) there=$(pod_ip demo there) there6=$(pod_ip demo there 1)
+  timeout 30 tcpdump -i eth0 -nn -c 4 "udp port 6635" 2>/dev/null &
+  sleep 2
+  for to in "$there" "$there6"; do
+    printf '%s (node 1) -> %s (node 2): %s\n' "$here" "$to" \
+      "$(curl -sf --max-time 10 -G "http://$here:8080/dial" --data-urlencode "request=hostname" --data-urlencode "host=$to" \
+        --data-urlencode port=8080 --data-urlencode protocol=http --data-urlencode tries=1 | jq -c .responses)"
+  done
+  wait
+  run vrctl nh --list
+  run vrctl mpls --dump
+  echo "(node 2's view, through its node-control)"
+  on_node 2 'vrctl vif --list; vrctl rt --dump 1 | head -20'
+fi
 
 step "the agent's ports, and the kernel's tables"
 curl -sf http://127.0.0.1:9091/ports | jq -r '.[] | "\(.["vm-name"])  \(.["ip-address"])  \(.["host-ifname"])  vif \(.vif)  nh \(.nh)  \(.state)"'

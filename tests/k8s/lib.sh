@@ -84,14 +84,125 @@ no_leaks() {
 scale() { kubectl -n "$1" scale deploy "$2" --replicas="$3" >/dev/null; }
 
 k8s_cleanup() {
+  local n
   kubectl delete namespace -l vrk8s-test=1 --wait=true --timeout=300s >/dev/null 2>&1 || true
   (wait_ports 0 60) || echo "    cleanup: the agent still holds $(agent_ports) ports" >&2
+  for n in $(seq 2 "${VRK8S_NODES:-1}"); do
+    on_node "$n" '(wait_ports 0 60)' >/dev/null || echo "    cleanup: node $n's agent still holds ports" >&2
+  done
 }
 
 k8s_dump_logs() {
-  local f
+  local f n
   for f in "$NODE_LOGS"/*.log; do
     echo "---- $f (last 40 lines) ----" >&2
     tail -n 40 "$f" >&2
   done
+  for n in $(seq 2 "${VRK8S_NODES:-1}"); do
+    [ "$n" = "$VRK8S_NODE" ] && continue
+    echo "---- node $n ----" >&2
+    on_node "$n" 'for f in "$NODE_LOGS"/*.log; do echo "---- $f (last 40 lines) ----"; tail -n 40 "$f"; done' >&2
+  done
+}
+
+# Several nodes (VRK8S_NODES > 1; node 1 runs the tests, the others serve
+# cluster/node-control.py on their fabric address)
+
+# on_node N SCRIPT: runs SCRIPT (bash, cluster/node.sh and this file sourced) as root on
+# node N; prints its output, and fails if it failed
+on_node() {
+  local out=/tmp/on-node.$$ code
+  code=$(curl -s --max-time 620 -o "$out" -w '%{http_code}' --data-binary "$2" "http://$(node_ip "$1"):7071/run")
+  cat "$out"; rm -f "$out"
+  [ "$code" = 200 ]
+}
+
+# wait_nodes_ready N SECONDS: nodes 1..N are Ready (node 1 waits for the others)
+wait_nodes_ready() {
+  local t0=$SECONDS n
+  for n in $(seq 1 "$1"); do
+    until [ "$(kubectl get node "$(node_name "$n")" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ] \
+      && { [ "$n" = 1 ] || curl -sf --max-time 5 -o /dev/null -X POST "http://$(node_ip "$n"):7071/run" --data-binary true; }; do
+      (( SECONDS - t0 > $2 )) && { nlog "node $n not Ready (and serving) after $2s"; return 1; }
+      sleep 2
+    done
+  done
+}
+
+# stop_other_nodes: the other nodes' VMs end (their node-control exits)
+stop_other_nodes() {
+  local n
+  for n in $(seq 2 "${VRK8S_NODES:-1}"); do
+    curl -s --max-time 5 -o /dev/null -X POST "http://$(node_ip "$n"):7071/exit" || true
+  done
+}
+
+# agnhost_pod NS NAME NODE: an agnhost netexec pod (HTTP :8080, UDP :8081) on node NODE
+# (by number), through the scheduler
+agnhost_pod() {
+  kubectl apply -f - >/dev/null <<EOF2
+apiVersion: v1
+kind: Pod
+metadata: {name: $2, namespace: $1, labels: {app: $2}}
+spec:
+  nodeSelector: {kubernetes.io/hostname: $(node_name "$3")}
+  terminationGracePeriodSeconds: 1
+  automountServiceAccountToken: false
+  containers:
+  - name: agnhost
+    image: $AGNHOST_IMAGE
+    imagePullPolicy: Never
+    args: [netexec, --http-port=8080, --udp-port=8081]
+    readinessProbe: {httpGet: {path: /readyz, port: 8080}, periodSeconds: 2, timeoutSeconds: 5}
+EOF2
+}
+
+# wait_pods NS SECONDS POD...: the pods are Ready
+wait_pods() {
+  local ns=$1 limit=$2; shift 2
+  kubectl -n "$ns" wait --for=condition=Ready --timeout="${limit}s" "${@/#/pod/}" >/dev/null \
+    || { kubectl -n "$ns" get pods -o wide >&2; fail "pods $* not Ready after ${limit}s"; }
+}
+
+# pod_ip NS POD [FAMILY-INDEX]: the pod's first (0, IPv4) or second (1, IPv6) address
+pod_ip() { kubectl -n "$1" get pod "$2" -o jsonpath="{.status.podIPs[${3:-0}].ip}"; }
+
+# in_pod NS POD CMD...: runs CMD in the pod's network namespace, on this node (through its
+# container's process, as containerd reports it)
+in_pod() {
+  local ns=$1 pod=$2 cid pid; shift 2
+  cid=$(kubectl -n "$ns" get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID}')
+  cid=${cid#containerd://}
+  pid=$("$VRK8S_BIN/ctr" --address "$CONTAINERD_SOCK" -n k8s.io tasks ls | awk -v c="$cid" '$1 == c {print $2}')
+  [ -n "$pid" ] || fail "no running container for pod $ns/$pod on $NODE_NAME"
+  nsenter -t "$pid" -n -- "$@"
+}
+
+# The overlay (tests/k8s/multinode/)
+
+# encap_flag ENCAPSULATION: the tunnel nexthop's flag for it (TF's values)
+encap_flag() {
+  case $1 in mpls-over-udp) echo 64 ;; mpls-over-gre) echo 8 ;; vxlan) echo 128 ;; esac
+}
+
+# tunnel_flags DIP: the flags of this node's tunnel nexthop to DIP (empty: none)
+tunnel_flags() {
+  vrctl nh --list --json | jq -r --arg d "$1" '[.[] | select(.type == 3 and .dip == $d) | .flags] | first // empty'
+}
+
+# has_encap DIP ENCAPSULATION: the tunnel to DIP uses it
+has_encap() {
+  local f
+  f=$(tunnel_flags "$1")
+  [ -n "$f" ] && (( f & $(encap_flag "$2") ))
+}
+
+# dial NS POD HOST PROTOCOL: netexec in POD (of this node) asks HOST's netexec for its
+# hostname over PROTOCOL (http: TCP to 8080, udp: 8081); prints the answer
+dial() {
+  local port=8080
+  [ "$4" = udp ] && port=8081
+  curl -sf --max-time 20 -G "http://$(pod_ip "$1" "$2"):8080/dial" --data-urlencode "request=hostname" \
+    --data-urlencode "host=$3" --data-urlencode "port=$port" --data-urlencode "protocol=$4" \
+    --data-urlencode "tries=3" | jq -r '.responses[0] // empty'
 }
