@@ -12,14 +12,7 @@ use tracing::{info, warn};
 /// The pool out of `spec.podCIDRs` (or the older single `spec.podCIDR`): one IPv4 prefix,
 /// at most one IPv6 prefix. None while the controller has not allocated them yet.
 pub fn pod_cidrs(node: &Node) -> Result<Option<PodCidrs>, String> {
-    let spec = node.spec.as_ref();
-    let mut list: Vec<&str> = spec
-        .and_then(|s| s.pod_cidrs.as_ref())
-        .map(|v| v.iter().map(String::as_str).collect())
-        .unwrap_or_default();
-    if list.is_empty() {
-        list.extend(spec.and_then(|s| s.pod_cidr.as_deref()));
-    }
+    let list = pod_cidr_list(node);
     let (mut v4, mut v6) = (None, None);
     for c in list {
         match c
@@ -38,6 +31,19 @@ pub fn pod_cidrs(node: &Node) -> Result<Option<PodCidrs>, String> {
         }
         (None, None) => Ok(None),
     }
+}
+
+/// A Node's pod prefixes as written: `spec.podCIDRs`, or the older single `spec.podCIDR`.
+pub fn pod_cidr_list(node: &Node) -> Vec<&str> {
+    let spec = node.spec.as_ref();
+    let mut list: Vec<&str> = spec
+        .and_then(|s| s.pod_cidrs.as_ref())
+        .map(|v| v.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    if list.is_empty() {
+        list.extend(spec.and_then(|s| s.pod_cidr.as_deref()));
+    }
+    list
 }
 
 /// Waits until the Node `name` exists and has its podCIDRs (kubelet registers it, then

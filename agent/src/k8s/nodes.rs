@@ -62,14 +62,7 @@ fn internal_ips(node: &Node) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
 
 /// A Node's pod prefixes: `spec.podCIDRs`, or the older single `spec.podCIDR`.
 fn pod_cidrs(node: &Node) -> Result<Vec<IpNet>, String> {
-    let spec = node.spec.as_ref();
-    let mut list: Vec<&str> = spec
-        .and_then(|s| s.pod_cidrs.as_ref())
-        .map(|v| v.iter().map(String::as_str).collect())
-        .unwrap_or_default();
-    if list.is_empty() {
-        list.extend(spec.and_then(|s| s.pod_cidr.as_deref()));
-    }
+    let list = super::node::pod_cidr_list(node);
     if list.is_empty() {
         return Err("no podCIDRs (yet)".into());
     }
