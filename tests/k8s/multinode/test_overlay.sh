@@ -34,7 +34,10 @@ xfer() {
   rm -f "$got" "$ready"
   in_pod ov "$3" python3 tests/vm/tools/tcp_xfer.py serve 5300 "$ready" > "$got" 2>&1 &
   local server=$! t0=$SECONDS
-  until [ -e "$ready" ]; do (( SECONDS - t0 > 30 )) && fail "TCP server in $3 not listening"; sleep 0.2; done
+  until [ -e "$ready" ]; do
+    (( SECONDS - t0 > 120 )) && fail "TCP server in $3 not listening after 120s: $(cat "$got")"
+    sleep 0.2
+  done
   sent=$(on_node "$1" "in_pod ov $2 python3 tests/vm/tools/tcp_xfer.py send $4 5300 8388608") || fail "TCP $2 -> $3: the sender failed: $sent"
   wait "$server"
   expect_eq "TCP $2 -> $3 ($4): bytes and sha256" "$sent" "$(cat "$got")"
@@ -109,8 +112,10 @@ test_node_keeps_its_own_traffic_on_the_fabric_nic() {
   on_node 2 'node_restart agent' >/dev/null || fail "node 2's agent did not restart"
   sleep 1
   kill -INT "$pinger"; wait "$pinger"
-  loss=$(awk '/packet loss/ {print $6}' /tmp/fab.ping)
-  expect_eq "ping loss while node 2's agent restarted" 0% "$loss"
+  # every request answered, but the one in flight when ping was interrupted
+  read -r sent got < <(awk '/packets transmitted/ {print $1, $4}' /tmp/fab.ping)
+  (( got >= sent - 1 )) || fail "ping while node 2's agent restarted: $got of $sent answered"
+  echo "    ping while node 2's agent restarted: $got of $sent answered"
   kubectl get --raw /readyz >/dev/null || fail "apiserver not reachable after node 2's agent restart"
 }
 
