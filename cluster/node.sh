@@ -125,6 +125,15 @@ EOF
   echo $! > "$NODE_RUN/kubelet.pid"
 }
 
+# In a cluster of several nodes (VRK8S_NODES > 1) the fabric NIC is the Physical vif:
+# it gets the node's InternalIP and decapsulates the other nodes' tunnel packets; the
+# host's own traffic (kubelet to the apiserver) passes. A single node has no overlay, and
+# its tests run without it (as they were proven).
+_node_fabric_config() {
+  [ "${VRK8S_NODES:-1}" -gt 1 ] && echo 'fabric-interface = "eth0"'
+  true
+}
+
 # The agent's node facts; the API gives it the rest (its pool: the Node's podCIDRs).
 _node_agent() {
   kubeconfig "vrouter-agent:$NODE_NAME" "$(tok "agent-$VRK8S_NODE")" > /etc/vrouter/kubeconfig
@@ -133,9 +142,7 @@ node-name = "$NODE_NAME"
 cluster-name = "k8s"
 state-dir = "/var/lib/vrouter"
 resync-interval = 2.0
-# the fabric NIC as the Physical vif: it gets the node's InternalIP and decapsulates the
-# other nodes' tunnel packets; the host's own traffic (kubelet to the apiserver) passes
-fabric-interface = "eth0"
+$(_node_fabric_config)
 [vhost]
 name = "vhost0"
 address = "10.255.0.1"
