@@ -564,7 +564,10 @@ mod tests {
             ],
         };
         let r = routes(&BTreeSet::from([0, 3]), &[&t]);
-        assert!(r.iter().all(|r| r.flags == rt_flag::PROXY_ARP), "answered ARP/ND");
+        assert!(
+            r.iter().all(|r| r.flags == rt_flag::PROXY_ARP),
+            "answered ARP/ND"
+        );
         let key = |r: &Route| (r.vrf, r.prefix.to_string(), r.prefix_len, r.nh_id, r.label);
         assert_eq!(
             r.iter().map(key).collect::<Vec<_>>(),
