@@ -6,13 +6,17 @@
 //! reverse entry, then the forward verdict, which releases the held packets. Both steps
 //! go out pipelined for a whole batch of misses.
 //!
-//! Every `sweep-interval` it dumps the table: idle pairs older than `aging-seconds` and
-//! closed TCP connections are deleted, and Hold entries older than `hold-audit-seconds`
-//! are decided again (their notification was lost: the listener's socket overflowed
-//! under a flood, or the agent was restarting).
+//! Every `sweep-interval` it dumps the table: idle pairs older than `aging-seconds`,
+//! closed TCP connections and service connections whose backend went are deleted, and
+//! Hold entries older than `hold-audit-seconds` are decided again (their notification
+//! was lost: the listener's socket overflowed under a flood, or the agent was
+//! restarting). A change of the services sweeps at once.
 
 use crate::metrics::Metrics;
-use crate::policy::{FlowQuery, Policies, Services, Verdict};
+use crate::netpol;
+use crate::policy::{FlowQuery, Policies, ServiceTable, Services, Verdict};
+use crate::published::Published;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -49,6 +53,35 @@ pub struct Endpoint {
 /// node's one pool, so an address names one port whatever its VRF).
 pub trait Directory: Send + 'static {
     fn endpoint(&self, ip: IpAddr) -> Option<Endpoint>;
+    /// One of this node's own addresses (vhost, fabric).
+    fn is_this_node(&self, ip: IpAddr) -> bool;
+}
+
+/// What decides a new flow, besides where its ends live.
+pub struct Rules<'a> {
+    /// The config's per-network policy.
+    pub policies: &'a Policies,
+    pub services: &'a Services,
+    /// The Kubernetes NetworkPolicies.
+    pub network_policies: &'a netpol::Compiled,
+}
+
+/// Why the NetworkPolicies refuse `proto` from `src` to `dst`:`dport`, if they do. A
+/// node always reaches its own pods and they answer it (Kubernetes requires it for
+/// kubelet's probes), whichever end's packet missed first.
+fn network_policy(
+    np: &netpol::Compiled,
+    dir: &dyn Directory,
+    proto: u8,
+    src: IpAddr,
+    dst: IpAddr,
+    dport: u16,
+) -> Option<String> {
+    match np.verdict(proto, src, dst, dport) {
+        netpol::Verdict::Allow => None,
+        netpol::Verdict::Deny { .. } if dir.is_this_node(src) || dir.is_this_node(dst) => None,
+        netpol::Verdict::Deny { by } => Some(format!("network policy: {by}")),
+    }
 }
 
 /// What one flow entry does with its packets.
@@ -98,7 +131,12 @@ fn isolation(src: Option<&Endpoint>, dst: Option<&Endpoint>) -> Option<String> {
 }
 
 /// The policy decision for a new flow `key`.
-pub fn plan(key: &FlowKey, policies: &Policies, services: &Services, dir: &dyn Directory) -> Plan {
+pub fn plan(key: &FlowKey, rules: &Rules, dir: &dyn Directory) -> Plan {
+    let Rules {
+        policies,
+        services,
+        network_policies,
+    } = *rules;
     let src = dir.endpoint(key.src);
     let src_net = src.as_ref().map(|e| e.network.as_str());
     let q = |dst: IpAddr, dport: u16| FlowQuery {
@@ -113,7 +151,7 @@ pub fn plan(key: &FlowKey, policies: &Policies, services: &Services, dir: &dyn D
     let reply_vrf = |dst: &Option<Endpoint>| dst.as_ref().map_or(key.vrf, |e| e.vrf);
     if let Some(svc) = services.lookup(key.vrf, key.proto, key.dst, key.dport) {
         // The 5-tuple's hash picks the backend, the same one again if the miss is retried.
-        let Some(backend) = svc.pick(q(key.dst, key.dport).hash()) else {
+        let Some(backend) = svc.pick_for(&q(key.dst, key.dport)) else {
             return deny(key, format!("service {} has no backend", svc.name));
         };
         let (bip, bport) = (backend.ip(), backend.port());
@@ -124,6 +162,9 @@ pub fn plan(key: &FlowKey, policies: &Policies, services: &Services, dir: &dyn D
         let dst_net = dst.as_ref().map(|e| e.network.as_str());
         if let Verdict::Deny { rule } = policies.evaluate(src_net, dst_net, &q(bip, bport)) {
             return deny(key, rule);
+        }
+        if let Some(why) = network_policy(network_policies, dir, key.proto, key.src, bip, bport) {
+            return deny(key, why);
         }
         let port_nat = bport != key.dport;
         let fwd_flags = flow_flag::DNAT | if port_nat { flow_flag::DPAT } else { 0 };
@@ -154,6 +195,16 @@ pub fn plan(key: &FlowKey, policies: &Policies, services: &Services, dir: &dyn D
         return deny(key, why);
     }
     let dst_net = dst.as_ref().map(|e| e.network.as_str());
+    if let Some(why) = network_policy(
+        network_policies,
+        dir,
+        key.proto,
+        key.src,
+        key.dst,
+        key.dport,
+    ) {
+        return deny(key, why);
+    }
     match policies.evaluate(src_net, dst_net, &q(key.dst, key.dport)) {
         Verdict::Allow => Plan {
             forward: Action::plain(flow_action::FORWARD),
@@ -168,6 +219,19 @@ pub fn plan(key: &FlowKey, policies: &Policies, services: &Services, dir: &dyn D
     }
 }
 
+/// Whether the pair `f` (the entry that missed) and `rev` (its reverse) may stay as far
+/// as services go: a connection to a VIP (`f` is DNATed) stays while its backend, the
+/// reverse entry's source, is still one of the service's. Any other pair stays.
+fn backend_still_serves(services: &Services, f: &Flow, rev: &Flow) -> bool {
+    if f.flags & flow_flag::DNAT == 0 {
+        return true;
+    }
+    let backend = std::net::SocketAddr::new(rev.key.src, rev.key.sport);
+    services
+        .lookup(f.key.vrf, f.key.proto, f.key.dst, f.key.dport)
+        .is_some_and(|s| s.backends.contains(&backend))
+}
+
 /// Denied flows drop in both directions, counted as "Flow Action Drop".
 fn deny(key: &FlowKey, why: String) -> Plan {
     Plan {
@@ -180,27 +244,47 @@ fn deny(key: &FlowKey, why: String) -> Plan {
 
 pub struct FlowAgent<D: Directory> {
     policies: Policies,
-    services: Services,
+    services: Arc<ServiceTable>,
+    network_policies: Arc<Published<netpol::Compiled>>,
     dir: D,
     settings: Settings,
     metrics: Arc<Metrics>,
+    /// The keys of the entries that opened the connections this agent allowed: which
+    /// end of a pair opened it, for the NetworkPolicies' second look (the kernel's pair
+    /// does not say). Pruned to the table at each sweep; empty after a restart, when a
+    /// pair is judged both ways.
+    opened_by: RefCell<HashSet<FlowKey>>,
+    /// The NetworkPolicies' generation the established flows were last judged by.
+    judged: Cell<u64>,
 }
 
 impl<D: Directory> FlowAgent<D> {
     pub fn new(
         policies: Policies,
-        services: Services,
+        services: Arc<ServiceTable>,
+        network_policies: Arc<Published<netpol::Compiled>>,
         dir: D,
         settings: Settings,
         metrics: Arc<Metrics>,
     ) -> Self {
         FlowAgent {
+            judged: Cell::new(network_policies.generation()),
             policies,
             services,
+            network_policies,
             dir,
             settings,
             metrics,
+            opened_by: RefCell::new(HashSet::new()),
         }
+    }
+
+    /// Moves when the services or the NetworkPolicies change.
+    fn rules_generation(&self) -> (u64, u64) {
+        (
+            self.services.generation(),
+            self.network_policies.generation(),
+        )
     }
 
     /// Runs forever on its own thread; reconnects when the module goes away and returns.
@@ -221,7 +305,13 @@ impl<D: Directory> FlowAgent<D> {
         info!("listening for flow misses");
         // Whatever waited while we were away is decided at once.
         let mut next_sweep = Instant::now();
+        let mut rules_seen = self.rules_generation();
         loop {
+            let rules_now = self.rules_generation();
+            if rules_now != rules_seen {
+                rules_seen = rules_now;
+                next_sweep = Instant::now();
+            }
             let mut batch: Vec<Flow> = Vec::new();
             let wait = next_sweep
                 .saturating_duration_since(Instant::now())
@@ -279,11 +369,22 @@ impl<D: Directory> FlowAgent<D> {
         // Both directions of one exchange may have missed: decide each pair once.
         let mut seen = HashSet::new();
         let mut todo = Vec::new();
+        let services = self.services.snapshot();
+        let network_policies = self.network_policies.snapshot();
+        let rules = Rules {
+            policies: &self.policies,
+            services: &services,
+            network_policies: &network_policies,
+        };
+        let mut opened_by = self.opened_by.borrow_mut();
         for f in held.into_iter().filter(|f| f.is_hold()) {
             if seen.contains(&f.key.reverse()) || !seen.insert(f.key) {
                 continue;
             }
-            let p = plan(&f.key, &self.policies, &self.services, &self.dir);
+            let p = plan(&f.key, &rules, &self.dir);
+            if p.denied.is_none() {
+                opened_by.insert(f.key);
+            }
             if let Some(why) = &p.denied {
                 debug!(key = ?f.key, rule = %why, "flow denied");
                 self.metrics.flow_denied();
@@ -416,15 +517,74 @@ impl<D: Directory> FlowAgent<D> {
         Ok(())
     }
 
-    /// Ages idle pairs, removes closed TCP connections, decides stale Hold entries.
+    /// Forgets who opened the pairs this sweep deleted (`gone`). Entries also go without
+    /// the agent (a vif's flows, evictions): once the record holds more keys than the
+    /// table has entries, it keeps only the keys still in the table. That set is built
+    /// only then, not at every sweep.
+    fn forget_openers(&self, flows: &[Flow], gone: &HashSet<u32>) {
+        let mut opened_by = self.opened_by.borrow_mut();
+        for f in flows.iter().filter(|f| gone.contains(&f.index)) {
+            opened_by.remove(&f.key);
+        }
+        let live_count = flows
+            .iter()
+            .filter(|f| !f.is_hold() && !gone.contains(&f.index))
+            .count();
+        if opened_by.len() > live_count {
+            let live: HashSet<FlowKey> = flows
+                .iter()
+                .filter(|f| !f.is_hold() && !gone.contains(&f.index))
+                .map(|f| f.key)
+                .collect();
+            opened_by.retain(|k| live.contains(k));
+        }
+    }
+
+    /// Whether the NetworkPolicies `np` now refuse the connection of the pair `f`, `rev`.
+    /// The end that opened it: the DNATed entry (a connection to a service), else the
+    /// one this agent let open; when that is not known (the agent restarted), the pair
+    /// goes only if refused both ways.
+    fn now_refused(&self, np: &netpol::Compiled, f: &Flow, rev: &Flow) -> bool {
+        let refuses = |open: &Flow, other: &Flow| {
+            // A DNATed entry's real destination is its reverse entry's source.
+            let (dst, dport) = if open.flags & flow_flag::DNAT != 0 {
+                (other.key.src, other.key.sport)
+            } else {
+                (open.key.dst, open.key.dport)
+            };
+            network_policy(np, &self.dir, open.key.proto, open.key.src, dst, dport).is_some()
+        };
+        if f.flags & flow_flag::DNAT != 0 {
+            return refuses(f, rev);
+        }
+        if rev.flags & flow_flag::DNAT != 0 {
+            return refuses(rev, f);
+        }
+        let opened_by = self.opened_by.borrow();
+        match (opened_by.contains(&f.key), opened_by.contains(&rev.key)) {
+            (true, _) => refuses(f, rev),
+            (false, true) => refuses(rev, f),
+            (false, false) => refuses(f, rev) && refuses(rev, f),
+        }
+    }
+
+    /// Ages idle pairs, removes closed TCP connections and those of gone service
+    /// backends, decides stale Hold entries.
     fn sweep(&self, c: &mut Client) -> Result<(), Error> {
+        let services = self.services.snapshot();
+        // New NetworkPolicies (or pod and namespace labels): every established pair is
+        // judged again, and the dropping pairs go, so that retries are decided anew.
+        let network_policies = self.network_policies.snapshot();
+        let judge = self.judged.replace(self.network_policies.generation())
+            != self.network_policies.generation();
+        let mut revoked = 0u64;
         let flows = c.flow_dump()?;
         let by_index: HashMap<u32, &Flow> = flows.iter().map(|f| (f.index, f)).collect();
         let mut holds = 0u64;
         let mut stale_holds = Vec::new();
         let mut delete: Vec<(u32, Option<u32>)> = Vec::new();
         let mut gone = HashSet::new();
-        let (mut aged, mut closed) = (0u64, 0u64);
+        let (mut aged, mut closed, mut unbacked) = (0u64, 0u64, 0u64);
         for f in &flows {
             if f.is_hold() {
                 holds += 1;
@@ -446,11 +606,19 @@ impl<D: Directory> FlowAgent<D> {
                 f.age >= self.settings.aging && rev.is_none_or(|r| r.age >= self.settings.aging);
             let dead = f.tcp_flags & flow_tcp::DEAD != 0
                 || rev.is_some_and(|r| r.tcp_flags & flow_tcp::DEAD != 0);
-            if idle || dead {
+            let backend_gone = rev.is_some_and(|r| !backend_still_serves(&services, f, r));
+            let refused = judge
+                && (f.action == flow_action::DROP
+                    || rev.is_some_and(|r| self.now_refused(&network_policies, f, r)));
+            if idle || dead || backend_gone || refused {
                 if idle {
                     aged += 1
-                } else {
+                } else if dead {
                     closed += 1
+                } else if backend_gone {
+                    unbacked += 1
+                } else {
+                    revoked += 1
                 }
                 delete.push((f.index, Some(f.gen)));
                 gone.insert(f.index);
@@ -464,7 +632,9 @@ impl<D: Directory> FlowAgent<D> {
             // An entry that went meanwhile is not an error.
             let _ = c.flow_del_batch(&delete)?;
         }
-        self.metrics.flows_swept(aged, closed);
+        self.metrics.flows_swept(aged, closed, unbacked);
+        self.metrics.flows_revoked(revoked);
+        self.forget_openers(&flows, &gone);
         self.metrics.set_flows(
             (flows.len() as u64).saturating_sub(delete.len() as u64),
             holds,
@@ -507,6 +677,10 @@ mod tests {
                 isolated,
             })
         }
+
+        fn is_this_node(&self, ip: IpAddr) -> bool {
+            ip == IpAddr::V4(Ipv4Addr::new(10, 77, 0, 1))
+        }
     }
 
     fn key(vrf: u32, src: u8, dst: u8) -> FlowKey {
@@ -523,12 +697,12 @@ mod tests {
     fn plan_of(k: &FlowKey) -> Plan {
         let cfg = "node-name = \"n\"\nstate-dir = \"/x\"\npod-cidr = \"10.32.0.0/24\"\n";
         let node = crate::config::Node::parse(cfg).unwrap();
-        plan(
-            k,
-            &Policies::from_node(&node),
-            &Services::from_node(&node),
-            &Pods,
-        )
+        let rules = Rules {
+            policies: &Policies::from_node(&node),
+            services: &Services::from_node(&node),
+            network_policies: &netpol::Compiled::default(),
+        };
+        plan(k, &rules, &Pods)
     }
 
     #[test]
@@ -564,5 +738,207 @@ mod tests {
             assert_eq!(p.denied, None);
             assert_eq!(p.reverse_key, k.reverse());
         }
+    }
+
+    /// A Kubernetes Service 10.96.0.20:80 -> :8080 on pods .3 (default network) and .11
+    /// (isolated "iso").
+    fn cluster_service(backends: &[u8]) -> Services {
+        Services::new(vec![crate::policy::Service {
+            name: "shop/web:80".into(),
+            network: String::new(),
+            vrf: None,
+            vip: "10.96.0.20".parse().unwrap(),
+            port: 80,
+            proto: 6,
+            backends: backends
+                .iter()
+                .map(|&b| std::net::SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 32, 0, b)), 8080))
+                .collect(),
+            client_affinity: false,
+        }])
+    }
+
+    fn to_vip(vrf: u32, src: u8) -> FlowKey {
+        FlowKey {
+            dst: "10.96.0.20".parse().unwrap(),
+            dport: 80,
+            ..key(vrf, src, 0)
+        }
+    }
+
+    fn plan_with(k: &FlowKey, services: &Services) -> Plan {
+        let cfg = "node-name = \"n\"\nstate-dir = \"/x\"\npod-cidr = \"10.32.0.0/24\"\n";
+        let node = crate::config::Node::parse(cfg).unwrap();
+        let rules = Rules {
+            policies: &Policies::from_node(&node),
+            services,
+            network_policies: &netpol::Compiled::default(),
+        };
+        plan(k, &rules, &Pods)
+    }
+
+    #[test]
+    fn a_cluster_service_is_translated_from_any_vrf_and_replies_come_from_its_backend_vrf() {
+        let svc = cluster_service(&[3]);
+        for (vrf, src) in [(1, 2), (5, 10)] {
+            let p = plan_with(&to_vip(vrf, src), &svc);
+            assert_eq!(p.denied, None, "from VRF {vrf}");
+            assert_eq!(p.forward.action, flow_action::NAT);
+            assert_eq!(p.forward.nat, flow_flag::DNAT | flow_flag::DPAT);
+            assert_eq!(p.reverse.nat, flow_flag::SNAT | flow_flag::SPAT);
+            assert_eq!(
+                p.reverse_key,
+                FlowKey {
+                    vrf: 1,
+                    src: IpAddr::V4(Ipv4Addr::new(10, 32, 0, 3)),
+                    dst: IpAddr::V4(Ipv4Addr::new(10, 32, 0, src)),
+                    proto: 6,
+                    sport: 8080,
+                    dport: 40000,
+                }
+            );
+        }
+        // No ready backend: the flow is dropped, not sent on to the VIP.
+        let p = plan_with(&to_vip(1, 2), &cluster_service(&[]));
+        assert_eq!(p.forward.action, flow_action::DROP);
+    }
+
+    #[test]
+    fn a_service_of_an_isolated_namespace_takes_connections_only_from_it() {
+        let svc = cluster_service(&[11]);
+        assert_eq!(plan_with(&to_vip(5, 10), &svc).denied, None);
+        let p = plan_with(&to_vip(1, 2), &svc);
+        assert!(p.denied.unwrap().contains("namespace isolation"));
+    }
+
+    fn entry(index: u32, key: FlowKey, flags: u32) -> Flow {
+        Flow {
+            index,
+            gen: 1,
+            key,
+            action: flow_action::NAT,
+            flags,
+            drop_reason: None,
+            rindex: None,
+            tcp_flags: 0,
+            packets: 0,
+            bytes: 0,
+            age: 0,
+            vif: None,
+            queued: 0,
+        }
+    }
+
+    #[test]
+    fn a_service_connection_stays_while_its_backend_does() {
+        let k = to_vip(1, 2);
+        let p = plan_with(&k, &cluster_service(&[3, 11]));
+        let fwd = entry(1, k, p.forward.nat);
+        let rev = entry(2, p.reverse_key, p.reverse.nat);
+        let backend = p.reverse_key.src;
+        let b = match backend {
+            IpAddr::V4(a) => a.octets()[3],
+            IpAddr::V6(_) => unreachable!(),
+        };
+        assert!(backend_still_serves(&cluster_service(&[3, 11]), &fwd, &rev));
+        // Another backend joining or the other leaving keeps it.
+        assert!(backend_still_serves(&cluster_service(&[b, 20]), &fwd, &rev));
+        // Its backend leaving, or the whole Service, ends it.
+        let other = if b == 3 { 11 } else { 3 };
+        assert!(!backend_still_serves(
+            &cluster_service(&[other]),
+            &fwd,
+            &rev
+        ));
+        assert!(!backend_still_serves(
+            &Services::new(Vec::new()),
+            &fwd,
+            &rev
+        ));
+        // Seen from its reverse entry, or for a pair without NAT: nothing to check.
+        assert!(backend_still_serves(&Services::new(Vec::new()), &rev, &fwd));
+        let plain = entry(3, key(1, 2, 3), 0);
+        assert!(backend_still_serves(
+            &Services::new(Vec::new()),
+            &plain,
+            &rev
+        ));
+    }
+
+    /// Pods x/a (10.32.0.2) and x/b (10.32.0.3), and NetworkPolicy `spec` in x.
+    fn network_policies(spec: serde_json::Value) -> netpol::Compiled {
+        let pod = |name: &str, ip: &str| -> k8s_openapi::api::core::v1::Pod {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "namespace": "x", "labels": {"pod": name}},
+                "spec": {"containers": []},
+                "status": {"phase": "Running", "podIPs": [{"ip": ip}]}
+            }))
+            .unwrap()
+        };
+        let policy = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "x"},
+            "spec": spec
+        }))
+        .unwrap();
+        let (c, problems) = netpol::compile(
+            &[policy],
+            &[],
+            &[pod("a", "10.32.0.2"), pod("b", "10.32.0.3")],
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        c
+    }
+
+    fn plan_under(k: &FlowKey, np: &netpol::Compiled) -> Plan {
+        let cfg = "node-name = \"n\"\nstate-dir = \"/x\"\npod-cidr = \"10.32.0.0/24\"\n";
+        let node = crate::config::Node::parse(cfg).unwrap();
+        let rules = Rules {
+            policies: &Policies::from_node(&node),
+            services: &cluster_service(&[2]),
+            network_policies: np,
+        };
+        plan(k, &rules, &Pods)
+    }
+
+    #[test]
+    fn network_policies_decide_pod_flows_but_never_the_nodes_own() {
+        // a takes TCP 8080 from b only, and sends nothing.
+        let np = network_policies(serde_json::json!({
+            "podSelector": {"matchLabels": {"pod": "a"}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"pod": "b"}}}],
+                         "ports": [{"port": 8080}]}]
+        }));
+        assert_eq!(plan_under(&key(1, 3, 2), &np).denied, None, "b -> a:8080");
+        let other_port = FlowKey {
+            dport: 9090,
+            ..key(1, 3, 2)
+        };
+        assert_eq!(
+            plan_under(&other_port, &np).denied.as_deref(),
+            Some("network policy: ingress of x/a")
+        );
+        assert_eq!(
+            plan_under(&key(1, 2, 3), &np).denied.as_deref(),
+            Some("network policy: egress of x/a")
+        );
+        // Through the service VIP (backend a): the policy sees the backend's port.
+        assert_eq!(
+            plan_under(&to_vip(1, 3), &np).denied,
+            None,
+            "b -> VIP -> a:8080"
+        );
+        // a answering the node (its reply is the packet that misses) is the node's own.
+        let node = IpAddr::V4(Ipv4Addr::new(10, 77, 0, 1));
+        let reply = FlowKey {
+            dst: node,
+            ..key(1, 2, 0)
+        };
+        assert_eq!(plan_under(&reply, &np).denied, None);
+        let elsewhere = FlowKey {
+            dst: IpAddr::V4(Ipv4Addr::new(10, 77, 0, 9)),
+            ..reply
+        };
+        assert!(plan_under(&elsewhere, &np).denied.is_some());
     }
 }

@@ -431,12 +431,15 @@ pub fn vip_wants(
     space: NhSpace,
 ) -> (Vec<VipWant>, Vec<String>) {
     let mut vips: Vec<VipWant> = Vec::new();
+    // Kubernetes Services (no VRF of their own) have no composite: their flows are
+    // translated by the flow loop alone.
     for s in services {
-        let i = match vips.iter().position(|v| v.vrf == s.vrf && v.vip == s.vip) {
+        let Some(vrf) = s.vrf else { continue };
+        let i = match vips.iter().position(|v| v.vrf == vrf && v.vip == s.vip) {
             Some(i) => i,
             None => {
                 vips.push(VipWant {
-                    vrf: s.vrf,
+                    vrf,
                     vip: s.vip,
                     nh: 0,
                     backends: Vec::new(),

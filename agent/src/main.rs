@@ -18,9 +18,11 @@ mod ipam;
 mod k8s;
 mod kernel;
 mod metrics;
+mod netpol;
 mod overlay;
 mod policy;
 mod ports;
+mod published;
 mod store;
 
 use clap::Parser;
@@ -90,6 +92,10 @@ struct PortDirectory(Arc<api::Shared>);
 impl flows::Directory for PortDirectory {
     fn endpoint(&self, ip: std::net::IpAddr) -> Option<flows::Endpoint> {
         self.0.agent.lock().ok()?.endpoint(ip)
+    }
+
+    fn is_this_node(&self, ip: std::net::IpAddr) -> bool {
+        self.0.agent.lock().is_ok_and(|a| a.is_this_node(ip))
     }
 }
 
@@ -187,12 +193,12 @@ async fn main() {
             hold_audit: f.hold_audit_seconds.ceil() as u32,
             sweep: Duration::from_secs_f64(f.sweep_interval_seconds),
         };
-        (
-            policy::Policies::from_node(&node),
-            policy::Services::from_node(&node),
-            settings,
-        )
+        (policy::Policies::from_node(&node), settings)
     });
+    let services = Arc::new(policy::ServiceTable::new(policy::Services::configured(
+        &node,
+    )));
+    let network_policies = Arc::new(published::Published::new(netpol::Compiled::default()));
     let (agent, problems) = match ports::Agent::load(node, metrics.clone()) {
         Ok(x) => x,
         Err(e) => {
@@ -230,10 +236,16 @@ async fn main() {
     info!(%listen, tcp = ?tcp_access, socket = %socket.display(), ports = n_ports, "port API listening");
 
     resync(&shared).await;
-    if let Some((policies, services, settings)) = flow_agent {
+    if let Some((policies, settings)) = flow_agent {
         let dir = PortDirectory(shared.clone());
-        let agent =
-            flows::FlowAgent::new(policies, services, dir, settings, shared.metrics.clone());
+        let agent = flows::FlowAgent::new(
+            policies,
+            services.clone(),
+            network_policies.clone(),
+            dir,
+            settings,
+            shared.metrics.clone(),
+        );
         std::thread::Builder::new()
             .name("flows".into())
             .spawn(move || agent.run())
@@ -269,6 +281,17 @@ async fn main() {
         tokio::spawn(k8s::remote_pods::run(
             client.clone(),
             shared.clone(),
+            node_name.clone(),
+        ));
+        tokio::spawn(k8s::services::run(
+            client.clone(),
+            services,
+            node_name.clone(),
+        ));
+        tokio::spawn(k8s::network_policies::run(
+            client.clone(),
+            network_policies,
+            shared.metrics.clone(),
             node_name.clone(),
         ));
         tokio::spawn(k8s::pods::run(client, shared.clone(), node_name));

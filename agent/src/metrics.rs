@@ -35,6 +35,7 @@ pub struct Metrics {
     pod_port_errors: Counter,
     reconciles: Counter,
     kernel_ready: Gauge,
+    network_policy_problems: Gauge,
     requests: Family<RequestLabels, Histogram>,
     flows: Family<StateLabel, Gauge>,
     flow_events: Family<EventLabel, Counter>,
@@ -59,6 +60,7 @@ impl Metrics {
         let pod_port_errors = Counter::default();
         let reconciles = Counter::default();
         let kernel_ready = Gauge::default();
+        let network_policy_problems = Gauge::default();
         let requests = Family::<RequestLabels, Histogram>::new_with_constructor(
             latency_histogram as fn() -> Histogram,
         );
@@ -89,6 +91,11 @@ impl Metrics {
             kernel_ready.clone(),
         );
         registry.register(
+            "network_policy_problems",
+            "Parts of NetworkPolicies that cannot be applied (reported, skipped without widening access)",
+            network_policy_problems.clone(),
+        );
+        registry.register(
             "http_request_duration_seconds",
             "Port API request latency",
             requests.clone(),
@@ -102,7 +109,7 @@ impl Metrics {
         );
         registry.register(
             "flow_events",
-            "Flow events: miss, setup, denied, error, aged, closed, audited (Hold decided from a dump), overrun",
+            "Flow events: miss, setup, denied, error, aged, closed, backend_gone (a service connection whose backend went), policy_revoked (NetworkPolicies changed), audited (Hold decided from a dump), overrun",
             flow_events.clone(),
         );
         Metrics {
@@ -113,6 +120,7 @@ impl Metrics {
             pod_port_errors,
             reconciles,
             kernel_ready,
+            network_policy_problems,
             requests,
             flows,
             flow_events,
@@ -150,6 +158,10 @@ impl Metrics {
 
     pub fn reconciled(&self) {
         self.reconciles.inc();
+    }
+
+    pub fn set_network_policy_problems(&self, n: usize) {
+        self.network_policy_problems.set(n as i64);
     }
 
     pub fn set_kernel_ready(&self, ok: bool) {
@@ -190,9 +202,17 @@ impl Metrics {
         self.flow_event("audited", n);
     }
 
-    pub fn flows_swept(&self, aged: u64, closed: u64) {
+    /// Pairs the sweep removed: idle, closed, or a service connection whose backend went.
+    pub fn flows_swept(&self, aged: u64, closed: u64, unbacked: u64) {
         self.flow_event("aged", aged);
         self.flow_event("closed", closed);
+        self.flow_event("backend_gone", unbacked);
+    }
+
+    /// Pairs removed because the NetworkPolicies changed and now refuse them (or they
+    /// were dropping and are to be decided anew).
+    pub fn flows_revoked(&self, n: u64) {
+        self.flow_event("policy_revoked", n);
     }
 
     pub fn set_flows(&self, active: u64, hold: u64) {

@@ -3,13 +3,12 @@
 //! so the allow path neither allocates nor formats: rule names are built here, up front,
 //! and only copied into a `Deny`.
 
-// The evaluation side's caller is the flow-miss loop (flows.rs, being written); until it
-// lands only the tests use it. Remove this then.
-
 use crate::config::{Action, Direction, Node, PortRange, Proto, ServiceProto};
+use crate::published::Published;
 use ipnet::IpNet;
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// IP protocol numbers the policy knows.
 pub mod proto {
@@ -250,13 +249,18 @@ pub type Backend = SocketAddr;
 pub struct Service {
     pub name: String,
     pub network: String,
-    pub vrf: u32,
+    /// The VRF whose pods reach the VIP; None for a Kubernetes Service, which every VRF
+    /// reaches (its backends' namespace isolation still decides who may connect).
+    pub vrf: Option<u32>,
     pub vip: IpAddr,
     pub port: u16,
     /// IP protocol number (tcp or udp).
     pub proto: u8,
-    /// In config order; never empty.
+    /// In config order (a Kubernetes Service's: sorted). Empty when a Kubernetes Service
+    /// has no ready endpoint: its flows are dropped.
     pub backends: Vec<Backend>,
+    /// sessionAffinity ClientIP: a client's flows all go to one backend.
+    pub client_affinity: bool,
 }
 
 impl Service {
@@ -266,23 +270,48 @@ impl Service {
         let i = (u64::from(hash) * self.backends.len() as u64) >> 32;
         self.backends.get(i as usize).copied()
     }
+
+    /// The backend for new flow `q`: by its 5-tuple, or by its source address alone with
+    /// client affinity.
+    pub fn pick_for(&self, q: &FlowQuery) -> Option<Backend> {
+        if self.client_affinity {
+            self.pick(
+                FlowQuery {
+                    sport: 0,
+                    dport: 0,
+                    dst: q.src,
+                    ..*q
+                }
+                .hash(),
+            )
+        } else {
+            self.pick(q.hash())
+        }
+    }
 }
 
 pub struct Services {
     list: Vec<Service>,
-    /// (vrf, proto, vip, port) -> index in `list`.
+    /// (vrf, proto, vip, port) -> index in `list`, for the services of one VRF.
     index: HashMap<(u32, u8, IpAddr, u16), usize>,
+    /// (proto, vip, port) -> index in `list`, for the services every VRF reaches.
+    cluster: HashMap<(u8, IpAddr, u16), usize>,
 }
 
 impl Services {
+    /// The `[[services]]` of the config.
     pub fn from_node(node: &Node) -> Services {
-        let list: Vec<Service> = node
-            .services
+        Services::new(Self::configured(node))
+    }
+
+    /// The `[[services]]` of the config, as a list to add others to.
+    pub fn configured(node: &Node) -> Vec<Service> {
+        node.services
             .iter()
             .map(|s| Service {
                 name: s.name.clone(),
                 network: s.network.clone(),
-                vrf: s.vrf,
+                vrf: Some(s.vrf),
                 vip: s.vip,
                 port: s.port,
                 proto: match s.proto {
@@ -290,27 +319,80 @@ impl Services {
                     ServiceProto::Udp => proto::UDP,
                 },
                 backends: s.backends.clone(),
+                client_affinity: false,
             })
-            .collect();
-        // Config rejects duplicate (network, vip, port, proto): the index is one-to-one.
-        let index = list
-            .iter()
-            .enumerate()
-            .map(|(i, s)| ((s.vrf, s.proto, s.vip, s.port), i))
-            .collect();
-        Services { list, index }
+            .collect()
     }
 
-    /// The service a flow to `vip`:`port` in `vrf` (the VRF of the source pod's network) is for.
+    /// Indexes `list`. Config rejects duplicate (network, vip, port, proto) and the API
+    /// one (vip, port, proto); were there one anyway, the first in `list` wins.
+    pub fn new(list: Vec<Service>) -> Services {
+        let (mut index, mut cluster) = (HashMap::new(), HashMap::new());
+        for (i, s) in list.iter().enumerate() {
+            match s.vrf {
+                Some(vrf) => index.entry((vrf, s.proto, s.vip, s.port)).or_insert(i),
+                None => cluster.entry((s.proto, s.vip, s.port)).or_insert(i),
+            };
+        }
+        Services {
+            list,
+            index,
+            cluster,
+        }
+    }
+
+    /// The service a flow to `vip`:`port` in `vrf` (the VRF of the source pod's network)
+    /// is for: one of that VRF's, else one every VRF reaches.
     pub fn lookup(&self, vrf: u32, proto: u8, vip: IpAddr, port: u16) -> Option<&Service> {
         self.index
             .get(&(vrf, proto, vip, port))
-            .map(|&i| &self.list[i])
+            .or_else(|| self.cluster.get(&(proto, vip, port)))
+            .and_then(|&i| self.list.get(i))
     }
 
     /// Every service, in config order.
     pub fn all(&self) -> &[Service] {
         &self.list
+    }
+}
+
+/// The services the flow loop translates: the config's, and the Kubernetes API's, which
+/// the service watch replaces whole when they change (k8s/services.rs). The flow loop
+/// takes a snapshot per batch and, when the generation moves, removes the established
+/// flows whose backend went.
+pub struct ServiceTable {
+    configured: Vec<Service>,
+    published: Published<Services>,
+}
+
+impl ServiceTable {
+    pub fn new(configured: Vec<Service>) -> ServiceTable {
+        ServiceTable {
+            published: Published::new(Services::new(configured.clone())),
+            configured,
+        }
+    }
+
+    pub fn snapshot(&self) -> Arc<Services> {
+        self.published.snapshot()
+    }
+
+    /// Moves each time the services change.
+    pub fn generation(&self) -> u64 {
+        self.published.generation()
+    }
+
+    /// Replaces the Kubernetes API's services by `api`. Returns whether that changed
+    /// anything (an unchanged set keeps the snapshot and the generation).
+    pub fn set_cluster(&self, api: Vec<Service>) -> bool {
+        self.published.replace_with(|cur| {
+            if cur.list.get(self.configured.len()..) == Some(api.as_slice()) {
+                return None;
+            }
+            let mut list = self.configured.clone();
+            list.extend(api);
+            Some(Services::new(list))
+        })
     }
 }
 
@@ -615,5 +697,81 @@ backends = ["[fd00:32::5]:5353"]
         ] {
             assert_ne!(f.hash(), h, "{f:?}");
         }
+    }
+
+    fn cluster(vip: &str, backends: &[&str]) -> Service {
+        Service {
+            name: format!("shop/{vip}"),
+            network: String::new(),
+            vrf: None,
+            vip: vip.parse().unwrap(),
+            port: 80,
+            proto: proto::TCP,
+            backends: backends.iter().map(|b| b.parse().unwrap()).collect(),
+            client_affinity: false,
+        }
+    }
+
+    #[test]
+    fn a_vrfs_own_service_comes_before_a_cluster_one_on_the_same_vip() {
+        let n = node(SVC);
+        let mut list = Services::configured(&n);
+        list.push(cluster("10.96.0.10", &["10.32.0.50:8080"]));
+        list.push(cluster("10.96.0.11", &["10.32.0.51:8080"]));
+        let s = Services::new(list);
+        let vip = "10.96.0.10".parse().unwrap();
+        assert_eq!(s.lookup(1, proto::TCP, vip, 80).unwrap().name, "web");
+        assert_eq!(
+            s.lookup(7, proto::TCP, vip, 80).unwrap().name,
+            "shop/10.96.0.10"
+        );
+        let other = "10.96.0.11".parse().unwrap();
+        assert!(s.lookup(1, proto::TCP, other, 80).is_some());
+        assert!(s.lookup(1, proto::UDP, other, 80).is_none());
+    }
+
+    #[test]
+    fn the_table_moves_its_generation_only_when_the_api_services_change() {
+        let t = ServiceTable::new(Services::configured(&node(SVC)));
+        let g = t.generation();
+        assert!(t.set_cluster(vec![cluster("10.96.0.11", &["10.32.0.51:8080"])]));
+        assert_eq!(t.generation(), g + 1);
+        assert!(!t.set_cluster(vec![cluster("10.96.0.11", &["10.32.0.51:8080"])]));
+        assert_eq!(t.generation(), g + 1);
+        let snap = t.snapshot();
+        assert_eq!(snap.all().len(), 3);
+        assert!(t.set_cluster(Vec::new()));
+        // A snapshot taken before keeps what it had; the configured services stay.
+        assert_eq!(snap.all().len(), 3);
+        assert_eq!(t.snapshot().all().len(), 2);
+    }
+
+    #[test]
+    fn client_affinity_sends_every_flow_of_a_client_to_one_backend() {
+        let mut s = cluster(
+            "10.96.0.12",
+            &[
+                "10.32.0.51:80",
+                "10.32.0.52:80",
+                "10.32.0.53:80",
+                "10.32.0.54:80",
+            ],
+        );
+        let picks = |s: &Service, src: &str| -> BTreeSet<Backend> {
+            (32768..32868u16)
+                .map(|sport| {
+                    let mut f = q(proto::TCP, src, "10.96.0.12", 80);
+                    f.sport = sport;
+                    s.pick_for(&f).unwrap()
+                })
+                .collect()
+        };
+        assert!(picks(&s, "10.32.0.9").len() > 1);
+        s.client_affinity = true;
+        assert_eq!(picks(&s, "10.32.0.9").len(), 1);
+        let clients: BTreeSet<Backend> = (1..40)
+            .flat_map(|i| picks(&s, &format!("10.32.1.{i}")))
+            .collect();
+        assert!(clients.len() > 1, "clients spread over the backends");
     }
 }

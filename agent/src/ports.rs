@@ -88,6 +88,10 @@ pub struct Agent {
     vips: Vec<VipWant>,
     /// Networks whose ports' vifs send new flows to the agent.
     flow_nets: BTreeSet<String>,
+    /// Every port's vif sends new flows to the agent: with `[kubernetes]`, where any pod
+    /// may open a connection to a Service VIP, as TF's vRouter sends every new flow of a
+    /// Kubernetes pod to its agent.
+    every_port_flows: bool,
     /// The last reconciliation reached the kernel and set up the node.
     kernel_ok: bool,
     kernel_reason: String,
@@ -204,6 +208,7 @@ impl Agent {
         }
         let want = node_want(&node, &NetView::default());
         let flow_nets = policy::flow_networks(&node);
+        let every_port_flows = node.raw.kubernetes.is_some();
         let next_nh = ports
             .values()
             .map(|e| e.port.nh + 1)
@@ -231,6 +236,7 @@ impl Agent {
             want,
             vips: Vec::new(),
             flow_nets,
+            every_port_flows,
             kernel_ok: false,
             kernel_reason: "not synced yet".into(),
             next_nh,
@@ -310,7 +316,9 @@ impl Agent {
             mac: kernel::mac_bytes(&p.mac)?,
             ipv4: p.ipv4,
             ipv6: p.ipv6,
-            policy: self.flow_nets.contains(&p.network) || !routed_from.is_empty(),
+            policy: self.every_port_flows
+                || self.flow_nets.contains(&p.network)
+                || !routed_from.is_empty(),
             routed_from,
         })
     }
@@ -336,6 +344,20 @@ impl Agent {
             network,
             vrf,
         })
+    }
+
+    /// Whether `ip` is one of this node's own addresses (the vhost device's, the fabric
+    /// InternalIPs): Kubernetes lets a node always reach its pods (kubelet's probes).
+    pub fn is_this_node(&self, ip: IpAddr) -> bool {
+        let v = &self.node.raw.vhost;
+        let view = self.overlay_view.as_ref();
+        let mine = [
+            v.address.map(IpAddr::V4),
+            v.address_v6.map(IpAddr::V6),
+            view.and_then(|o| o.fabric_ip).map(IpAddr::V4),
+            view.and_then(|o| o.fabric_ip6).map(IpAddr::V6),
+        ];
+        mine.contains(&Some(ip))
     }
 
     /// The other nodes' pod addresses (k8s/remote_pods.rs).

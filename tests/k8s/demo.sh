@@ -39,6 +39,19 @@ printf '%s -> %s (isolated, another network): %s\n' "${ips[0]}" "$iso" \
   "$(curl -sf --max-time 5 "http://${ips[0]}:8080/dial?request=hostname&host=$iso&port=8080&protocol=http&tries=1" | jq -c '.errors // .responses')"
 run kubectl -n demo exec "$(kubectl -n demo get pods -o jsonpath='{.items[0].metadata.name}')" -- /agnhost etc-hosts
 
+step "a Service without kube-proxy: new connections to its cluster IP spread over the 3 pods"
+kubectl -n demo expose deployment web --port=80 --target-port=8080 >/dev/null
+run kubectl -n demo get svc web
+vip=$(kubectl -n demo get svc web -o jsonpath='{.spec.clusterIP}')
+until [ "$(kubectl -n demo get endpointslices -l kubernetes.io/service-name=web -o json | jq '[.items[].endpoints[]?] | length')" = 3 ]; do sleep 0.5; done
+sleep 1   # the agent's pass after the slice
+for i in 1 2 3 4 5 6; do
+  printf '%s -> %s:80: %s\n' "${ips[0]}" "$vip" \
+    "$(curl -sf --max-time 5 "http://${ips[0]}:8080/dial?request=hostname&host=$vip&port=80&protocol=http&tries=1" | jq -c .responses)"
+done
+echo "(the flows: each connection to the VIP is DNATed to a pod, its replies SNATed back)"
+vrctl flow --list | grep -B1 -A2 "$vip" | head -24
+
 if [ "${VRK8S_NODES:-1}" -gt 1 ]; then
   step "across nodes: a pod on each node, the overlay between them (MPLSoUDP over the fabric NIC)"
   agnhost_pod demo there 2

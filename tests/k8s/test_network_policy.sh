@@ -1,0 +1,80 @@
+# NetworkPolicy from the API, enforced by the flow verdicts of each pod's vif: a policy,
+# a label change and the policy's removal take effect on new connections within seconds,
+# established connections that the new rules refuse are removed, and kubelet's probes
+# from the node still reach the isolated pod.
+
+# reach NS FROM TO-IP PROTOCOL: "yes" when FROM's netexec gets TO's hostname over
+# PROTOCOL (http: TCP 8080, udp: 8081) in one try, else "no"
+reach() {
+  local port=8080 r
+  [ "$4" = udp ] && port=8081
+  r=$(curl -sf --max-time 15 -G "http://$(pod_ip "$1" "$2"):8080/dial" --data-urlencode "request=hostname" \
+    --data-urlencode "host=$3" --data-urlencode "port=$port" --data-urlencode "protocol=$4" \
+    --data-urlencode "tries=1" | jq -r '.responses[0] // empty' 2>/dev/null)
+  [ -n "$r" ] && echo yes || echo no
+}
+
+# expect_reach WHAT EXPECTED NS FROM TO-IP PROTOCOL SECONDS: the answer becomes EXPECTED
+# within SECONDS (the agent's pass after the API change)
+expect_reach() {
+  local t0=$SECONDS got
+  while :; do
+    got=$(reach "$3" "$4" "$5" "$6")
+    [ "$got" = "$2" ] && { echo "    $1: $got after $((SECONDS - t0))s"; return 0; }
+    (( SECONDS - t0 > $7 )) && fail "$1: expected $2, still $got after $7s"
+    sleep 0.5
+  done
+}
+
+test_network_policy_follows_policies_and_labels_live() {
+  local a b c before
+  test_ns npx
+  test_ns npy
+  agnhost_pod npx a 1
+  agnhost_pod npx b 1
+  agnhost_pod npy c 1
+  wait_pods npx 300 a b
+  wait_pods npy 300 c
+  a=$(pod_ip npx a)
+  expect_eq "c -> a before any policy" yes "$(reach npy c "$a" http)"
+  expect_eq "b -> a before any policy" yes "$(reach npx b "$a" http)"
+  # c's UDP pair with a, established before the policy
+  expect_eq "c -> a UDP before any policy" yes "$(reach npy c "$a" udp)"
+  local c_ip; c_ip=$(pod_ip npy c)
+  [ "$(vrctl flow --list --json | jq --arg s "$c_ip" --arg d "$a" '[.flows[] | select(.src == $s and .dst == $d and .proto == 17)] | length')" -gt 0 ] \
+    || fail "no UDP flow c -> a before the policy"
+  before=$(curl -sf http://127.0.0.1:9091/metrics | awk '$1 == "vrouter_agent_flow_events_total{event=\"policy_revoked\"}" {print $2}')
+
+  # a takes TCP 8080 from pods labelled app=b of its namespace, nothing else
+  kubectl apply -f - >/dev/null <<EOF2
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: a-from-b, namespace: npx}
+spec:
+  podSelector: {matchLabels: {app: a}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: b}}}]
+    ports: [{protocol: TCP, port: 8080}]
+EOF2
+  expect_reach "c -> a under the policy" no npy c "$a" http 10
+  expect_eq "b -> a under the policy" yes "$(reach npx b "$a" http)"
+  expect_eq "b -> a UDP (not in the policy's ports)" no "$(reach npx b "$a" udp)"
+  # the established UDP pair c -> a is gone (judged again when the policy came)
+  [ "$(vrctl flow --list --json | jq --arg s "$c_ip" --arg d "$a" '[.flows[] | select(.src == $s and .dst == $d and .proto == 17 and .action == "forward")] | length')" = 0 ] \
+    || fail "c -> a UDP still forwarded: $(vrctl flow --list)"
+  (( $(curl -sf http://127.0.0.1:9091/metrics | awk '$1 == "vrouter_agent_flow_events_total{event=\"policy_revoked\"}" {print $2}') > ${before:-0} )) \
+    || fail "no policy_revoked flow event"
+  # kubelet's probes come from the node: a stays Ready under its policy
+  sleep 6
+  expect_eq "a Ready under its policy" True "$(kubectl -n npx get pod a -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')"
+
+  # b loses its label: it is no longer a peer of the policy
+  kubectl -n npx label pod b app=other --overwrite >/dev/null
+  expect_reach "b -> a once b lost its label" no npx b "$a" http 10
+  # the policy goes: everyone reaches a again, retries of refused flows included
+  kubectl -n npx delete networkpolicy a-from-b >/dev/null
+  expect_reach "c -> a once the policy is gone" yes npy c "$a" http 10
+  expect_eq "b -> a once the policy is gone" yes "$(reach npx b "$a" http)"
+  expect_eq "bad policies reported" 0 "$(curl -sf http://127.0.0.1:9091/metrics | awk '$1 == "vrouter_agent_network_policy_problems" {print $2}')"
+}
