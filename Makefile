@@ -139,6 +139,6 @@ install: tools
 	[ -e $(DESTDIR)/etc/vrouter/agent.toml ] || install -D -m 0644 agent/vrouter-agent.example.toml $(DESTDIR)/etc/vrouter/agent.toml
 
 clean:
-	cargo clean
+	rm -rf target   # the link to the cached cargo build (qemu/setup-host.sh), or a real target/
 	rm -rf out
 	find kmod \( -name '*.o' -o -name '*.ko' -o -name '*.mod*' -o -name '.*.cmd' \) -delete

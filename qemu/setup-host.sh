@@ -61,4 +61,14 @@ if ! command -v vng >/dev/null || ! vng --version 2>/dev/null | grep -q "$VNG_VE
 fi
 for d in "${NODE_MOUNT_POINTS[@]}"; do [ -d "$d" ] || mkdir -p "$d"; done
 command -v go >/dev/null || { log "the Go toolchain (go) is missing: cluster/build.sh needs it"; exit 1; }
+# Cargo's build directory lives in the cache, so a fresh clone (CI's) reuses the compiled
+# crates: `target` is a link to $VR_CACHE/cargo-<hash of the toolchain>, and cargo's own
+# fingerprints decide what to rebuild (its lock keeps two clones from building at once).
+# A real target/ directory is left as it is.
+top=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -e "$top/target" ] || [ -L "$top/target" ]; then
+  cargo_dir=${VR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vrouter}/cargo-$(rustc -vV | sha256sum | cut -c1-16)
+  mkdir -p "$cargo_dir"
+  ln -sfn "$cargo_dir" "$top/target"
+fi
 log "host ready"
