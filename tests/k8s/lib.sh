@@ -13,12 +13,16 @@ test_ns() {
   [ $# = 0 ] || kubectl annotate namespace "$ns" "$@" >/dev/null
 }
 
-# agnhost_deployment NS NAME REPLICAS: agnhost netexec on :8080 with HTTP startup,
+# agnhost_deployment NS NAME REPLICAS [LABEL...]: agnhost netexec, HTTP on :8080 (the
+# container port named "web") and UDP on :8081, with HTTP startup,
 # readiness and liveness probes (what kubelet sends from the host to each pod). Timeouts
 # of 5 s, not the default 1 s: 30 Go servers, kubelet and containerd share two emulated
 # vCPUs, and an answer that reached the pod can take over a second to come back (seen:
 # the request logged by the pod, the probe failed by timeout, the pod unready).
+# Each LABEL ("key: value") goes on the pods beside app=NAME (the Deployment's selector).
 agnhost_deployment() {
+  local labels="app: $2" l
+  for l in "${@:4}"; do labels+=", $l"; done
   kubectl apply -f - >/dev/null <<EOF2
 apiVersion: apps/v1
 kind: Deployment
@@ -27,7 +31,7 @@ spec:
   replicas: $3
   selector: {matchLabels: {app: $2}}
   template:
-    metadata: {labels: {app: $2}}
+    metadata: {labels: {$labels}}
     spec:
       terminationGracePeriodSeconds: 1
       automountServiceAccountToken: false
@@ -35,7 +39,8 @@ spec:
       - name: agnhost
         image: $AGNHOST_IMAGE
         imagePullPolicy: Never
-        args: [netexec, --http-port=8080]
+        args: [netexec, --http-port=8080, --udp-port=8081]
+        ports: [{name: web, containerPort: 8080}]
         startupProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 2, timeoutSeconds: 5, failureThreshold: 150}
         readinessProbe: {httpGet: {path: /readyz, port: 8080}, periodSeconds: 5, timeoutSeconds: 5}
         livenessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3}
@@ -55,6 +60,24 @@ wait_ready() {
 
 # pod_ips NS SELECTOR: the pods' IPv4 addresses, one a line
 pod_ips() { kubectl -n "$1" get pods -l "$2" -o jsonpath='{range .items[*]}{.status.podIP}{"\n"}{end}'; }
+
+# service_ip NS NAME [FAMILY-INDEX]: its first (IPv4) or second (IPv6) cluster IP
+service_ip() { kubectl -n "$1" get svc "$2" -o jsonpath="{.spec.clusterIPs[${3:-0}]}"; }
+
+# ready_endpoints NS SERVICE: how many ready endpoint addresses its IPv4 slices hold
+ready_endpoints() {
+  kubectl -n "$1" get endpointslices -l "kubernetes.io/service-name=$2" -o json \
+    | jq '[.items[] | select(.addressType == "IPv4") | .endpoints[]? | select(.conditions.ready != false) | .addresses[]] | length'
+}
+
+# wait_endpoints NS SERVICE N SECONDS
+wait_endpoints() {
+  local t0=$SECONDS
+  until [ "$(ready_endpoints "$1" "$2")" = "$3" ]; do
+    (( SECONDS - t0 > $4 )) && fail "$2: $(ready_endpoints "$1" "$2") ready endpoints, expected $3, after $4s"
+    sleep 0.5
+  done
+}
 
 # agent_ports: the number of ports the agent holds
 agent_ports() { curl -sf http://127.0.0.1:9091/ports | jq length; }

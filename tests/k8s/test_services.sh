@@ -2,32 +2,6 @@
 # Service port on each cluster IP into a VIP its flow verdicts translate to a ready
 # endpoint, and follows the EndpointSlices live.
 
-# backends_deployment NS N: agnhost netexec pods labelled app=web (the Deployment's
-# selector) and role=backend (the Service's), HTTP on the container port named "web"
-# (8080), UDP on 8081
-backends_deployment() {
-  kubectl apply -f - >/dev/null <<EOF2
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: $1}
-spec:
-  replicas: $2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web, role: backend}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      automountServiceAccountToken: false
-      containers:
-      - name: agnhost
-        image: $AGNHOST_IMAGE
-        imagePullPolicy: Never
-        args: [netexec, --http-port=8080, --udp-port=8081]
-        ports: [{name: web, containerPort: 8080}]
-        readinessProbe: {httpGet: {path: /readyz, port: 8080}, periodSeconds: 2, timeoutSeconds: 5}
-EOF2
-}
-
 # web_service NS: Service "web", dual-stack: TCP 80 -> the named port "web", UDP 53 -> 8081
 web_service() {
   kubectl apply -f - >/dev/null <<EOF2
@@ -41,24 +15,6 @@ spec:
   - {name: http, port: 80, targetPort: web, protocol: TCP}
   - {name: dns, port: 53, targetPort: 8081, protocol: UDP}
 EOF2
-}
-
-# service_ip NS NAME [FAMILY-INDEX]: its first (IPv4) or second (IPv6) cluster IP
-service_ip() { kubectl -n "$1" get svc "$2" -o jsonpath="{.spec.clusterIPs[${3:-0}]}"; }
-
-# ready_endpoints NS SERVICE: how many ready endpoint addresses its IPv4 slices hold
-ready_endpoints() {
-  kubectl -n "$1" get endpointslices -l "kubernetes.io/service-name=$2" -o json \
-    | jq '[.items[] | select(.addressType == "IPv4") | .endpoints[]? | select(.conditions.ready != false) | .addresses[]] | length'
-}
-
-# wait_endpoints NS SERVICE N SECONDS
-wait_endpoints() {
-  local t0=$SECONDS
-  until [ "$(ready_endpoints "$1" "$2")" = "$3" ]; do
-    (( SECONDS - t0 > $4 )) && fail "$2: $(ready_endpoints "$1" "$2") ready endpoints, expected $3, after $4s"
-    sleep 0.5
-  done
 }
 
 # hostnames NS CLIENT HOST PORT PROTOCOL N: the backends' hostnames of N new connections
@@ -86,7 +42,7 @@ flow_event() {
 test_cluster_ip_spreads_new_connections_and_follows_the_endpoints() {
   local vip vip6 names distinct pods gone t0 before
   test_ns svc
-  backends_deployment svc 3
+  agnhost_deployment svc web 3 "role: backend"
   web_service svc
   agnhost_pod svc client 1
   wait_ready svc web 3 600

@@ -22,14 +22,8 @@ spec:
   - {name: udp, port: 8081, protocol: UDP}
 EOF2
   wait_pods msvc 300 b1 b2 c1 c2
-  vip=$(kubectl -n msvc get svc web -o jsonpath='{.spec.clusterIPs[0]}')
-  vip6=$(kubectl -n msvc get svc web -o jsonpath='{.spec.clusterIPs[1]}')
-  local t0=$SECONDS
-  until [ "$(kubectl -n msvc get endpointslices -l kubernetes.io/service-name=web -o json \
-      | jq '[.items[] | select(.addressType == "IPv4") | .endpoints[]? | select(.conditions.ready != false)] | length')" = 2 ]; do
-    (( SECONDS - t0 > 60 )) && fail "web has not 2 ready IPv4 endpoints after 60s"
-    sleep 0.5
-  done
+  vip=$(service_ip msvc web 0); vip6=$(service_ip msvc web 1)
+  wait_endpoints msvc web 2 60
   # From node 1: 16 new connections reach both backends (b2 through the tunnel)
   names=$(for i in $(seq 16); do dial msvc c1 "$vip" http; done | sort | uniq -c)
   echo "$names" | grep -qw b1 && echo "$names" | grep -qw b2 \
