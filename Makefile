@@ -88,18 +88,19 @@ test-k8s: kmod tools cluster
 	K8S_NODES=2 tests/k8s/run.sh '$(T)'
 
 # The cluster's Go build (about 20 minutes on a fresh machine) starts in the background at
-# the lowest priority before the VM tests: it takes only the CPU time the VM leaves idle.
+# the lowest priority before the VM tests (qemu/idle-priority.sh): it takes only the CPU
+# time the VM leaves idle.
 # test-k8s then finds it built (cluster/build.sh holds its lock until it is done, and
 # builds again, in the foreground, if the background build failed).
 cluster-background: setup
-	@mkdir -p out; (nice -n 19 bash cluster/build.sh > out/cluster-build.log 2>&1 &); \
+	@mkdir -p out; (setsid bash qemu/idle-priority.sh bash cluster/build.sh > out/cluster-build.log 2>&1 &); \
 	  echo "[cluster] building in the background while the VM tests run (out/cluster-build.log)"
 
 # The debug kernel builds in the background at the lowest priority, like the cluster:
 # test-debug's kmod-debug waits on its lock (qemu/build-kernel.sh, one lock per kernel
 # flavour) and builds it in the foreground if the background build failed.
 debug-kernel-background: setup
-	@mkdir -p out; (VR_KERNEL=debug nice -n 19 bash qemu/build-kernel.sh > out/kernel-debug-build.log 2>&1 &); \
+	@mkdir -p out; (VR_KERNEL=debug setsid bash qemu/idle-priority.sh bash qemu/build-kernel.sh > out/kernel-debug-build.log 2>&1 &); \
 	  echo "[kernel] building the debug kernel in the background (out/kernel-debug-build.log)"
 
 test: test-host cluster-background debug-kernel-background test-vm test-k8s test-debug
