@@ -47,6 +47,9 @@ pub struct Endpoint {
     pub vrf: u32,
     /// The network is an isolated namespace's (TF's namespace isolation).
     pub isolated: bool,
+    /// Its Services take connections from every network (the isolated namespace says
+    /// `opencontrail.org/isolation.service: "false"`).
+    pub services_open: bool,
 }
 
 /// Where pod addresses live: the bound local port holding `ip` (addresses come from the
@@ -156,7 +159,8 @@ pub fn plan(key: &FlowKey, rules: &Rules, dir: &dyn Directory) -> Plan {
         };
         let (bip, bport) = (backend.ip(), backend.port());
         let dst = dir.endpoint(bip);
-        if let Some(why) = isolation(src.as_ref(), dst.as_ref()) {
+        let guarded = dst.as_ref().filter(|d| !d.services_open);
+        if let Some(why) = isolation(src.as_ref(), guarded) {
             return deny(key, why);
         }
         let dst_net = dst.as_ref().map(|e| e.network.as_str());
@@ -659,7 +663,8 @@ mod tests {
     use std::net::Ipv4Addr;
 
     /// Two default-network pods (.2, .3 in VRF 1), two of isolated network "iso" (.10,
-    /// .11 in VRF 5), one of isolated network "other" (.20 in VRF 6).
+    /// .11 in VRF 5), one of isolated network "other" (.20 in VRF 6), one of isolated
+    /// network "open" whose Services take any network's connections (.21 in VRF 7).
     struct Pods;
 
     impl Directory for Pods {
@@ -669,12 +674,14 @@ mod tests {
                 2 | 3 => ("default", 1, false),
                 10 | 11 => ("iso", 5, true),
                 20 => ("other", 6, true),
+                21 => ("open", 7, true),
                 _ => return None,
             };
             Some(Endpoint {
                 network: network.into(),
                 vrf,
                 isolated,
+                services_open: network == "open",
             })
         }
 
@@ -809,6 +816,20 @@ mod tests {
         assert_eq!(plan_with(&to_vip(5, 10), &svc).denied, None);
         let p = plan_with(&to_vip(1, 2), &svc);
         assert!(p.denied.unwrap().contains("namespace isolation"));
+    }
+
+    #[test]
+    fn isolation_service_false_opens_the_services_but_not_the_pods() {
+        let svc = cluster_service(&[21]);
+        for (vrf, src) in [(1, 2), (5, 10)] {
+            assert_eq!(
+                plan_with(&to_vip(vrf, src), &svc).denied,
+                None,
+                "from VRF {vrf}"
+            );
+        }
+        let direct = plan_with(&key(1, 2, 21), &Services::new(Vec::new()));
+        assert!(direct.denied.unwrap().contains("namespace isolation"));
     }
 
     fn entry(index: u32, key: FlowKey, flags: u32) -> Flow {

@@ -341,6 +341,10 @@ impl Agent {
         };
         Some(crate::flows::Endpoint {
             isolated: self.isolated(&network),
+            services_open: self
+                .net_view
+                .as_ref()
+                .is_some_and(|v| v.services_open.contains(&network)),
             network,
             vrf,
         })

@@ -82,6 +82,21 @@ test_isolated_namespace_gets_its_own_network_live() {
   [ -z "$(dial "$open1" "${ips[0]}")" ] || fail "a default-network pod reached an isolated pod"
   (( $(vrctl dropstats --json | jq -r '.flow_action_drop // 0') > before )) \
     || fail "the default pod's connection was not dropped by a flow verdict"
+  # TF's service isolation: the isolated namespace's Service takes connections only from
+  # it, until the namespace says opencontrail.org/isolation.service=false; its pods stay
+  # closed to the default network either way
+  kubectl -n iso create service clusterip web --tcp=8080:8080 >/dev/null   # selects app=web
+  wait_endpoints iso web 2 60
+  local vip; vip=$(service_ip iso web)
+  [ -n "$(dial "${ips[0]}" "$vip")" ] || fail "iso pod -> its own namespace's Service $vip"
+  [ -z "$(dial "$open1" "$vip")" ] || fail "a default-network pod reached the isolated namespace's Service $vip"
+  kubectl annotate namespace iso opencontrail.org/isolation.service=false >/dev/null
+  t0=$SECONDS
+  until [ -n "$(dial "$open1" "$vip")" ]; do
+    (( SECONDS - t0 > 30 )) && fail "isolation.service=false: the default pod still cannot reach $vip after 30s"
+  done
+  echo "    isolation.service=false: the Service $vip opened to the default network in $((SECONDS - t0))s"
+  [ -z "$(dial "$open1" "${ips[1]}")" ] || fail "isolation.service=false opened the isolated pod ${ips[1]} itself"
 }
 
 test_custom_network_for_a_namespace_and_for_a_pod() {

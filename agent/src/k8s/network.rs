@@ -1,7 +1,9 @@
 //! Networks from the Kubernetes API, with TF's namespace semantics:
 //! - a namespace without annotations uses the default pod network;
 //! - `opencontrail.org/isolation: "true"` gives the namespace a network of its own,
-//!   `<cluster>-<namespace>-pod-network` (a VirtualNetwork the agent creates there);
+//!   `<cluster>-<namespace>-pod-network` (a VirtualNetwork the agent creates there); with
+//!   `opencontrail.org/isolation.service: "false"` beside it, its Services stay open to
+//!   every network (only its pods are isolated);
 //! - `opencontrail.org/network: <name>` on a namespace or a pod picks a VirtualNetwork:
 //!   `name` (the namespace's own), `namespace/name`, or TF's JSON form
 //!   `{"domain": .., "project": "<cluster>-<namespace>" | "<namespace>", "name": ..}`.
@@ -29,6 +31,7 @@ use tokio::sync::Notify;
 use tracing::{info, warn};
 
 pub const ISOLATION: &str = "opencontrail.org/isolation";
+pub const ISOLATION_SERVICE: &str = "opencontrail.org/isolation.service";
 pub const NETWORK: &str = "opencontrail.org/network";
 
 /// A virtual network: one VRF on every node that has pods in it.
@@ -123,6 +126,9 @@ pub struct NetView {
     /// The isolated namespaces' networks (keys of `nets`): they take no connections from
     /// other networks, and their pods reach the default network's (flows.rs).
     pub isolated: BTreeSet<String>,
+    /// The isolated networks whose namespace says `isolation.service: "false"`: their
+    /// pods take connections from any network through a Service VIP.
+    pub services_open: BTreeSet<String>,
 }
 
 impl NetView {
@@ -239,6 +245,12 @@ pub fn compile(
         {
             let vn = format!("{cluster}-{name}-pod-network");
             let key = format!("{name}/{vn}");
+            if ann
+                .get(ISOLATION_SERVICE)
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
+            {
+                view.services_open.insert(key.clone());
+            }
             if !view.nets.contains_key(&key)
                 && !writes
                     .allocate
@@ -460,6 +472,20 @@ mod tests {
         );
         assert!(parse_ref("a/b/c", "team", "k8s").is_err());
         assert!(parse_ref("{nope", "team", "k8s").is_err());
+    }
+
+    #[test]
+    fn isolation_service_false_marks_the_isolated_network_services_open() {
+        let nss = [
+            ns("shop", &[(ISOLATION, "true"), (ISOLATION_SERVICE, "false")]),
+            ns("vault", &[(ISOLATION, "true"), (ISOLATION_SERVICE, "true")]),
+            ns("team", &[(ISOLATION_SERVICE, "false")]),
+        ];
+        let (view, _) = compile(&nss, &[], &[], "k8s", &BTreeSet::new(), 100);
+        assert_eq!(
+            view.services_open,
+            BTreeSet::from(["shop/k8s-shop-pod-network".to_string()])
+        );
     }
 
     #[test]
