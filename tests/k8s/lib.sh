@@ -160,8 +160,8 @@ stop_other_nodes() {
   done
 }
 
-# agnhost_pod NS NAME NODE: an agnhost netexec pod (HTTP :8080, UDP :8081) on node NODE
-# (by number), through the scheduler
+# agnhost_pod NS NAME NODE: an agnhost netexec pod labelled app=NAME (HTTP :8080 named
+# serve-tcp, UDP :8081 named serve-udp) on node NODE (by number), through the scheduler
 agnhost_pod() {
   kubectl apply -f - >/dev/null <<EOF2
 apiVersion: v1
@@ -176,6 +176,7 @@ spec:
     image: $AGNHOST_IMAGE
     imagePullPolicy: Never
     args: [netexec, --http-port=8080, --udp-port=8081]
+    ports: [{name: serve-tcp, containerPort: 8080}, {name: serve-udp, containerPort: 8081, protocol: UDP}]
     readinessProbe: {httpGet: {path: /readyz, port: 8080}, periodSeconds: 2, timeoutSeconds: 5}
 EOF2
 }
@@ -193,12 +194,19 @@ pod_ip() { kubectl -n "$1" get pod "$2" -o jsonpath="{.status.podIPs[${3:-0}].ip
 # in_pod NS POD CMD...: runs CMD in the pod's network namespace, on this node (through its
 # container's process, as containerd reports it)
 in_pod() {
-  local ns=$1 pod=$2 cid pid; shift 2
-  cid=$(kubectl -n "$ns" get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID}')
+  local pid; pid=$(pod_pid "$1" "$2") || exit 1
+  shift 2
+  nsenter -t "$pid" -n -- "$@"
+}
+
+# pod_pid NS POD: the process of the pod's (first) container, on this node
+pod_pid() {
+  local cid pid
+  cid=$(kubectl -n "$1" get pod "$2" -o jsonpath='{.status.containerStatuses[0].containerID}')
   cid=${cid#containerd://}
   pid=$("$VRK8S_BIN/ctr" --address "$CONTAINERD_SOCK" -n k8s.io tasks ls | awk -v c="$cid" '$1 == c {print $2}')
-  [ -n "$pid" ] || fail "no running container for pod $ns/$pod on $NODE_NAME"
-  nsenter -t "$pid" -n -- "$@"
+  [ -n "$pid" ] || fail "no running container for pod $1/$2 on $NODE_NAME"
+  echo "$pid"
 }
 
 # The overlay (tests/k8s/multinode/)

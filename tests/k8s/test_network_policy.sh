@@ -78,3 +78,37 @@ EOF2
   expect_eq "b -> a once the policy is gone" yes "$(reach npx b "$a" http)"
   expect_eq "bad policies reported" 0 "$(curl -sf http://127.0.0.1:9091/metrics | awk '$1 == "vrouter_agent_network_policy_problems" {print $2}')"
 }
+
+# The truth tables (tests/k8s/netpol_truth_table.py, in the style of Kubernetes' own
+# network policy tests): namespaces x, y, z with pods a, b, c, each behind a Service of
+# its own; for each case every ordered pair is probed over TCP and UDP, to the pod and to
+# its Service, and must match the case's expected matrix. NETPOL_CASES=<regex> runs some.
+test_network_policy_truth_tables() {
+  local ns p pods=/tmp/netpol-pods
+  for ns in x y z; do
+    test_ns "$ns"
+    kubectl label namespace "$ns" ns="$ns" >/dev/null
+    for p in a b c; do
+      agnhost_pod "$ns" "$p" 1
+      kubectl apply -f - >/dev/null <<EOF2
+apiVersion: v1
+kind: Service
+metadata: {name: $p, namespace: $ns}
+spec:
+  selector: {app: $p}
+  ports:
+  - {name: tcp, port: 80, targetPort: serve-tcp, protocol: TCP}
+  - {name: udp, port: 81, targetPort: serve-udp, protocol: UDP}
+EOF2
+    done
+  done
+  : > "$pods"
+  for ns in x y z; do
+    wait_pods "$ns" 300 a b c
+    for p in a b c; do
+      wait_endpoints "$ns" "$p" 1 60
+      echo "$ns $p $(pod_ip "$ns" "$p") $(pod_pid "$ns" "$p") $(service_ip "$ns" "$p")" >> "$pods"
+    done
+  done
+  python3 tests/k8s/netpol_truth_table.py "$pods" "${NETPOL_CASES:-}"
+}
