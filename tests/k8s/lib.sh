@@ -166,7 +166,7 @@ agnhost_pod() {
   kubectl apply -f - >/dev/null <<EOF2
 apiVersion: v1
 kind: Pod
-metadata: {name: $2, namespace: $1, labels: {app: $2}}
+metadata: {name: "$2", namespace: "$1", labels: {app: "$2"}}
 spec:
   nodeSelector: {kubernetes.io/hostname: $(node_name "$3")}
   terminationGracePeriodSeconds: 1

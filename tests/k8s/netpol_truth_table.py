@@ -5,19 +5,20 @@ Namespaces x, y, z (labelled ns=<name>) hold pods a, b, c (labelled app=<name>, 
 netexec: TCP 8080 named serve-tcp, UDP 8081 named serve-udp), each behind a Service of
 its own (TCP 80 -> 8080, UDP 81 -> 8081). For every case the policies are applied, then
 every ordered pair of distinct pods is probed four ways (TCP and UDP, to the pod's address
-and to its Service's), from inside the source pod's network namespace, and the observed
+and to its Service's) from the source pod's network namespace, and the observed
 matrix must equal the case's expected one. The expectations are written by hand from the
 API's semantics, not computed by the agent's code. A case gets a few tries (the agent
 compiles within a second of the API change); a failure prints both matrices.
 
     netpol_truth_table.py PODS [CASE-REGEX]
-PODS: one line per pod, "namespace name ip pid service-ip".
-(`--probe TARGETS-JSON` is the prober that runs inside a pod's network namespace.)
+PODS: one line per pod, "namespace name ip pid service-ip" (pid: a process in the pod).
 """
 
-import concurrent.futures
+import ctypes
 import json
+import os
 import re
+import select
 import socket
 import subprocess
 import sys
@@ -36,43 +37,79 @@ SERVICE_PORT = {8080: 80, 8081: 81}
 TRIES = 8
 
 
-# ---- the prober, inside the source pod's network namespace ---------------------------
+# ---- the prober ----------------------------------------------------------------------
+# One process, one thread: each probe's socket is made inside its source pod's network
+# namespace (setns), and all of a round's probes run at once under one select loop. (A
+# Python process with a thread per probe in each of the nine pods starved the emulated
+# vCPUs: probes timed out before their threads ran.)
+
+CLONE_NEWNET = 0x40000000
+DEADLINE = 4.0  # a round's probes get this long (a denied probe never answers)
+UDP_RESEND = 1.0
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
 
 
-def probe_tcp(ip, port):
+def in_netns(pid, make):
+    """make() run inside the network namespace of process `pid`; its sockets stay there."""
+    own = os.open("/proc/self/ns/net", os.O_RDONLY)
+    target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
     try:
-        with socket.create_connection((ip, port), timeout=2.0):
-            return True
-    except OSError:
-        return False
+        if libc.setns(target, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), f"setns into the netns of {pid}")
+        return make()
+    finally:
+        libc.setns(own, CLONE_NEWNET)
+        os.close(own)
+        os.close(target)
 
 
-def probe_udp(ip, port, expect):
-    """netexec answers "hostname" with the pod's name; three sends, 0.6 s apart."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(0.6)
-        try:
-            s.connect((ip, port))
-            for _ in range(3):
-                s.send(b"hostname")
+def open_probe(proto, ip, port):
+    if proto == "tcp":
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        s.connect_ex((ip, port))
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setblocking(False)
+        s.connect((ip, port))
+        s.send(b"hostname")
+    return s
+
+
+def run_round(probes):
+    """probes: {key: (pid, proto, ip, port, expected name)} -> {key: reached}"""
+    open_ = {k: in_netns(pid, lambda: open_probe(proto, ip, port)) for k, (pid, proto, ip, port, _) in probes.items()}
+    result = {k: False for k in probes}
+    end = time.monotonic() + DEADLINE
+    resend = time.monotonic() + UDP_RESEND
+    while open_ and time.monotonic() < end:
+        tcp = [s for k, s in open_.items() if probes[k][1] == "tcp"]
+        udp = [s for k, s in open_.items() if probes[k][1] == "udp"]
+        readable, writable, _ = select.select(udp, tcp, [], 0.2)
+        done = set(readable) | set(writable)
+        for k, s in list(open_.items()):
+            if s not in done:
+                continue
+            if probes[k][1] == "tcp":
+                result[k] = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+            else:
                 try:
-                    return s.recv(256).decode(errors="replace").strip() == expect
-                except socket.timeout:
-                    continue
-        except OSError:
-            return False
-    return False
-
-
-def run_prober(targets):
-    """targets: [[key, ip, port, proto, expected-hostname]] -> {key: reached}"""
-
-    def one(t):
-        key, ip, port, proto, name = t
-        return key, probe_tcp(ip, port) if proto == "tcp" else probe_udp(ip, port, name)
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(targets) or 1) as ex:
-        print(json.dumps(dict(ex.map(one, targets))))
+                    result[k] = s.recv(256).decode(errors="replace").strip() == probes[k][4]
+                except OSError:  # ICMP unreachable
+                    result[k] = False
+            s.close()
+            del open_[k]
+        if time.monotonic() >= resend:
+            for k, s in open_.items():
+                if probes[k][1] == "udp":
+                    try:
+                        s.send(b"hostname")
+                    except OSError:
+                        pass
+            resend = time.monotonic() + UDP_RESEND
+    for s in open_.values():
+        s.close()
+    return result
 
 
 # ---- the driver, on the node -----------------------------------------------------------
@@ -86,26 +123,15 @@ class Pod:
 
 def probe_matrix(pods):
     """{(src id, dst id, kind, proto): reached} for every ordered pair of distinct pods."""
-    jobs = {}
+    probes = {}
     for src in pods:
-        targets = []
         for dst in pods:
             if dst is src:
                 continue
             for kind, proto, port in PROBES:
                 ip, p = (dst.ip, port) if kind == "pod" else (dst.vip, SERVICE_PORT[port])
-                targets.append([f"{dst.id}|{kind}|{proto}", ip, p, proto, dst.name])
-        cmd = ["nsenter", "-t", src.pid, "-n", "--", sys.executable, __file__, "--probe"]
-        jobs[src.id] = subprocess.Popen(
-            cmd + [json.dumps(targets)], stdout=subprocess.PIPE, text=True
-        )
-    seen = {}
-    for src_id, job in jobs.items():
-        out, _ = job.communicate(timeout=60)
-        for key, reached in json.loads(out).items():
-            dst_id, kind, proto = key.split("|")
-            seen[(src_id, dst_id, kind, proto)] = reached
-    return seen
+                probes[(src.id, dst.id, kind, proto)] = (src.pid, proto, ip, p, dst.name)
+    return run_round(probes)
 
 
 def table(pods, matrix, kind, proto):
@@ -453,9 +479,6 @@ def run_case(pods, name, steps):
 
 
 def main():
-    if len(sys.argv) >= 3 and sys.argv[1] == "--probe":
-        run_prober(json.loads(sys.argv[2]))
-        return 0
     pods = []
     with open(sys.argv[1]) as f:
         for line in f:

@@ -93,9 +93,9 @@ test_network_policy_truth_tables() {
       kubectl apply -f - >/dev/null <<EOF2
 apiVersion: v1
 kind: Service
-metadata: {name: $p, namespace: $ns}
+metadata: {name: "$p", namespace: "$ns"}   # quoted: YAML reads a bare y as true
 spec:
-  selector: {app: $p}
+  selector: {app: "$p"}
   ports:
   - {name: tcp, port: 80, targetPort: serve-tcp, protocol: TCP}
   - {name: udp, port: 81, targetPort: serve-udp, protocol: UDP}
@@ -110,5 +110,7 @@ EOF2
       echo "$ns $p $(pod_ip "$ns" "$p") $(pod_pid "$ns" "$p") $(service_ip "$ns" "$p")" >> "$pods"
     done
   done
-  python3 tests/k8s/netpol_truth_table.py "$pods" "${NETPOL_CASES:-}"
+  # (kubectl here is a shell function: the script gets the binary and the kubeconfig)
+  KUBECONFIG="$VRK8S_RUN/admin.kubeconfig" PATH="$VRK8S_BIN:$PATH" \
+    python3 tests/k8s/netpol_truth_table.py "$pods" "${NETPOL_CASES:-}"
 }
