@@ -265,12 +265,8 @@ async fn main() {
             }
             Err(_) => return,
         };
-        // the pods and namespaces several controllers read: one watch each
-        let all_pods = k8s::SharedStore::watch(&client, "pod");
-        let namespaces = k8s::SharedStore::watch(&client, "namespace");
         tokio::spawn(k8s::network::run(
             client.clone(),
-            namespaces.clone(),
             shared.clone(),
             node_name.clone(),
             cluster,
@@ -283,7 +279,7 @@ async fn main() {
             node_name.clone(),
         ));
         tokio::spawn(k8s::remote_pods::run(
-            all_pods.clone(),
+            client.clone(),
             shared.clone(),
             node_name.clone(),
         ));
@@ -294,8 +290,6 @@ async fn main() {
         ));
         tokio::spawn(k8s::network_policies::run(
             client.clone(),
-            all_pods,
-            namespaces,
             network_policies,
             shared.metrics.clone(),
             node_name.clone(),

@@ -27,14 +27,11 @@ const DEBOUNCE: Duration = Duration::from_millis(50);
 const RESYNC: Duration = Duration::from_secs(10);
 
 use crate::config::Kubernetes;
-use futures_util::StreamExt;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{Api, Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 use std::sync::Arc;
-use tokio::sync::{watch, Notify};
-use tracing::warn;
+use tokio::sync::Notify;
 
 /// A client as `[kubernetes]` says: its kubeconfig file, or the usual inference
 /// (in-cluster service account, $KUBECONFIG, ~/.kube/config).
@@ -54,97 +51,29 @@ pub async fn client(k: &Kubernetes) -> Result<kube::Client, String> {
     kube::Client::try_from(config).map_err(|e| format!("Kubernetes client: {e}"))
 }
 
-/// What a watch event marks: a controller's dirty flag, or a shared store's change count.
-pub(crate) trait Mark: Send + 'static {
-    fn mark(&self);
-}
-
-impl Mark for Arc<Notify> {
-    fn mark(&self) {
-        self.notify_one();
-    }
-}
-
-impl Mark for watch::Sender<u64> {
-    fn mark(&self) {
-        self.send_modify(|n| *n = n.wrapping_add(1));
-    }
-}
-
-/// Drives a reflector stream, marking on every event; a watch error is logged and the
-/// stream's backoff retries.
-pub(crate) async fn drive<S, T>(stream: S, mark: impl Mark, what: &'static str)
-where
-    S: futures_util::Stream<Item = Result<T, watcher::Error>>,
-{
-    let mut stream = std::pin::pin!(stream);
-    while let Some(ev) = stream.next().await {
-        if let Err(e) = ev {
-            warn!(error = %e, "{what} watch (retrying)");
-        }
-        mark.mark();
-    }
-}
-
-/// The bounds of an object kind a store can hold.
-pub(crate) trait Watchable:
-    Resource<DynamicType = ()> + Clone + std::fmt::Debug + DeserializeOwned + Send + Sync + 'static
-{
-}
-
-impl<K> Watchable for K where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static
-{
-}
-
-/// A reflector store of every `K` in the cluster that several controllers read: one watch
-/// on the API server however many follow it (the pods, for the other nodes' addresses and
-/// for NetworkPolicy peers; the namespaces, for networks and for policy).
-#[derive(Clone)]
-pub struct SharedStore<K: Watchable> {
-    store: reflector::Store<K>,
-    changes: watch::Receiver<u64>,
-}
-
-impl<K: Watchable> SharedStore<K> {
-    /// Starts the watch (`what` names it in the log when it has to retry); it runs for ever.
-    pub fn watch(client: &kube::Client, what: &'static str) -> Self {
-        let (store, writer) = reflector::store::<K>();
-        let (count, changes) = watch::channel(0);
-        let stream = reflector(
-            writer,
-            watcher(Api::<K>::all(client.clone()), watcher::Config::default())
-                .default_backoff()
-                .modify(|o| o.managed_fields_mut().clear()),
-        );
-        tokio::spawn(drive(stream, count, what));
-        SharedStore { store, changes }
-    }
-
-    /// The store, every change from now on marking `dirty`.
-    pub fn follow(&self, dirty: &Arc<Notify>) -> reflector::Store<K> {
-        let (mut changes, dirty) = (self.changes.clone(), dirty.clone());
-        tokio::spawn(async move {
-            while changes.changed().await.is_ok() {
-                dirty.notify_one();
-            }
-        });
-        self.store.clone()
-    }
-}
-
-/// A reflector store of every `K` in the cluster for one controller, each change marking
-/// `dirty`.
-pub(crate) fn watch_all<K: Watchable>(
+/// A reflector store of every `K` in the cluster, fed for ever; each change marks `dirty`
+/// (`what` names the watch in the log when it has to retry).
+pub(crate) fn watch_all<K>(
     client: &kube::Client,
     dirty: &Arc<Notify>,
     what: &'static str,
-) -> reflector::Store<K> {
-    SharedStore::watch(client, what).follow(dirty)
+) -> reflector::Store<K>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store::<K>();
+    let stream = reflector(
+        writer,
+        watcher(Api::<K>::all(client.clone()), watcher::Config::default())
+            .default_backoff()
+            .modify(|o| o.managed_fields_mut().clear()),
+    );
+    tokio::spawn(network::drive(stream, dirty.clone(), what));
+    reader
 }

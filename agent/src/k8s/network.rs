@@ -17,11 +17,13 @@
 
 use super::attachments::{nad_network, Attachment, NetworkAttachmentDefinition, NAD_API_VERSION};
 use super::report::{reference, Reports};
-use super::{SharedStore, DEBOUNCE, RESYNC};
+use super::{DEBOUNCE, RESYNC};
 use crate::api::Shared;
 use crate::config::Net;
+use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
+use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{CustomResource, ResourceExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -326,7 +328,6 @@ pub async fn apply(client: &kube::Client, w: &Writes, compiled: &[VirtualNetwork
 /// the compiled view to the agent: for ever. `reserved`: the TOML networks' VRFs.
 pub async fn run(
     client: kube::Client,
-    namespaces: SharedStore<Namespace>,
     shared: Arc<Shared>,
     node_name: String,
     cluster: String,
@@ -334,16 +335,40 @@ pub async fn run(
     vrf_base: u32,
 ) {
     let mut reports = Reports::new(client.clone(), &node_name);
+    let (ns_reader, ns_writer) = reflector::store::<Namespace>();
+    let (vn_reader, vn_writer) = reflector::store::<VirtualNetwork>();
     let dirty = Arc::new(Notify::new());
-    let ns_reader = namespaces.follow(&dirty);
-    let vn_reader = super::watch_all::<VirtualNetwork>(&client, &dirty, "VirtualNetwork");
+    let ns_stream = reflector(
+        ns_writer,
+        watcher(
+            Api::<Namespace>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff(),
+    );
+    let vn_stream = reflector(
+        vn_writer,
+        watcher(
+            Api::<VirtualNetwork>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff(),
+    );
     // NADs are optional (a cluster may lack their CRD): the view uses what the store has
     // and never waits for it.
-    let nad_reader = super::watch_all::<NetworkAttachmentDefinition>(
-        &client,
-        &dirty,
-        "NetworkAttachmentDefinition",
+    let (nad_reader, nad_writer) = reflector::store::<NetworkAttachmentDefinition>();
+    let nad_api = Api::<NetworkAttachmentDefinition>::all(client.clone());
+    let nad_stream = reflector(
+        nad_writer,
+        watcher(nad_api, watcher::Config::default()).default_backoff(),
     );
+    tokio::spawn(drive(ns_stream, dirty.clone(), "namespace"));
+    tokio::spawn(drive(vn_stream, dirty.clone(), "VirtualNetwork"));
+    tokio::spawn(drive(
+        nad_stream,
+        dirty.clone(),
+        "NetworkAttachmentDefinition",
+    ));
     if ns_reader.wait_until_ready().await.is_err() || vn_reader.wait_until_ready().await.is_err() {
         warn!("network stores closed before they were ready");
         return;
@@ -421,6 +446,20 @@ pub async fn run(
         }
         let _ = tokio::time::timeout(RESYNC, dirty.notified()).await;
         tokio::time::sleep(DEBOUNCE).await;
+    }
+}
+
+/// Drives a reflector stream, marking the state dirty on every event.
+pub(super) async fn drive<S, T>(stream: S, dirty: Arc<Notify>, what: &'static str)
+where
+    S: futures_util::Stream<Item = Result<T, watcher::Error>>,
+{
+    let mut stream = std::pin::pin!(stream);
+    while let Some(ev) = stream.next().await {
+        if let Err(e) = ev {
+            warn!(error = %e, "{what} watch (retrying)");
+        }
+        dirty.notify_one();
     }
 }
 

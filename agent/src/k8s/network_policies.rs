@@ -10,7 +10,7 @@
 //! of that policy and the other policies apply.
 
 use super::report::{reference, Reports};
-use super::{SharedStore, DEBOUNCE, RESYNC};
+use super::{DEBOUNCE, RESYNC};
 use crate::metrics::Metrics;
 use crate::netpol::{self, Compiled};
 use crate::published::Published;
@@ -25,8 +25,6 @@ use tracing::{info, warn};
 /// Watches NetworkPolicies, Namespaces and Pods and keeps `table` compiled, for ever.
 pub async fn run(
     client: kube::Client,
-    pods: SharedStore<Pod>,
-    namespaces: SharedStore<Namespace>,
     table: Arc<Published<Compiled>>,
     metrics: Arc<Metrics>,
     node_name: String,
@@ -34,8 +32,8 @@ pub async fn run(
     let mut reports = Reports::new(client.clone(), &node_name);
     let dirty = Arc::new(Notify::new());
     let policies = super::watch_all::<NetworkPolicy>(&client, &dirty, "network policy");
-    let namespaces = namespaces.follow(&dirty);
-    let pods = pods.follow(&dirty);
+    let namespaces = super::watch_all::<Namespace>(&client, &dirty, "namespace");
+    let pods = super::watch_all::<Pod>(&client, &dirty, "pod");
     for (store_ready, what) in [
         (policies.wait_until_ready().await, "network policy"),
         (namespaces.wait_until_ready().await, "namespace"),

@@ -179,8 +179,12 @@ pub async fn run(client: kube::Client, shared: Arc<Shared>, node_name: String) {
     let cms = Api::<ConfigMap>::namespaced(client.clone(), SETTINGS_NAMESPACE);
     let by_name = watcher::Config::default().fields(&format!("metadata.name={SETTINGS_NAME}"));
     let cm_stream = reflector(cm_writer, watcher(cms, by_name).default_backoff());
-    tokio::spawn(super::drive(node_stream, dirty.clone(), "node"));
-    tokio::spawn(super::drive(cm_stream, dirty.clone(), "overlay settings"));
+    tokio::spawn(super::network::drive(node_stream, dirty.clone(), "node"));
+    tokio::spawn(super::network::drive(
+        cm_stream,
+        dirty.clone(),
+        "overlay settings",
+    ));
     if nodes.wait_until_ready().await.is_err() {
         warn!("node store closed before it was ready");
         return;

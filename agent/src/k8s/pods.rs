@@ -75,7 +75,7 @@ pub async fn run(client: kube::Client, shared: Arc<Shared>, node_name: String) {
             .default_backoff()
             .modify(|p| p.managed_fields_mut().clear()),
     );
-    tokio::spawn(super::drive(stream, mark, "pod"));
+    tokio::spawn(super::network::drive(stream, mark, "pod"));
     if reader.wait_until_ready().await.is_err() {
         warn!("pod store closed before it was ready");
         return;

@@ -3,13 +3,14 @@
 //! the overlay, is then decided with both ends' networks (namespace isolation, policy),
 //! as TF's agent knows every interface of its virtual networks, not only its own.
 //!
-//! The shared store of all pods (one watch, which NetworkPolicy reads too); every change marks the map dirty, and after a short
+//! One reflector over all pods; every change marks the map dirty, and after a short
 //! debounce the whole map is handed to the agent ([`crate::ports::Agent::set_remote_pods`]).
 
-use super::{SharedStore, DEBOUNCE, RESYNC};
+use super::{DEBOUNCE, RESYNC};
 use crate::api::Shared;
 use k8s_openapi::api::core::v1::Pod;
-use kube::ResourceExt;
+use kube::runtime::{reflector, watcher, WatchStreamExt};
+use kube::{Api, ResourceExt};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -52,9 +53,17 @@ pub fn addresses(pod: &Pod, node: &str) -> Vec<(IpAddr, RemotePod)> {
 
 /// Watches every pod and keeps the agent's map of the other nodes' pod addresses, for
 /// ever.
-pub async fn run(pods: SharedStore<Pod>, shared: Arc<Shared>, node_name: String) {
+pub async fn run(client: kube::Client, shared: Arc<Shared>, node_name: String) {
+    let pods: Api<Pod> = Api::all(client);
+    let (reader, writer) = reflector::store();
     let dirty = Arc::new(Notify::new());
-    let reader = pods.follow(&dirty);
+    let stream = reflector(
+        writer,
+        watcher(pods, watcher::Config::default())
+            .default_backoff()
+            .modify(|p| p.managed_fields_mut().clear()),
+    );
+    tokio::spawn(super::network::drive(stream, dirty.clone(), "remote pod"));
     if reader.wait_until_ready().await.is_err() {
         warn!("remote pod store closed before it was ready");
         return;
