@@ -441,8 +441,7 @@ def apply_step(actions):
 
 
 def clear_policies():
-    for ns in NAMESPACES:
-        kubectl("delete", "networkpolicy", "--all", "-n", ns, "--wait=true")
+    kubectl("delete", "networkpolicy", "--all", "--all-namespaces", "--wait=true")
 
 
 def run_case(pods, name, steps):
