@@ -78,7 +78,7 @@ test_pods_on_two_nodes_talk_over_each_encapsulation() {
     # a full-size stream across the tunnel: pods' MTU leaves room for the outer headers
     # (IPv6's 20 more bytes of header once, with VXLAN: the MTU check is the same code)
     xfer 2 b a "$a4"
-    [ "$enc" = vxlan ] && xfer 2 b a "$a6"
+    if [ "$enc" = vxlan ]; then xfer 2 b a "$a6"; fi
   done
   # a value no node knows is reported and changes nothing
   kubectl -n kube-system create configmap vrouter-overlay --from-literal=encapsulation=ipip \
