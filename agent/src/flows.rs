@@ -171,12 +171,20 @@ pub fn plan(key: &FlowKey, rules: &Rules, dir: &dyn Directory) -> Plan {
             return deny(key, why);
         }
         let port_nat = bport != key.dport;
-        let fwd_flags = flow_flag::DNAT | if port_nat { flow_flag::DPAT } else { 0 };
-        let rev_flags = flow_flag::SNAT | if port_nat { flow_flag::SPAT } else { 0 };
+        // A hairpin: the client is its own backend. Its packet, back with its own address
+        // as source, would be dropped by its kernel as a martian; so its source becomes
+        // the VIP it dialled, and its replies to the VIP are translated back.
+        let hairpin = bip == key.src;
+        let fwd_flags = flow_flag::DNAT
+            | if port_nat { flow_flag::DPAT } else { 0 }
+            | if hairpin { flow_flag::SNAT } else { 0 };
+        let rev_flags = flow_flag::SNAT
+            | if port_nat { flow_flag::SPAT } else { 0 }
+            | if hairpin { flow_flag::DNAT } else { 0 };
         let reverse_key = FlowKey {
             vrf: reply_vrf(&dst),
             src: bip,
-            dst: key.src,
+            dst: if hairpin { key.dst } else { key.src },
             proto: key.proto,
             sport: bport,
             dport: key.sport,
@@ -223,17 +231,25 @@ pub fn plan(key: &FlowKey, rules: &Rules, dir: &dyn Directory) -> Plan {
     }
 }
 
-/// Whether the pair `f` (the entry that missed) and `rev` (its reverse) may stay as far
-/// as services go: a connection to a VIP (`f` is DNATed) stays while its backend, the
-/// reverse entry's source, is still one of the service's. Any other pair stays.
+/// Whether the pair `f` (either entry) and `rev` (its reverse) may stay as far as
+/// services go: a connection to a VIP stays while its backend, the reverse entry's
+/// source, is still one of the service's. Any other pair stays.
 fn backend_still_serves(services: &Services, f: &Flow, rev: &Flow) -> bool {
-    if f.flags & flow_flag::DNAT == 0 {
-        return true;
+    let serves = |to_vip: &Flow, from_backend: &Flow| {
+        let backend = std::net::SocketAddr::new(from_backend.key.src, from_backend.key.sport);
+        let k = &to_vip.key;
+        services
+            .lookup(k.vrf, k.proto, k.dst, k.dport)
+            .is_some_and(|s| s.backends.contains(&backend))
+    };
+    let dnat = |e: &Flow| e.flags & flow_flag::DNAT != 0;
+    match (dnat(f), dnat(rev)) {
+        (false, _) => true,
+        (true, false) => serves(f, rev),
+        // A hairpin: both entries rewrite both addresses, and their keys mirror each
+        // other; the one to the VIP is the one the service table knows.
+        (true, true) => serves(f, rev) || serves(rev, f),
     }
-    let backend = std::net::SocketAddr::new(rev.key.src, rev.key.sport);
-    services
-        .lookup(f.key.vrf, f.key.proto, f.key.dst, f.key.dport)
-        .is_some_and(|s| s.backends.contains(&backend))
 }
 
 /// Denied flows drop in both directions, counted as "Flow Action Drop".
@@ -884,6 +900,43 @@ mod tests {
             &plain,
             &rev
         ));
+    }
+
+    #[test]
+    fn a_pod_reaching_itself_through_its_service_sees_the_vip_as_its_peer() {
+        let svc = cluster_service(&[2]);
+        let k = to_vip(1, 2);
+        let p = plan_with(&k, &svc);
+        assert_eq!(p.denied, None);
+        assert_eq!(
+            p.forward.nat,
+            flow_flag::DNAT | flow_flag::DPAT | flow_flag::SNAT
+        );
+        assert_eq!(
+            p.reverse.nat,
+            flow_flag::SNAT | flow_flag::SPAT | flow_flag::DNAT
+        );
+        // The pod answers the VIP, from its target port to its own source port.
+        assert_eq!(
+            p.reverse_key,
+            FlowKey {
+                vrf: 1,
+                src: k.src,
+                dst: k.dst,
+                proto: 6,
+                sport: 8080,
+                dport: 40000,
+            }
+        );
+        // The pair stays while the pod serves, seen from either entry, and goes with it.
+        let fwd = entry(1, k, p.forward.nat);
+        let rev = entry(2, p.reverse_key, p.reverse.nat);
+        assert!(backend_still_serves(&svc, &fwd, &rev));
+        assert!(backend_still_serves(&svc, &rev, &fwd));
+        for gone in [cluster_service(&[3]), Services::new(Vec::new())] {
+            assert!(!backend_still_serves(&gone, &fwd, &rev));
+            assert!(!backend_still_serves(&gone, &rev, &fwd));
+        }
     }
 
     /// Pods x/a (10.32.0.2) and x/b (10.32.0.3), and NetworkPolicy `spec` in x.
