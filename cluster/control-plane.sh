@@ -110,9 +110,10 @@ start_component() {
       start kube-scheduler "$bin/kube-scheduler" --kubeconfig="$VRK8S_RUN/admin.kubeconfig" \
         --leader-elect=false --bind-address=127.0.0.1 --secure-port=0 --v=1 ;;
     host-control)
-      # The node VMs' way to ask for control-plane faults (POST /restart/<component>),
-      # on the bridge only.
-      start host-control python3 "$VRK8S_TOP/cluster/host-control.py" "$VRK8S_API_IP" 7070 "$0" ;;
+      # The node VMs' way to ask for control-plane faults (POST /restart/<component>)
+      # and to run kubectl (POST /kubectl), on the bridge only.
+      start host-control python3 "$VRK8S_TOP/cluster/host-control.py" "$VRK8S_API_IP" 7070 "$0" \
+        "$bin/kubectl" "$VRK8S_RUN/admin.kubeconfig" ;;
     *) log "unknown component $1"; return 64 ;;
   esac
 }

@@ -56,11 +56,11 @@ current-context: vrk8s
 EOC
 }
 
-# kubectl as the cluster admin: in a node VM ($VRK8S_NODE set) directly over its fabric
-# NIC, on the host from inside the namespace
+# kubectl as the cluster admin: in a node VM ($VRK8S_NODE set) run by the host for it
+# (cluster/kubectl-via-host), on the host from inside the namespace
 kubectl() {
   if [ -n "${VRK8S_NODE:-}" ]; then
-    "$VRK8S_BIN/kubectl" --kubeconfig "$VRK8S_RUN/admin.kubeconfig" "$@"
+    "$VRK8S_TOP/cluster/kubectl-via-host" "$@"
   else
     ip netns exec "$VRK8S_NETNS" "$VRK8S_BIN/kubectl" --kubeconfig "$VRK8S_RUN/admin.kubeconfig" "$@"
   fi

@@ -145,7 +145,7 @@ def table(pods, matrix, kind, proto):
 
 
 def kubectl(*args, stdin=None):
-    r = subprocess.run(["kubectl", *args], input=stdin, capture_output=True, text=True)
+    r = subprocess.run([os.environ.get("KUBECTL", "kubectl"), *args], input=stdin, capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"kubectl {' '.join(args)}: {r.stderr.strip()}")
     return r.stdout

@@ -110,7 +110,7 @@ EOF2
       echo "$ns $p $(pod_ip "$ns" "$p") $(pod_pid "$ns" "$p") $(service_ip "$ns" "$p")" >> "$pods"
     done
   done
-  # (kubectl here is a shell function: the script gets the binary and the kubeconfig)
-  KUBECONFIG="$VRK8S_RUN/admin.kubeconfig" PATH="$VRK8S_BIN:$PATH" \
+  # (kubectl here is a shell function: the script gets the program it runs)
+  KUBECTL="$VRK8S_TOP/cluster/kubectl-via-host" \
     python3 tests/k8s/netpol_truth_table.py "$pods" "${NETPOL_CASES:-}"
 }
