@@ -105,7 +105,8 @@ debug-kernel-background: setup
 	@mkdir -p out; (VR_KERNEL=debug setsid bash qemu/idle-priority.sh bash qemu/build-kernel.sh > out/kernel-debug-build.log 2>&1 &); \
 	  echo "[kernel] building the debug kernel in the background (out/kernel-debug-build.log)"
 
-# The debug tier runs beside the VM and Kubernetes tiers (tests/run-tiers.sh).
+# The VM tests over two VMs, the debug tier in the first VM slot that frees up, then the
+# Kubernetes tiers (tests/run-tiers.sh).
 test: test-host cluster-background debug-kernel-background
 	tests/run-tiers.sh
 

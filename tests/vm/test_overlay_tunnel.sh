@@ -67,8 +67,8 @@ test_overlay_pods_reach_the_other_node_in_each_encapsulation() {
     use_tunnel $e
     # the pod pings a remote pod; the peer answers inside the tunnel
     answering $e 6
-    ip netns exec vtnsa ping -c 3 -i 0.2 -W 2 10.2.0.2 >/dev/null || fail "$e: IPv4 ping to the other node"
-    ip netns exec vtnsa ping -c 3 -i 0.2 -W 2 fd00:2::2 >/dev/null || fail "$e: IPv6 ping to the other node"
+    ip netns exec vtnsa ping -c 3 -i 0.2 -W 5 10.2.0.2 >/dev/null || fail "$e: IPv4 ping to the other node"
+    ip netns exec vtnsa ping -c 3 -i 0.2 -W 5 fd00:2::2 >/dev/null || fail "$e: IPv6 ping to the other node"
     wait $! || fail "$e: the peer saw: $(cat /tmp/vt-peer.json)"
     # and the other way: the peer's pods ping ours through the tunnel
     out=$(peer ping --encap $e --label 200 --expect-label 100 --src 10.2.0.9 --dst 10.1.0.2) \
@@ -82,7 +82,7 @@ test_overlay_pods_reach_the_other_node_in_each_encapsulation() {
   use_tunnel udp 100 routed
   ip neigh flush dev vtfab
   answering udp 2
-  ip netns exec vtnsa ping -c 2 -i 0.2 -W 2 10.2.0.2 >/dev/null || fail "IPv4 ping through a host-routed tunnel"
+  ip netns exec vtnsa ping -c 2 -i 0.2 -W 5 10.2.0.2 >/dev/null || fail "IPv4 ping through a host-routed tunnel"
   wait $! || fail "host-routed tunnel: the peer saw: $(cat /tmp/vt-peer.json)"
 }
 
