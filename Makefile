@@ -48,10 +48,8 @@ DEBUG_KO := out/kmod-debug/kmod/vrouter.ko
 # module with a smaller one (tests that need a size ask for it).
 DEBUG_ENV := VR_KO=$(DEBUG_KO) VR_LOAD_ARGS=vr_flow_entries=65536 VR_FUZZ_COUNT=1000 VR_FUZZ_UNPRIV_COUNT=1000
 
-# The in-VM tests over VM_SHARDS guests at once (one TCG guest keeps about 1.2 cores busy).
-VM_SHARDS ?= 2
 test-vm: kmod tools
-	tests/vm/run-shards.sh $(VM_SHARDS) '$(T)'
+	qemu/vm-run.sh tests/vm/run-all.sh '$(T)'
 
 # The module built for the debug kernel, from a copy of the sources (Kbuild writes its
 # objects beside them, and kmod/ holds the test kernel's).
@@ -105,10 +103,9 @@ debug-kernel-background: setup
 	@mkdir -p out; (VR_KERNEL=debug setsid bash qemu/idle-priority.sh bash qemu/build-kernel.sh > out/kernel-debug-build.log 2>&1 &); \
 	  echo "[kernel] building the debug kernel in the background (out/kernel-debug-build.log)"
 
-# The VM tests over two VMs, the debug tier in the first VM slot that frees up, then the
-# Kubernetes tiers (tests/run-tiers.sh).
-test: test-host cluster-background debug-kernel-background
-	tests/run-tiers.sh
+# One VM at a time: two at once ran each test two to three times slower, for no gain in
+# throughput (TCG is CPU-bound; README, CI time).
+test: test-host cluster-background debug-kernel-background test-vm test-k8s test-debug
 
 # Soak (not part of make test: over an hour in TCG): 1000 pod cycles through the CNI with
 # traffic, 20 module reloads under traffic, agent kill -9 during churn; then 200 pods

@@ -1,19 +1,14 @@
 #!/usr/bin/env bash
 # Runs every in-VM test (or those whose name matches the pattern $1, but not $2) and prints
 # "N passed, N failed". Patterns are bash patterns (extglob): '@(flow_|l3_)'.
-# VR_SHARD=I/N runs only every Nth of those tests, from the Ith (0-based): N VMs share
-# the list (tests/vm/run-shards.sh).
 cd "$(dirname "$0")/../.."
 . tests/vm/lib.sh
 filter=${1:-} skip=${2:-}
-shard=${VR_SHARD:-0/1}
-pass=0; failed=0; failures=(); n=-1
+pass=0; failed=0; failures=()
 for f in tests/vm/test_*.sh; do
   for t in $(bash -c ". tests/vm/lib.sh; . $f; declare -F" | awk '$3 ~ /^test_/ {print $3}'); do
     [ -n "$filter" ] && [[ $t != *$filter* ]] && continue
     [ -n "$skip" ] && [[ $t == *$skip* ]] && continue
-    n=$((n + 1))
-    (( n % ${shard#*/} == ${shard%/*} )) || continue
     cleanup
     start=$(date +%s.%N)
     if (. tests/vm/lib.sh; . "$f"; set -e; "$t"); then
