@@ -46,7 +46,7 @@ DEBUG_TESTS := @(vif_add_get|rmmod_with_vifs|fuzz_root|overlay_pods_reach)
 DEBUG_KO := out/kmod-debug/kmod/vrouter.ko
 # Every flow dump walks the whole table, which KASAN makes slow: the debug tier loads the
 # module with a smaller one (tests that need a size ask for it).
-DEBUG_ENV := VR_KO=$(DEBUG_KO) VR_LOAD_ARGS=vr_flow_entries=65536 VR_FUZZ_COUNT=1000 VR_FUZZ_UNPRIV_COUNT=1000
+DEBUG_ENV := VR_KO=$(DEBUG_KO) VR_LOAD_ARGS=vr_flow_entries=65536 VR_FUZZ_COUNT=300 VR_FUZZ_UNPRIV_COUNT=300
 
 test-vm: kmod tools
 	qemu/vm-run.sh tests/vm/run-all.sh '$(T)'
@@ -66,7 +66,7 @@ test-debug: kmod-debug tools
 	VR_KERNEL=debug VR_VM_TIMEOUT=2400 VR_VM_LOG=$(CURDIR)/out/vm-debug-console.log qemu/vm-run.sh 'tests/vm/kmemleak.sh start && $(DEBUG_ENV) tests/vm/run-all.sh "$(or $(T),$(DEBUG_TESTS))" && tests/vm/kmemleak.sh check'
 
 # The netlink fuzzer at length (make test runs 20,000 requests on the test kernel and
-# 1,000 on the debug kernel): 10^6 on the test kernel, a new seed each time. The debug
+# 300 on the debug kernel): 10^6 on the test kernel, a new seed each time. The debug
 # kernel answers about 10 requests a second in TCG (10^6 would take a day there);
 # `make fuzz-debug N=<count>` runs a chosen number on it.
 FUZZ_SEED ?= $(shell echo $$RANDOM)
