@@ -27,7 +27,7 @@ fabric_filter() {
   esac
 }
 
-# xfer FROM_NODE FROM_POD TO_POD TO_ADDRESS: 8 MB over TCP from FROM_POD (on node
+# xfer FROM_NODE FROM_POD TO_POD TO_ADDRESS: 2 MB over TCP from FROM_POD (on node
 # FROM_NODE) to TO_POD (on node 1) at TO_ADDRESS, every byte checked (sha256)
 xfer() {
   local got=/tmp/xfer.got ready=/tmp/xfer.ready sent
@@ -38,7 +38,7 @@ xfer() {
     (( SECONDS - t0 > 120 )) && fail "TCP server in $3 not listening after 120s: $(cat "$got")"
     sleep 0.2
   done
-  sent=$(on_node "$1" "in_pod ov $2 python3 tests/vm/tools/tcp_xfer.py send $4 5300 8388608") || fail "TCP $2 -> $3: the sender failed: $sent"
+  sent=$(on_node "$1" "in_pod ov $2 python3 tests/vm/tools/tcp_xfer.py send $4 5300 2097152") || fail "TCP $2 -> $3: the sender failed: $sent"
   wait "$server"
   expect_eq "TCP $2 -> $3 ($4): bytes and sha256" "$sent" "$(cat "$got")"
 }
