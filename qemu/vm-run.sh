@@ -25,13 +25,21 @@ if [ -n "${VR_VM_NET:-}" ]; then
   net=("--qemu-opts=-netdev tap,id=fabric,ifname=$tap,script=no,downscript=no -device virtio-net-pci,netdev=fabric,mac=$mac")
 fi
 
+# The guest's root is the host's filesystem over 9p, which virtme-ng mounts without a cache:
+# every exec and every open was a round trip to QEMU's 9p server, and in TCG that made a
+# `ynl` call 6 s and a test two to three times slower. The host's files do not change under
+# a running guest (the checkout, the caches and out/k8s are written before it boots; the
+# guest's own writes go to tmpfs overlays), so the guest may cache them: the kernel takes
+# the last rootflags= of its command line.
+rootflags=rootflags=version=9p2000.L,trans=virtio,access=any,msize=524288,cache=loose
+
 # The VM runs in a process group of its own, so a run past its time limit takes QEMU
 # with it (timeout(1) alone killed vng and left QEMU running, holding a core).
 boot() { # boot <accel-args> <logfile> <timeout> <guest command>
   local accel=$1 out=$2 limit=$3 vm watchdog; shift 3
   setsid "${netns[@]}" vng --run "$kdir/arch/x86/boot/bzImage" $accel --disable-microvm \
     --force-9p --memory "$mem" --cpus "$cpus" --verbose --cwd "$VR_TOP" "${net[@]}" \
-    --exec "bash $VR_TOP/qemu/guest-run.sh $*" > "$out" 2>&1 </dev/null &
+    --append "$rootflags" --exec "bash $VR_TOP/qemu/guest-run.sh $*" > "$out" 2>&1 </dev/null &
   vm=$!
   # (the sleep gets no fds of ours: killing the watchdog leaves it behind, and holding our
   # stdout it kept a `vm-run.sh | tail` waiting for the whole time limit)
