@@ -228,12 +228,19 @@ has_encap() {
   [ -n "$f" ] && (( f & $(encap_flag "$2") ))
 }
 
-# dial NS POD HOST PROTOCOL: netexec in POD (of this node) asks HOST's netexec for its
-# hostname over PROTOCOL (http: TCP to 8080, udp: 8081); prints the answer
-dial() {
-  local port=8080
-  [ "$4" = udp ] && port=8081
-  curl -sf --max-time 20 -G "http://$(pod_ip "$1" "$2"):8080/dial" --data-urlencode "request=hostname" \
-    --data-urlencode "host=$3" --data-urlencode "port=$port" --data-urlencode "protocol=$4" \
-    --data-urlencode "tries=3" | jq -r '.responses[0] // empty'
+# netexec_dial FROM-IP HOST PORT PROTOCOL [REQUEST] [TRIES] [SECONDS]: the first answer
+# netexec at FROM-IP got when it sent REQUEST (hostname) to HOST:PORT over PROTOCOL (http
+# or udp) in TRIES tries (1), within SECONDS (20); empty when nothing answered. Each call
+# is a new socket in the pod, so a new connection with a new source port.
+netexec_dial() {
+  curl -sf --max-time "${7:-20}" -G "http://$1:8080/dial" --data-urlencode "request=${5:-hostname}" \
+    --data-urlencode "host=$2" --data-urlencode "port=$3" --data-urlencode "protocol=$4" \
+    --data-urlencode "tries=${6:-1}" | jq -r '.responses[0] // empty' 2>/dev/null
 }
+
+# netexec_port PROTOCOL: the port agnhost's netexec serves PROTOCOL on
+netexec_port() { if [ "$1" = udp ]; then echo 8081; else echo 8080; fi; }
+
+# dial NS POD HOST PROTOCOL: netexec in POD (of this node) asks HOST's netexec for its
+# hostname over PROTOCOL (http: TCP to 8080, udp: 8081), in up to 3 tries
+dial() { netexec_dial "$(pod_ip "$1" "$2")" "$3" "$(netexec_port "$4")" "$4" hostname 3; }

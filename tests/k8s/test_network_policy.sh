@@ -6,13 +6,10 @@
 # reach NS FROM TO-IP PROTOCOL: "yes" when FROM's netexec gets TO's hostname over
 # PROTOCOL (http: TCP 8080, udp: 8081) in one try, else "no"
 reach() {
-  local port=8080 r
-  [ "$4" = udp ] && port=8081
-  r=$(curl -sf --max-time 15 -G "http://$(pod_ip "$1" "$2"):8080/dial" --data-urlencode "request=hostname" \
-    --data-urlencode "host=$3" --data-urlencode "port=$port" --data-urlencode "protocol=$4" \
-    --data-urlencode "tries=1" | jq -r '.responses[0] // empty' 2>/dev/null)
-  [ -n "$r" ] && echo yes || echo no
+  [ -n "$(netexec_dial "$(pod_ip "$1" "$2")" "$3" "$(netexec_port "$4")" "$4" hostname 1 15)" ] && echo yes || echo no
 }
+
+policy_problems() { curl -sf http://127.0.0.1:9091/metrics | awk '$1 == "vrouter_agent_network_policy_problems" {print $2}'; }
 
 # expect_reach WHAT EXPECTED NS FROM TO-IP PROTOCOL SECONDS: the answer becomes EXPECTED
 # within SECONDS (the agent's pass after the API change)
@@ -76,7 +73,45 @@ EOF2
   kubectl -n npx delete networkpolicy a-from-b >/dev/null
   expect_reach "c -> a once the policy is gone" yes npy c "$a" http 10
   expect_eq "b -> a once the policy is gone" yes "$(reach npx b "$a" http)"
-  expect_eq "bad policies reported" 0 "$(curl -sf http://127.0.0.1:9091/metrics | awk '$1 == "vrouter_agent_network_policy_problems" {print $2}')"
+  expect_eq "bad policies reported" 0 "$(policy_problems)"
+
+  # A policy the API server took under older, looser validation and still serves (one
+  # stored before its rules tightened: API 1.37 refuses both of its faults today, so the
+  # test writes it into the API server's store directly): an invalid CIDR and a port
+  # range that ends before it starts. It is reported, with a Warning Event and the
+  # metric; its bad parts allow nothing, so it still isolates a; and a valid policy next
+  # to it applies.
+  curl -sf --max-time 30 --data-binary @- "http://$VRK8S_API_IP:7070/store/networkpolicies/npx/stored-bad" >/dev/null <<EOF2 \
+    || fail "could not store the policy"
+{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+ "metadata": {"name": "stored-bad", "namespace": "npx", "uid": "0e6f5d2a-6b3c-4c55-9d7e-3f1a2b4c5d6e",
+              "creationTimestamp": "2026-01-01T00:00:00Z"},
+ "spec": {"podSelector": {"matchLabels": {"app": "a"}}, "policyTypes": ["Ingress"],
+          "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/33"}}]},
+                      {"ports": [{"protocol": "TCP", "port": 9090, "endPort": 9000}]}]}}
+EOF2
+  local t0=$SECONDS
+  until kubectl -n npx get events --field-selector reason=BadNetworkPolicy,involvedObject.name=stored-bad -o name | grep -q .; do
+    (( SECONDS - t0 > 30 )) && fail "no BadNetworkPolicy event for stored-bad: $(kubectl -n npx get networkpolicy stored-bad -o json 2>&1 | head -20)"
+    sleep 0.5
+  done
+  (( $(policy_problems) >= 1 )) || fail "the metric counts no bad policy: $(policy_problems)"
+  expect_reach "c -> a under the stored policy" no npy c "$a" http 10
+  kubectl apply -f - >/dev/null <<EOF2
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: a-from-npy, namespace: npx}
+spec:
+  podSelector: {matchLabels: {app: a}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: npy}}}]
+EOF2
+  expect_reach "c -> a with a valid policy beside the bad one" yes npy c "$a" http 10
+  expect_eq "b -> a with a valid policy beside the bad one" no "$(reach npx b "$a" http)"
+  kubectl -n npx delete networkpolicy stored-bad a-from-npy >/dev/null
+  expect_reach "b -> a once both are gone" yes npx b "$a" http 10
+  expect_eq "bad policies once it is gone" 0 "$(policy_problems)"
 }
 
 # The truth tables (tests/k8s/netpol_truth_table.py, in the style of Kubernetes' own

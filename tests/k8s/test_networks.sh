@@ -19,12 +19,9 @@ spec: {}
 EOF2
 }
 first_pod() { kubectl -n "$1" get pods -l "app=$2" -o jsonpath='{.items[0].metadata.name}'; }
-# dial FROM_IP TO_IP: what agnhost at FROM_IP gets back when it asks TO_IP:8080 for its
-# hostname (one try); empty when it cannot connect
-dial() {
-  curl -sf --max-time 10 "http://$1:8080/dial?request=hostname&host=$2&port=8080&protocol=http&tries=1" \
-    | jq -r '.responses[0] // empty'
-}
+# hostname_via FROM-IP TO-IP: the hostname agnhost at FROM-IP gets from TO-IP over TCP in
+# one try; empty when it cannot connect
+hostname_via() { netexec_dial "$1" "$2" 8080 http hostname 1 10; }
 
 test_isolated_namespace_gets_its_own_network_live() {
   local t0 vrf iso1 iso2 open1 ips
@@ -58,16 +55,16 @@ test_isolated_namespace_gets_its_own_network_live() {
   done
   vrctl rt --dump "$vrf" | grep -q "${ips[0]}/32" || fail "rt --dump $vrf lacks ${ips[0]}/32"
   # inside the isolated network: reachable
-  [ -n "$(dial "${ips[0]}" "${ips[1]}")" ] || fail "iso pod -> iso pod"
+  [ -n "$(hostname_via "${ips[0]}" "${ips[1]}")" ] || fail "iso pod -> iso pod"
   # out of it (TF: isolated pods reach non-isolated ones): the connection opens and the
   # replies come back, through a flow pair that crosses the two VRFs
   local dvrf; dvrf=$(pod_vrf open "$(first_pod open web)")
   vrctl rt --dump "$vrf" | grep -q "$open1/32" || fail "rt --dump $vrf lacks the default pod $open1/32"
-  expect_eq "iso pod -> default-network pod" "$(first_pod open web)" "$(dial "${ips[0]}" "$open1")"
+  expect_eq "iso pod -> default-network pod" "$(first_pod open web)" "$(hostname_via "${ips[0]}" "$open1")"
   # the pair of flow entries crosses the VRFs: UDP (netexec's port 8081), whose entries
   # stay until they age, where a closed TCP connection's go at the next sweep
   expect_eq "iso pod -> default-network pod over UDP" "$(first_pod open web)" \
-    "$(curl -sf --max-time 10 "http://${ips[0]}:8080/dial?request=hostname&host=$open1&port=8081&protocol=udp&tries=1" | jq -r '.responses[0] // empty')"
+    "$(netexec_dial "${ips[0]}" "$open1" 8081 udp hostname 1 10)"
   local flows fwd rev
   flows=$(vrctl flow -l --json)
   fwd=$(jq --arg a "${ips[0]}" --arg b "$open1" --argjson v "$vrf" \
@@ -79,7 +76,7 @@ test_isolated_namespace_gets_its_own_network_live() {
   # from the default network no connection opens: the route back exists, the flow
   # verdict drops it
   local before; before=$(vrctl dropstats --json | jq -r '.flow_action_drop // 0')
-  [ -z "$(dial "$open1" "${ips[0]}")" ] || fail "a default-network pod reached an isolated pod"
+  [ -z "$(hostname_via "$open1" "${ips[0]}")" ] || fail "a default-network pod reached an isolated pod"
   (( $(vrctl dropstats --json | jq -r '.flow_action_drop // 0') > before )) \
     || fail "the default pod's connection was not dropped by a flow verdict"
   # TF's service isolation: the isolated namespace's Service takes connections only from
@@ -88,15 +85,15 @@ test_isolated_namespace_gets_its_own_network_live() {
   kubectl -n iso create service clusterip web --tcp=8080:8080 >/dev/null   # selects app=web
   wait_endpoints iso web 2 60
   local vip; vip=$(service_ip iso web)
-  [ -n "$(dial "${ips[0]}" "$vip")" ] || fail "iso pod -> its own namespace's Service $vip"
-  [ -z "$(dial "$open1" "$vip")" ] || fail "a default-network pod reached the isolated namespace's Service $vip"
+  [ -n "$(hostname_via "${ips[0]}" "$vip")" ] || fail "iso pod -> its own namespace's Service $vip"
+  [ -z "$(hostname_via "$open1" "$vip")" ] || fail "a default-network pod reached the isolated namespace's Service $vip"
   kubectl annotate namespace iso opencontrail.org/isolation.service=false >/dev/null
   t0=$SECONDS
-  until [ -n "$(dial "$open1" "$vip")" ]; do
+  until [ -n "$(hostname_via "$open1" "$vip")" ]; do
     (( SECONDS - t0 > 30 )) && fail "isolation.service=false: the default pod still cannot reach $vip after 30s"
   done
   echo "    isolation.service=false: the Service $vip opened to the default network in $((SECONDS - t0))s"
-  [ -z "$(dial "$open1" "${ips[1]}")" ] || fail "isolation.service=false opened the isolated pod ${ips[1]} itself"
+  [ -z "$(hostname_via "$open1" "${ips[1]}")" ] || fail "isolation.service=false opened the isolated pod ${ips[1]} itself"
 }
 
 test_custom_network_for_a_namespace_and_for_a_pod() {
@@ -186,9 +183,9 @@ test_pod_with_two_interfaces_answers_on_both() {
   expect_eq "VRF of eth0's vif" 1 "$(vif_vrf_of_ip "$eth0")"
   peer=$(pod_ip multi peer); plain=$(pod_ip multi plain)
   # each network reaches the pod on its own interface, and only there
-  expect_eq "blue peer -> net1" two "$(dial "$peer" "$net1")"
-  expect_eq "default pod -> eth0" two "$(dial "$plain" "$eth0")"
-  [ -z "$(dial "$plain" "$net1")" ] || fail "a default-network pod reached net1 (network blue)"
+  expect_eq "blue peer -> net1" two "$(hostname_via "$peer" "$net1")"
+  expect_eq "default pod -> eth0" two "$(hostname_via "$plain" "$eth0")"
+  [ -z "$(hostname_via "$plain" "$net1")" ] || fail "a default-network pod reached net1 (network blue)"
   # the pod's answers on net1 leave through net1 (its own table), so kubelet's host path
   # reaches both addresses too
   for ip in "$eth0" "$net1"; do

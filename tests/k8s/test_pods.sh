@@ -21,8 +21,7 @@ test_deployment_of_10_pods_is_ready_and_leaves_nothing_behind() {
   # pod to pod by pod IP: every pod asks the next one for its hostname
   peer=$(tail -1 <<< "$ips")
   for ip in $ips; do
-    n=$(curl -sf --max-time 5 "http://$ip:8080/dial?request=hostname&host=$peer&port=8080&protocol=http&tries=1" | jq -r '.responses | length')
-    expect_eq "HTTP from $ip to $peer" 1 "$n"
+    [ -n "$(netexec_dial "$ip" "$peer" 8080 http hostname 1 5)" ] || fail "HTTP from $ip to $peer: no answer"
     peer=$ip
   done
   # kubectl exec: apiserver -> kubelet -> containerd -> the pod; kubelet wrote the pod's

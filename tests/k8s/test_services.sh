@@ -22,9 +22,7 @@ EOF2
 hostnames() {
   local i r client; client=$(pod_ip "$1" "$2")
   for i in $(seq "$6"); do
-    r=$(curl -sf --max-time 20 -G "http://$client:8080/dial" --data-urlencode "request=hostname" \
-      --data-urlencode "host=$3" --data-urlencode "port=$4" --data-urlencode "protocol=$5" \
-      --data-urlencode "tries=1" | jq -r '.responses[0] // empty' 2>/dev/null)
+    r=$(netexec_dial "$client" "$3" "$4" "$5")
     echo "${r:-(no answer)}"
   done
 }
@@ -113,9 +111,7 @@ test_cluster_ip_spreads_new_connections_and_follows_the_endpoints() {
   local v seen
   for v in "$vip" "$vip6"; do
     expect_eq "hairpin through [$v]:80" "$last" "$(hostnames svc "$last" "$v" 80 http 1)"
-    seen=$(curl -sf --max-time 20 -G "http://$(pod_ip svc "$last"):8080/dial" --data-urlencode "request=clientip" \
-      --data-urlencode "host=$v" --data-urlencode "port=80" --data-urlencode "protocol=http" \
-      --data-urlencode "tries=1" | jq -r '.responses[0] // empty')
+    seen=$(netexec_dial "$(pod_ip svc "$last")" "$v" 80 http clientip)
     case "$seen" in "$v":* | "[$v]":*) ;; *) fail "the hairpin's server saw the client as '$seen', not $v" ;; esac
   done
 
