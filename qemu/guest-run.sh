@@ -3,7 +3,10 @@
 # on a line of its own (VR-EXIT=n) for vm-run.sh, since virtme-ng's console fallback
 # loses it.
 cd "$(dirname "$0")/.."
-export PATH=$PWD/target/release:$PATH
+# Debian's own python3 first: the host's PATH may lead to a pyenv shim, a shell script
+# that runs several more before Python starts (each exec is costly in TCG). The tests'
+# Python needs only the standard library, PyYAML and jsonschema (qemu/setup-host.sh).
+export PATH=$PWD/target/release:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 export VR_KSRC=$(ls -d "${VR_CACHE:-$HOME/.cache/vrouter}"/kernel-* 2>/dev/null | grep -v '\.tmp$' | head -1)
 dmesg -n 4 2>/dev/null   # keep module info chatter off the console; warnings still show
 echo VR-BEGIN

@@ -9,7 +9,7 @@
 
 GW=00:00:5e:00:01:00
 # The kernel's YNL client; the spec is checked against the schema once, by test_module.
-ynl() { python3 "$VR_KSRC/tools/net/ynl/cli.py" --spec kmod/uapi/vrouter.yaml --no-schema "$@"; }
+ynl() { python3 tests/vm/tools/ynl.py --spec kmod/uapi/vrouter.yaml --no-schema "$@"; }
 mac_of() { ip -n "$1" -br link show eth0 | awk '{print $3}'; }
 # pod <ns> <host end> <vrf> <ipv4> [ipv6]: a namespace behind a veth, attached as a vif
 pod() {

@@ -18,7 +18,7 @@ test_genl_and_ynl_see_what_vrctl_sees() {
   vrctl vif --add vta --type virtual --vrf 1 >/dev/null
   vrctl vif --add vtb --type physical --vrf 0 >/dev/null
   [ -n "${VR_KSRC:-}" ] || fail "kernel source (for ynl) not found"
-  ynl="python3 $VR_KSRC/tools/net/ynl/cli.py --spec kmod/uapi/vrouter.yaml --schema $VR_KSRC/Documentation/netlink/genetlink.yaml"
+  ynl="python3 tests/vm/tools/ynl.py --spec kmod/uapi/vrouter.yaml --schema $VR_KSRC/Documentation/netlink/genetlink.yaml"
   $ynl --dump vif-get --output-json > /tmp/ynl.json || fail "ynl dump"
   expect_eq "ynl names" "$(vrctl vif --list --json | jq -c '[.[].name]')" "$(jq -c '[.[].name]' /tmp/ynl.json)"
   expect_eq "ynl types" "virtual physical" "$(jq -r '[.[].type] | join(" ")' /tmp/ynl.json)"

@@ -52,7 +52,7 @@ test_vif_bad_input_changes_nothing() {
   mkveth vtv vtns1
   vrctl vif --add vtv --type virtual --vrf 1 >/dev/null
   before=$(vrctl vif --list --json | jq -c "map(del(.stats))")
-  ynl="python3 $VR_KSRC/tools/net/ynl/cli.py --spec kmod/uapi/vrouter.yaml --schema $VR_KSRC/Documentation/netlink/genetlink.yaml"
+  ynl="python3 tests/vm/tools/ynl.py --spec kmod/uapi/vrouter.yaml --schema $VR_KSRC/Documentation/netlink/genetlink.yaml"
   out=$($ynl --do vif-new --json '{"type": 9, "name": "vtv"}' 2>&1) && fail "unknown type accepted"
   case "$out" in *"unknown vif type"*) ;; *) fail "unknown type: $out";; esac
   out=$($ynl --do vif-new --json '{"type": 3}' 2>&1) && fail "missing ifname accepted"
