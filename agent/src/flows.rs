@@ -12,6 +12,7 @@
 //! was lost: the listener's socket overflowed under a flood, or the agent was
 //! restarting). A change of the services sweeps at once.
 
+use crate::kernel::HOST_VRF;
 use crate::metrics::Metrics;
 use crate::netpol;
 use crate::policy::{FlowQuery, Policies, ServiceTable, Services, Verdict};
@@ -58,6 +59,9 @@ pub trait Directory: Send + 'static {
     fn endpoint(&self, ip: IpAddr) -> Option<Endpoint>;
     /// One of this node's own addresses (vhost, fabric).
     fn is_this_node(&self, ip: IpAddr) -> bool;
+    /// In a pod network (this node's or another's); anything else is reached through
+    /// the host.
+    fn is_pod_address(&self, ip: IpAddr) -> bool;
 }
 
 /// What decides a new flow, besides where its ends live.
@@ -149,9 +153,14 @@ pub fn plan(key: &FlowKey, rules: &Rules, dir: &dyn Directory) -> Plan {
         sport: key.sport,
         dport,
     };
-    // Replies come from the answering port's VRF (another network's, for an isolated pod
-    // reaching the default network).
-    let reply_vrf = |dst: &Option<Endpoint>| dst.as_ref().map_or(key.vrf, |e| e.vrf);
+    // Replies come from the answering pod's VRF (another network's, for an isolated pod
+    // reaching the default network); from outside the pod networks they come through
+    // the host, in its VRF (the datapath looks the host's packets to pods up).
+    let reply_vrf = |ip: IpAddr, dst: &Option<Endpoint>| match dst {
+        Some(e) => e.vrf,
+        None if !dir.is_pod_address(ip) => HOST_VRF,
+        None => key.vrf,
+    };
     if let Some(svc) = services.lookup(key.vrf, key.proto, key.dst, key.dport) {
         // The 5-tuple's hash picks the backend, the same one again if the miss is retried.
         let Some(backend) = svc.pick_for(&q(key.dst, key.dport)) else {
@@ -182,7 +191,7 @@ pub fn plan(key: &FlowKey, rules: &Rules, dir: &dyn Directory) -> Plan {
             | if port_nat { flow_flag::SPAT } else { 0 }
             | if hairpin { flow_flag::DNAT } else { 0 };
         let reverse_key = FlowKey {
-            vrf: reply_vrf(&dst),
+            vrf: reply_vrf(bip, &dst),
             src: bip,
             dst: if hairpin { key.dst } else { key.src },
             proto: key.proto,
@@ -221,7 +230,7 @@ pub fn plan(key: &FlowKey, rules: &Rules, dir: &dyn Directory) -> Plan {
         Verdict::Allow => Plan {
             forward: Action::plain(flow_action::FORWARD),
             reverse_key: FlowKey {
-                vrf: reply_vrf(&dst),
+                vrf: reply_vrf(key.dst, &dst),
                 ..key.reverse()
             },
             reverse: Action::plain(flow_action::FORWARD),
@@ -704,6 +713,10 @@ mod tests {
         fn is_this_node(&self, ip: IpAddr) -> bool {
             ip == IpAddr::V4(Ipv4Addr::new(10, 77, 0, 1))
         }
+
+        fn is_pod_address(&self, ip: IpAddr) -> bool {
+            matches!(ip, IpAddr::V4(a) if a.octets()[..3] == [10, 32, 0])
+        }
     }
 
     fn key(vrf: u32, src: u8, dst: u8) -> FlowKey {
@@ -824,6 +837,27 @@ mod tests {
         // No ready backend: the flow is dropped, not sent on to the VIP.
         let p = plan_with(&to_vip(1, 2), &cluster_service(&[]));
         assert_eq!(p.forward.action, flow_action::DROP);
+    }
+
+    #[test]
+    fn replies_from_outside_the_pod_networks_come_through_the_host() {
+        // The `kubernetes` Service: its endpoint, the API server, is no pod.
+        let api: IpAddr = "10.77.0.5".parse().unwrap();
+        let mut svc = cluster_service(&[]);
+        let mut list = svc.all().to_vec();
+        list[0].backends = vec![std::net::SocketAddr::new(api, 6443)];
+        svc = Services::new(list);
+        let p = plan_with(&to_vip(5, 10), &svc);
+        assert_eq!(p.denied, None);
+        assert_eq!((p.reverse_key.vrf, p.reverse_key.src), (HOST_VRF, api));
+        // A plain connection out of the pod networks too; a pod of another node (not
+        // known here) answers in the VRF the connection left from.
+        let out = FlowKey {
+            dst: api,
+            ..key(5, 10, 0)
+        };
+        assert_eq!(plan_of(&out).reverse_key.vrf, HOST_VRF);
+        assert_eq!(plan_of(&key(5, 10, 99)).reverse_key.vrf, 5);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! Every step is idempotent (replace semantics): it runs at every resync and repairs what
 //! an operator or a module reload took away.
 
+use crate::masquerade::Masquerade;
 use futures_util::TryStreamExt;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
@@ -37,6 +38,8 @@ pub struct HostWant {
     /// Other nodes' pods; None while the overlay is not known (the routes to them stay
     /// as they are).
     pub remote: Option<RemoteWant>,
+    /// The pods' egress beyond the pod networks (masquerade.rs); None: not translated.
+    pub masquerade: Option<Masquerade>,
 }
 
 /// The routes to other nodes' pods.
@@ -136,6 +139,10 @@ async fn apply(h: &Handle, index: u32, w: &HostWant) -> Result<(), String> {
         remote_routes(h, index, r)
             .await
             .map_err(ctx("routes to other nodes' pods"))?;
+        forward_between_nodes()?;
+    }
+    if let Some(m) = &w.masquerade {
+        crate::masquerade::ensure(m)?;
         forward_between_nodes()?;
     }
     Ok(())

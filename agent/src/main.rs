@@ -17,6 +17,7 @@ mod host;
 mod ipam;
 mod k8s;
 mod kernel;
+mod masquerade;
 mod metrics;
 mod netpol;
 mod overlay;
@@ -96,6 +97,10 @@ impl flows::Directory for PortDirectory {
 
     fn is_this_node(&self, ip: std::net::IpAddr) -> bool {
         self.0.agent.lock().is_ok_and(|a| a.is_this_node(ip))
+    }
+
+    fn is_pod_address(&self, ip: std::net::IpAddr) -> bool {
+        self.0.agent.lock().is_ok_and(|a| a.is_pod_address(ip))
     }
 }
 

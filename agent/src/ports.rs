@@ -280,6 +280,25 @@ impl Agent {
             src6: self.overlay_view.as_ref().and_then(|v| v.fabric_ip6),
             mtu: self.node.pod_mtu(),
         });
+        let pools: Vec<ipnet::IpNet> = std::iter::once(ipnet::IpNet::V4(self.node.pod_cidr))
+            .chain(self.node.pod_cidr_v6.map(ipnet::IpNet::V6))
+            .collect();
+        // A Kubernetes node's pods reach beyond the pod networks (the API server first).
+        let masquerade = self
+            .every_port_flows
+            .then(|| crate::masquerade::Masquerade {
+                pod_networks: pools
+                    .iter()
+                    .copied()
+                    .chain(
+                        self.overlay_view
+                            .iter()
+                            .flat_map(|o| &o.remotes)
+                            .flat_map(|r| r.pod_cidrs.clone()),
+                    )
+                    .collect(),
+                sources: pools,
+            });
         crate::host::HostWant {
             vhost: v.name.clone(),
             addr: v.address,
@@ -287,6 +306,7 @@ impl Agent {
             pod_cidr: self.node.pod_cidr,
             pod_cidr6: self.node.pod_cidr_v6,
             remote,
+            masquerade,
         }
     }
 
@@ -362,6 +382,18 @@ impl Agent {
             view.and_then(|o| o.fabric_ip6).map(IpAddr::V6),
         ];
         mine.contains(&Some(ip))
+    }
+
+    /// Whether `ip` is in a pod network: this node's pools or another node's pod CIDRs.
+    /// An address outside them is reached through the host, and answers through it.
+    pub fn is_pod_address(&self, ip: IpAddr) -> bool {
+        let n = &self.node;
+        let remote = self.overlay_view.iter().flat_map(|o| &o.remotes);
+        let local = match ip {
+            IpAddr::V4(a) => n.pod_cidr.contains(&a),
+            IpAddr::V6(a) => n.pod_cidr_v6.is_some_and(|c| c.contains(&a)),
+        };
+        local || remote.flat_map(|r| &r.pod_cidrs).any(|c| c.contains(&ip))
     }
 
     /// The other nodes' pod addresses (k8s/remote_pods.rs).

@@ -111,6 +111,16 @@ fn owner(index: u32, gen: u8) -> u64 {
     ((u64::from(index) << 8) | u64::from(gen)) + 1
 }
 
+/// What a packet that misses the flow table does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum OnMiss {
+    /// It makes a Hold entry and waits for the agent's verdict.
+    Hold,
+    /// It is routed as it is (TF's relaxed policy): the host's packets to pods, which are
+    /// looked up only for the replies of connections the agent translated.
+    Pass,
+}
+
 /// The packet path's flow step for a packet that came in on `vif` and is routed in VRF
 /// `vrf` (the vif's; a decapsulated packet's label's). Returns the packet (and its
 /// headers, rewritten by NAT) when it should be routed, None when it was held or dropped.
@@ -120,17 +130,21 @@ pub fn input(
     vrf: u32,
     skb: Skb,
     h: &Headers,
+    on_miss: OnMiss,
     ctx: &PacketCtx,
     guard: &rcu::Guard,
 ) -> Option<(Skb, Headers)> {
     let Some(key) = FlowKey::from_headers(vrf, h) else {
+        if on_miss == OnMiss::Pass {
+            return Some((skb, *h));
+        }
         forward::drop_packet(r, vif, skb, DR::FLOW_INVALID_PROTOCOL, ctx);
         return None;
     };
     let mut skb = skb;
     // A second round only when the entry changed under us (a verdict, a racing insert).
     for _ in 0..2 {
-        match step(r, vif, skb, h, &key, ctx, guard) {
+        match step(r, vif, skb, h, &key, on_miss, ctx, guard) {
             Step::Route(s, h) => return Some((s, h)),
             Step::Done => return None,
             Step::Again(s) => skb = s,
@@ -146,18 +160,23 @@ enum Step {
     Again(Skb),
 }
 
+#[allow(clippy::too_many_arguments)]
 fn step(
     r: &Router,
     vif: &Vif,
     mut skb: Skb,
     h: &Headers,
     key: &FlowKey,
+    on_miss: OnMiss,
     ctx: &PacketCtx,
     guard: &rcu::Guard,
 ) -> Step {
     let flows = &r.flows;
     let Some((index, entry, v)) = flows.table.lookup(key) else {
-        return miss(r, vif, skb, key, ctx);
+        return match on_miss {
+            OnMiss::Hold => miss(r, vif, skb, key, ctx),
+            OnMiss::Pass => Step::Route(skb, *h),
+        };
     };
     let now = percpu::seconds();
     match v.action {

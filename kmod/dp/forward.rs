@@ -4,6 +4,7 @@
 //! MAC in the vif's VRF (longest-prefix match, TTL, nexthop action) and counts every drop
 //! by reason. Everything runs under the caller's RCU read lock, without other locks.
 
+use super::flow::OnMiss;
 use super::vif::{stat, Vif};
 use super::Router;
 use crate::kapi::percpu::PacketCtx;
@@ -76,7 +77,7 @@ pub fn resume_held(
     let Some(h) = parsed.filter(|h| matches!(h.l3, L3::Ipv4(_) | L3::Ipv6(_))) else {
         return drop_packet(r, vif, skb, DR::INVALID_PACKET, ctx);
     };
-    if let Some((skb, h)) = super::flow::input(r, vif, vrf, skb, &h, ctx, guard) {
+    if let Some((skb, h)) = super::flow::input(r, vif, vrf, skb, &h, OnMiss::Hold, ctx, guard) {
         route(r, vif, vrf, skb, &h, ctx, guard);
     }
 }
@@ -113,14 +114,20 @@ fn lookup(r: &Router, vrf: u32, h: &Headers) -> Option<Match> {
 }
 
 fn route_input(r: &Router, vif: &Vif, skb: Skb, h: &Headers, ctx: &PacketCtx, guard: &rcu::Guard) {
-    // Policy-enabled vifs pass the flow table first; NAT may change the headers.
-    if vif.flags() & vif_flag::POLICY != 0 {
-        if let Some((skb, h)) = super::flow::input(r, vif, vif.cfg.vrf, skb, h, ctx, guard) {
-            route(r, vif, vif.cfg.vrf, skb, &h, ctx, guard);
-        }
-        return;
+    // Policy-enabled vifs pass the flow table first; NAT may change the headers. The
+    // host's packets to a policy-enabled pod are looked up without making entries: the
+    // replies of the pods' connections that leave through the host (to a Service's
+    // backend outside the pod networks, say) find their reverse entries there.
+    let on_miss = if vif.flags() & vif_flag::POLICY != 0 {
+        OnMiss::Hold
+    } else if vif.is_host() && to_policy_port(r, vif.cfg.vrf, h, guard) {
+        OnMiss::Pass
+    } else {
+        return route(r, vif, vif.cfg.vrf, skb, h, ctx, guard);
+    };
+    if let Some((skb, h)) = super::flow::input(r, vif, vif.cfg.vrf, skb, h, on_miss, ctx, guard) {
+        route(r, vif, vif.cfg.vrf, skb, &h, ctx, guard);
     }
-    route(r, vif, vif.cfg.vrf, skb, h, ctx, guard)
 }
 
 /// Routes a packet that came in on `vif` in VRF `vrf`.
@@ -159,7 +166,7 @@ pub(super) fn route_decapsulated(
     if !to_policy_port(r, vrf, h, guard) {
         return route(r, fabric, vrf, skb, h, ctx, guard);
     }
-    if let Some((skb, h)) = super::flow::input(r, fabric, vrf, skb, h, ctx, guard) {
+    if let Some((skb, h)) = super::flow::input(r, fabric, vrf, skb, h, OnMiss::Hold, ctx, guard) {
         route(r, fabric, vrf, skb, &h, ctx, guard);
     }
 }

@@ -120,3 +120,27 @@ test_cluster_ip_spreads_new_connections_and_follows_the_endpoints() {
   wait_endpoints svc web 0 120
   [ "$(hostnames svc client "$vip" 80 http 1)" = "(no answer)" ] || fail "$vip:80 answered with no endpoint"
 }
+
+# The `kubernetes` Service from a pod: its endpoint, the API server, is outside the pod
+# networks. The flow translates the VIP, the host masquerades the pod's packet behind the
+# node's address (agent/src/masquerade.rs), and the answer, back through the vhost
+# device, finds the pod's reverse entry in the host's VRF, which translates it back to
+# the VIP. The API server directly (the pod's egress beyond the pod networks) too.
+test_pods_reach_the_api_server_through_the_kubernetes_service() {
+  local vip ep flows
+  test_ns egress
+  agnhost_pod egress client 1
+  wait_pods egress 300 client
+  vip=$(kubectl -n default get svc kubernetes -o jsonpath='{.spec.clusterIP}')
+  ep=$(kubectl -n default get endpointslices -l kubernetes.io/service-name=kubernetes \
+    -o jsonpath='{.items[0].endpoints[0].addresses[0]}')
+  [ -n "$vip" ] && [ -n "$ep" ] || fail "no kubernetes Service ($vip) or endpoint ($ep)"
+  expect_eq "https://$vip/livez from a pod" ok "$(in_pod egress client curl -sk --max-time 10 "https://$vip/livez")"
+  flows=$(vrctl flow --list --json)
+  jq -e --arg v "$vip" --arg e "$ep" '[.flows[] | select(.dst == $v and .dport == 443 and .action == "nat")] | length > 0' \
+    <<< "$flows" >/dev/null || fail "no NAT entry to $vip:443: $(vrctl flow --list)"
+  jq -e --arg e "$ep" '[.flows[] | select(.src == $e and .sport == 6443 and .vrf == 0 and .action == "nat")] | length > 0' \
+    <<< "$flows" >/dev/null || fail "no reverse entry from $ep:6443 in VRF 0: $(vrctl flow --list)"
+  expect_eq "https://$ep:6443/livez from a pod" ok "$(in_pod egress client curl -sk --max-time 10 "https://$ep:6443/livez")"
+  nft list table inet vrouter | grep -q masquerade || fail "no masquerade rule: $(nft list table inet vrouter 2>&1)"
+}

@@ -138,6 +138,49 @@ s.sendto(b"hi", ("10.1.0.99", 7))'
   expect_eq "Flow NAT no rflow" $((before + 1)) "$(drops flow_nat_no_rflow)"
 }
 
+test_flow_host_packets_to_pods_find_only_existing_entries() {
+  VIF_POLICY=1 setup
+  # The host (10.99.0.1 on vhost0) reaches A and B through VRF 0
+  ip addr add 10.99.0.1/32 dev vtvhost0
+  ip route add 10.1.0.0/24 dev vtvhost0
+  route 0 10.1.0.2/32 10 -P; route 0 10.1.0.3/32 11 -P
+  # (the VIP is on A's subnet: a proxied route answers A's ARP for it)
+  route 1 10.1.0.99/32 1 -P
+  # A's connection to "VIP" 10.1.0.99:7 leaves through the host, DNATed to 10.99.0.1:9
+  # (a Service backend outside the pod networks); the host's answer comes back through
+  # vhost0 in VRF 0, where it finds its reverse entry and is SNATed back to the VIP
+  python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("10.99.0.1", 9)); s.settimeout(60)
+d, a = s.recvfrom(100); s.sendto(b"from " + a[0].encode() + b":" + str(a[1]).encode(), a)' &
+  local srv=$! fwd rev gen out
+  for _ in $(seq 200); do ss -Huln 'sport = :9' | grep -q . && break; sleep 0.1; done
+  fwd=$(new_flow "{\"vrf\": 1, \"family\": \"inet\", \"proto\": 17, \"src\": \"$(hexip 10.1.0.2)\", \"dst\": \"$(hexip 10.1.0.99)\", \"sport\": 5000, \"dport\": 7, \"action\": \"forward\"}")
+  rev=$(new_flow "{\"vrf\": 0, \"family\": \"inet\", \"proto\": 17, \"src\": \"$(hexip 10.99.0.1)\", \"dst\": \"$(hexip 10.1.0.2)\", \"sport\": 9, \"dport\": 5000, \"action\": \"nat\", \"flags\": [\"snat\", \"spat\"], \"rindex\": $fwd}")
+  gen=$(flows | jq ".[] | select(.index == $fwd) | .gen")
+  ynl --do flow-new --json "{\"index\": $fwd, \"gen\": $gen, \"action\": \"nat\", \"flags\": [\"dnat\", \"dpat\"], \"rindex\": $rev}" >/dev/null || fail "NAT verdict"
+  out=$(ip netns exec vtnsa python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 5000)); s.settimeout(30)
+s.sendto(b"hi", ("10.1.0.99", 7)); d, a = s.recvfrom(100)
+print(d.decode(), a[0], a[1])') || fail "no answer through the host"
+  expect_eq "round trip through the host" "from 10.1.0.2:5000 10.1.0.99 7" "$out"
+  wait $srv || fail "the host's server"
+  # Anything else of the host's passes without an entry: B gets the host's datagram, and
+  # the table has no entry of VRF 0 beyond the reverse one
+  ip netns exec vtnsb timeout 30 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 9)); print(s.recvfrom(100)[0].decode())' > /tmp/vt-host-udp &
+  srv=$!
+  for _ in $(seq 200); do ip netns exec vtnsb ss -Huln 'sport = :9' | grep -q . && break; sleep 0.1; done
+  python3 -c '
+import socket
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"from the host", ("10.1.0.3", 9))'
+  wait $srv || fail "B got nothing from the host"
+  expect_eq "B's datagram" "from the host" "$(cat /tmp/vt-host-udp)"
+  expect_eq "entries of VRF 0" "1" "$(flows | jq '[.[] | select(.vrf == 0)] | length')"
+}
+
 test_flow_bad_requests_change_nothing() {
   VIF_POLICY=1 setup
   ip netns exec vtnsa ping -c 1 -W 1 10.1.0.3 >/dev/null 2>&1 &
