@@ -6,8 +6,8 @@
 //! back through the vhost device, where the datapath finds the pod's flow entries (a
 //! Service's reverse translation included).
 //!
-//! Pod to pod traffic is never translated (Kubernetes' network model): destinations in
-//! any node's pod CIDR are left alone. The rules live in one nftables table of the
+//! Pod to pod and pod to node traffic is never translated (Kubernetes' network model):
+//! destinations in any node's pod CIDR, and the nodes' own addresses, are left alone. The rules live in one nftables table of the
 //! agent's own, `inet vrouter`, replaced as a whole in one transaction whenever what it
 //! should hold changes (nft(8) applies a ruleset file atomically).
 
@@ -21,8 +21,9 @@ use std::sync::Mutex;
 pub struct Masquerade {
     /// This node's pod pools: the sources that are translated.
     pub sources: Vec<IpNet>,
-    /// Every node's pod CIDRs (this node's included): destinations never translated.
-    pub pod_networks: Vec<IpNet>,
+    /// Destinations never translated: every node's pod CIDRs and every node's own
+    /// addresses (this node's included).
+    pub untranslated: Vec<IpNet>,
 }
 
 /// The table's name in the `inet` family.
@@ -38,7 +39,7 @@ pub fn ruleset(m: &Masquerade) -> String {
                 .map(|n| n.trunc().to_string())
                 .collect()
         };
-        let (sources, pods) = (of(&m.sources), of(&m.pod_networks));
+        let (sources, pods) = (of(&m.sources), of(&m.untranslated));
         if sources.is_empty() {
             continue;
         }
@@ -105,7 +106,7 @@ mod tests {
     fn only_this_nodes_pods_to_outside_the_pod_networks_are_translated() {
         let m = Masquerade {
             sources: nets(&["10.32.0.0/24", "fd00:32::/120"]),
-            pod_networks: nets(&["10.32.0.0/24", "10.32.1.0/24", "fd00:32::/120"]),
+            untranslated: nets(&["10.32.0.0/24", "10.32.1.0/24", "fd00:32::/120"]),
         };
         let r = ruleset(&m);
         assert!(r.starts_with("table inet vrouter\ndelete table inet vrouter\n"));
@@ -122,7 +123,7 @@ mod tests {
     fn a_family_without_a_pool_gets_no_rule_and_prefixes_are_normalised() {
         let m = Masquerade {
             sources: nets(&["10.32.0.7/24"]),
-            pod_networks: nets(&["10.32.0.0/24"]),
+            untranslated: nets(&["10.32.0.0/24"]),
         };
         let r = ruleset(&m);
         assert!(r.contains("ip saddr { 10.32.0.0/24 }"));

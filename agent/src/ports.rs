@@ -283,19 +283,29 @@ impl Agent {
         let pools: Vec<ipnet::IpNet> = std::iter::once(ipnet::IpNet::V4(self.node.pod_cidr))
             .chain(self.node.pod_cidr_v6.map(ipnet::IpNet::V6))
             .collect();
-        // A Kubernetes node's pods reach beyond the pod networks (the API server first).
+        // A Kubernetes node's pods reach beyond the cluster (the API server first). Pods
+        // and nodes talk without translation: a pod's reply to another node's host, whose
+        // request came through the tunnel, must keep the pod's address.
+        let view = self.overlay_view.as_ref();
+        let remotes = view.into_iter().flat_map(|o| &o.remotes);
+        let node_addrs = view
+            .into_iter()
+            .flat_map(|o| {
+                o.fabric_ip
+                    .map(IpAddr::V4)
+                    .into_iter()
+                    .chain(o.fabric_ip6.map(IpAddr::V6))
+            })
+            .chain(remotes.clone().map(|r| IpAddr::V4(r.addr)))
+            .map(ipnet::IpNet::from);
         let masquerade = self
             .every_port_flows
             .then(|| crate::masquerade::Masquerade {
-                pod_networks: pools
+                untranslated: pools
                     .iter()
                     .copied()
-                    .chain(
-                        self.overlay_view
-                            .iter()
-                            .flat_map(|o| &o.remotes)
-                            .flat_map(|r| r.pod_cidrs.clone()),
-                    )
+                    .chain(remotes.flat_map(|r| r.pod_cidrs.clone()))
+                    .chain(node_addrs)
                     .collect(),
                 sources: pools,
             });
