@@ -21,6 +21,26 @@ wait_for_file_text() { local i; for i in $(seq 100); do grep -q "$2" "$1" 2>/dev
 # new_flow <json>: FLOW_NEW, prints the new entry's index
 new_flow() { ynl --do flow-new --json "$1" --output-json | jq -r .index; }
 
+# nat_pair_to_vip <backend vrf> <backend ip>: A's UDP flow 10.1.0.2:5000 -> "VIP"
+# 10.1.0.99:7, DNATed to the backend's port 9, whose answers (keyed in its VRF) are
+# SNATed back; prints "forward-index reverse-index"
+nat_pair_to_vip() {
+  local fwd rev gen
+  fwd=$(new_flow "{\"vrf\": 1, \"family\": \"inet\", \"proto\": 17, \"src\": \"$(hexip 10.1.0.2)\", \"dst\": \"$(hexip 10.1.0.99)\", \"sport\": 5000, \"dport\": 7, \"action\": \"forward\"}")
+  rev=$(new_flow "{\"vrf\": $1, \"family\": \"inet\", \"proto\": 17, \"src\": \"$(hexip "$2")\", \"dst\": \"$(hexip 10.1.0.2)\", \"sport\": 9, \"dport\": 5000, \"action\": \"nat\", \"flags\": [\"snat\", \"spat\"], \"rindex\": $fwd}")
+  gen=$(flows | jq ".[] | select(.index == $fwd) | .gen")
+  ynl --do flow-new --json "{\"index\": $fwd, \"gen\": $gen, \"action\": \"nat\", \"flags\": [\"dnat\", \"dpat\"], \"rindex\": $rev}" >/dev/null || fail "NAT verdict"
+  echo "$fwd $rev"
+}
+# ask_vip: A asks 10.1.0.99:7 from port 5000; prints the answer, its source address and port
+ask_vip() {
+  ip netns exec vtnsa python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 5000)); s.settimeout(30)
+s.sendto(b"hi", ("10.1.0.99", 7)); d, a = s.recvfrom(100)
+print(d.decode(), a[0], a[1])'
+}
+
 test_flow_miss_holds_until_the_verdict_releases_the_packets() {
   VIF_POLICY=1 setup
   # B answers UDP port 7; A's question (from port 5555) waits in the kernel for a verdict
@@ -115,15 +135,8 @@ for _ in range(3):
   # B listens before A asks (python starts slowly on a loaded machine: a fixed second was
   # not always enough)
   for _ in $(seq 200); do ip netns exec vtnsb ss -Huln 'sport = :9' | grep -q . && break; sleep 0.1; done
-  fwd=$(new_flow "{\"vrf\": 1, \"family\": \"inet\", \"proto\": 17, \"src\": \"$(hexip 10.1.0.2)\", \"dst\": \"$(hexip 10.1.0.99)\", \"sport\": 5000, \"dport\": 7, \"action\": \"forward\"}")
-  rev=$(new_flow "{\"vrf\": 1, \"family\": \"inet\", \"proto\": 17, \"src\": \"$(hexip 10.1.0.3)\", \"dst\": \"$(hexip 10.1.0.2)\", \"sport\": 9, \"dport\": 5000, \"action\": \"nat\", \"flags\": [\"snat\", \"spat\"], \"rindex\": $fwd}")
-  gen=$(flows | jq ".[] | select(.index == $fwd) | .gen")
-  ynl --do flow-new --json "{\"index\": $fwd, \"gen\": $gen, \"action\": \"nat\", \"flags\": [\"dnat\", \"dpat\"], \"rindex\": $rev}" >/dev/null || fail "NAT verdict"
-  out=$(ip netns exec vtnsa python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 5000)); s.settimeout(30)
-s.sendto(b"hi", ("10.1.0.99", 7)); d, a = s.recvfrom(100)
-print(d.decode(), a[0], a[1])') || fail "no answer through NAT"
+  pair=$(nat_pair_to_vip 1 10.1.0.3) || exit 1; read -r fwd rev <<<"$pair"
+  out=$(ask_vip) || fail "no answer through NAT"
   # B saw A's real address and port; A saw the answer come from the address it asked
   expect_eq "NAT round trip" "from 10.1.0.2:5000 10.1.0.99 7" "$out"
   kill $srv 2>/dev/null || true
@@ -153,17 +166,10 @@ test_flow_host_packets_to_pods_find_only_existing_entries() {
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("10.99.0.1", 9)); s.settimeout(60)
 d, a = s.recvfrom(100); s.sendto(b"from " + a[0].encode() + b":" + str(a[1]).encode(), a)' &
-  local srv=$! fwd rev gen out
+  local srv=$! fwd rev pair out
   for _ in $(seq 200); do ss -Huln 'sport = :9' | grep -q . && break; sleep 0.1; done
-  fwd=$(new_flow "{\"vrf\": 1, \"family\": \"inet\", \"proto\": 17, \"src\": \"$(hexip 10.1.0.2)\", \"dst\": \"$(hexip 10.1.0.99)\", \"sport\": 5000, \"dport\": 7, \"action\": \"forward\"}")
-  rev=$(new_flow "{\"vrf\": 0, \"family\": \"inet\", \"proto\": 17, \"src\": \"$(hexip 10.99.0.1)\", \"dst\": \"$(hexip 10.1.0.2)\", \"sport\": 9, \"dport\": 5000, \"action\": \"nat\", \"flags\": [\"snat\", \"spat\"], \"rindex\": $fwd}")
-  gen=$(flows | jq ".[] | select(.index == $fwd) | .gen")
-  ynl --do flow-new --json "{\"index\": $fwd, \"gen\": $gen, \"action\": \"nat\", \"flags\": [\"dnat\", \"dpat\"], \"rindex\": $rev}" >/dev/null || fail "NAT verdict"
-  out=$(ip netns exec vtnsa python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 5000)); s.settimeout(30)
-s.sendto(b"hi", ("10.1.0.99", 7)); d, a = s.recvfrom(100)
-print(d.decode(), a[0], a[1])') || fail "no answer through the host"
+  pair=$(nat_pair_to_vip 0 10.99.0.1) || exit 1; read -r fwd rev <<<"$pair"
+  out=$(ask_vip) || fail "no answer through the host"
   expect_eq "round trip through the host" "from 10.1.0.2:5000 10.1.0.99 7" "$out"
   wait $srv || fail "the host's server"
   # Anything else of the host's passes without an entry: B gets the host's datagram, and
